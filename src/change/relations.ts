@@ -1,0 +1,59 @@
+/** @module Relation schemas: built once per Relation message, with a value decoder chosen per column. */
+import type { RelationMessage } from '../pg/pgoutput/messages.ts'
+import type { PgType, ValueDecoder } from '../pg/values/types.ts'
+import { decoderFor } from '../pg/values/decode.ts'
+
+export interface RelationColumnSchema {
+  readonly name: string
+  readonly type: PgType
+  readonly decode: ValueDecoder
+  /** Part of the replica identity (what pgoutput sends as the old key). */
+  readonly isReplicaIdentity: boolean
+}
+
+export interface RelationSchema {
+  readonly oid: number
+  readonly schema: string
+  readonly name: string
+  /** "schema.table", as records show it. */
+  readonly qualifiedName: string
+  readonly replicaIdentity: string
+  readonly columns: readonly RelationColumnSchema[]
+  /** Column names and type names, shared by every change of this relation. */
+  readonly fields: readonly string[]
+  readonly types: readonly string[]
+  /** Positions of the primary-key columns (or, without one, of the replica identity columns). */
+  readonly keyIndexes: readonly number[]
+}
+
+/** What building a schema needs from the catalog: types resolved and the primary key's columns. */
+export interface RelationCatalog {
+  types(oids: readonly number[]): Promise<Map<number, PgType>>
+  primaryKey(relationOid: number): Promise<string[]>
+}
+
+/** Builds the schema for a Relation message; the caller keeps it until the next Relation for that OID. */
+export async function buildRelationSchema(message: RelationMessage, catalog: RelationCatalog): Promise<RelationSchema> {
+  const types = await catalog.types(message.columns.map((c) => c.typeOid))
+  const columns = message.columns.map((c): RelationColumnSchema => {
+    const type = types.get(c.typeOid)!
+    return { name: c.name, type, decode: decoderFor(type), isReplicaIdentity: c.isKey }
+  })
+  const primaryKey = await catalog.primaryKey(message.relationOid)
+  const names = columns.map((c) => c.name)
+  let keyIndexes = primaryKey.map((k) => names.indexOf(k)).filter((i) => i >= 0)
+  if (keyIndexes.length === 0 || keyIndexes.length !== primaryKey.length) {
+    keyIndexes = columns.flatMap((c, i) => (c.isReplicaIdentity && message.replicaIdentity !== 'f' ? [i] : []))
+  }
+  return {
+    oid: message.relationOid,
+    schema: message.namespace,
+    name: message.relationName,
+    qualifiedName: `${message.namespace}.${message.relationName}`,
+    replicaIdentity: message.replicaIdentity,
+    columns,
+    fields: names,
+    types: columns.map((c) => c.type.name),
+    keyIndexes,
+  }
+}

@@ -1,0 +1,243 @@
+/** @module The configuration schema (valibot), and how its problems read: one line per problem, `path: expectation, got value`. */
+import * as v from 'valibot'
+
+/** Thrown for any configuration problem; `issues` holds every problem found, one line each. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+  constructor(readonly issues: readonly string[]) {
+    super(issues.join('\n'))
+  }
+}
+
+/** Fields whose values must never appear in a message (a connection URL may carry a password). */
+const SECRET_PATHS = new Set(['postgres.url'])
+
+// ---- field schemas -------------------------------------------------------------------------
+
+const integer = (min: number, max: number) => {
+  const expected = `expected an integer from ${min} to ${max}`
+  return v.pipe(v.number(expected), v.check((n) => Number.isInteger(n) && n >= min && n <= max, expected))
+}
+const bool = v.boolean('expected true or false')
+const nonEmpty = (what: string) => v.pipe(v.string(`expected ${what}`), v.minLength(1, `expected ${what}`))
+/** `"a", "b" or "c"` */
+const oneOf = (options: readonly string[]) => options.map((o) => JSON.stringify(o)).join(', ').replace(/, ([^,]*)$/, ' or $1')
+const choice = <const T extends readonly string[]>(options: T) => v.picklist(options, `expected ${oneOf(options)}`)
+
+const byteLength = (text: string): number => new TextEncoder().encode(text).length
+
+/** Why a connection URL is unacceptable, without quoting any part of it; undefined when it is fine. */
+function urlProblem(text: string): string | undefined {
+  const expected = 'expected a URL like postgres://USER:PASSWORD@HOST:5432/DATABASE'
+  if (!/^postgres(ql)?:\/\//i.test(text)) return `${expected}: it must start with postgres:// or postgresql:// (value not shown)`
+  const url = parseUrl(text)
+  if (url === undefined) {
+    return `${expected}: it is not a valid URL (check the port; percent-encode special characters in the password; value not shown)`
+  }
+  if (url.hostname === '' && !url.socket) return `${expected}: it names no host (for a unix socket add ?host=/path/to/socket/dir)`
+  return undefined
+}
+
+function parseUrl(text: string): { hostname: string; socket: boolean } | undefined {
+  // libpq accepts "USER:PASSWORD@" followed by an empty host (the socket comes from ?host=); WHATWG URLs do not.
+  const standIn = text.replace(/@(?=[/?#]|$)/, '@localhost')
+  const source = URL.canParse(text) ? text : URL.canParse(standIn) ? standIn : undefined
+  if (source === undefined) return undefined
+  const url = new URL(source)
+  const socket = url.searchParams.get('host')?.startsWith('/') ?? false
+  return { hostname: source === text ? url.hostname : '', socket }
+}
+
+const postgresUrl = v.pipe(
+  v.string('expected a postgres:// or postgresql:// URL as text (value not shown)'),
+  v.check((text) => urlProblem(text) === undefined, (issue) => urlProblem(String(issue.input)) ?? 'invalid URL'),
+)
+
+const slotName = v.pipe(
+  v.string('expected 1 to 63 lower-case letters, digits or underscores'),
+  v.regex(/^[a-z0-9_]{1,63}$/, 'expected 1 to 63 lower-case letters, digits or underscores'),
+)
+
+const PUBLICATION_EXPECTED = 'expected a name of 1 to 63 bytes without NUL characters'
+const publicationName = v.pipe(
+  v.string(PUBLICATION_EXPECTED),
+  v.check((text) => text.length > 0 && byteLength(text) <= 63 && !text.includes('\0'), PUBLICATION_EXPECTED),
+)
+
+// An identifier is either unquoted (letters, digits, _ and $, not starting with a digit or $) or "double-quoted" with "" for a quote.
+const IDENT = String.raw`(?:[\p{L}_][\p{L}\p{N}_$]*|"(?:[^"\0]|"")+")`
+const TABLE_NAME = new RegExp(`^(${IDENT})(?:\\.(${IDENT}))?$`, 'u')
+const identifierFits = (part: string | undefined) =>
+  part === undefined || byteLength(part.startsWith('"') ? part.slice(1, -1).replaceAll('""', '"') : part) <= 63
+const TABLE_EXPECTED =
+  'expected table or schema.table, each name at most 63 bytes (double-quote names with capitals, spaces or dots, e.g. "My Schema"."My Table")'
+const tableName = v.pipe(
+  v.string(TABLE_EXPECTED),
+  v.check((text) => {
+    const match = TABLE_NAME.exec(text)
+    return match !== null && identifierFits(match[1]) && identifierFits(match[2])
+  }, TABLE_EXPECTED),
+)
+
+// ---- objects -------------------------------------------------------------------------------
+
+/**
+ * A strict object whose messages explain themselves. Valibot reports one unknown key per object; the
+ * message lists every unknown key of that object, one line each, and describeIssues prefixes each line's path.
+ */
+function strict<const E extends v.ObjectEntries>(entries: E, where = '', required: Readonly<Record<string, string>> = {}) {
+  const allowed = Object.keys(entries)
+  return v.strictObject(entries, (issue) => {
+    const item = issue.path?.[issue.path.length - 1]
+    if (issue.expected === 'never' && item?.type === 'object') {
+      return Object.keys(item.input)
+        .filter((key) => !allowed.includes(key))
+        .map((key) => {
+          const guess = closestMatch(key, allowed)
+          const hint = guess === undefined ? '' : ` (did you mean ${guess}?)`
+          return `${joinPath('', key)}: unknown key${hint}; allowed keys${where}: ${allowed.join(', ')}`
+        })
+        .join('\n')
+    }
+    if (issue.input === undefined && item?.type === 'object') return required[item.key] ?? 'required'
+    return `expected an object${where}`
+  })
+}
+
+const PostgresSchema = strict(
+  {
+    url: postgresUrl,
+    slot: v.optional(slotName, 'pg_to_brokers'),
+    publication: v.optional(publicationName, 'pg_to_brokers'),
+    tables: v.optional(v.array(tableName, 'expected a list of table names ([] means all tables)'), () => []),
+    createSlot: v.optional(bool, true),
+    createPublication: v.optional(bool, true),
+    dropSlotOnExit: v.optional(bool, false),
+    statusIntervalMs: v.optional(integer(100, 600_000), 10_000),
+    connectTimeoutMs: v.optional(integer(100, 600_000), 10_000),
+  },
+  '',
+  { url: 'required; set --postgres-url, PG_TO_BROKERS_POSTGRES_URL (or DATABASE_URL), or postgres.url in the config file' },
+)
+
+const WRITER_TYPES = ['stdout', 'file', 'module'] as const
+const WriterSchema = v.variant(
+  'type',
+  [
+    strict({ type: v.literal('stdout') }, ' for writer type "stdout"'),
+    strict(
+      { type: v.literal('file'), path: nonEmpty('a file path'), fsync: v.optional(bool, true) },
+      ' for writer type "file"',
+      { path: 'required for writer type "file"; set --file, PG_TO_BROKERS_FILE_PATH, or writer.path in the config file' },
+    ),
+    strict(
+      {
+        type: v.literal('module'),
+        path: nonEmpty('a file path or URL of a module whose default export is a StreamWriter subclass'),
+        options: v.optional(v.record(v.string(), v.unknown(), 'expected an object of writer options'), () => ({})),
+      },
+      ' for writer type "module"',
+      { path: 'required for writer type "module"; set --writer-module, PG_TO_BROKERS_WRITER_MODULE, or writer.path in the config file' },
+    ),
+  ],
+  (issue) => {
+    const expected = `expected ${oneOf(WRITER_TYPES)}`
+    if (issue.path === undefined) return 'expected an object like {"type": "file", "path": "changes.jsonl"}'
+    return issue.input === undefined ? `required; ${expected}` : expected
+  },
+)
+
+const BatchSchema = strict({
+  maxRecords: v.optional(integer(1, 100_000), 1000),
+  maxBytes: v.optional(integer(1024, 1_073_741_824), 4_194_304),
+  maxLatencyMs: v.optional(integer(0, 600_000), 50),
+  maxInFlightBatches: v.optional(integer(1, 1024), 8),
+})
+
+/** The whole configuration. Everything but `postgres.url` has a default. */
+export const ConfigSchema = strict({
+  // An empty default (not a required key) so a missing section is reported as "postgres.url: required ...".
+  postgres: v.optional(PostgresSchema, () => ({}) as v.InferInput<typeof PostgresSchema>),
+  writer: v.optional(WriterSchema, () => ({ type: 'stdout' as const })),
+  batch: v.optional(BatchSchema, () => ({})),
+  format: v.optional(choice(['seed', 'debezium']), 'seed'),
+  logLevel: v.optional(choice(['error', 'warn', 'info', 'debug']), 'info'),
+})
+
+/** A validated configuration with every default filled in. */
+export type Config = v.InferOutput<typeof ConfigSchema>
+
+/**
+ * The part of a configuration one source (environment or flags) sets. Values are still unchecked text
+ * where the source is text, so the schema reports them against their field path.
+ */
+export type ConfigOverrides = {
+  postgres?: {
+    url?: string
+    slot?: string
+    publication?: string
+    tables?: string[]
+    createSlot?: boolean
+    createPublication?: boolean
+    dropSlotOnExit?: boolean
+  }
+  writer?: { type?: string; path?: string; options?: Record<string, string> }
+  batch?: { maxRecords?: number | string; maxLatencyMs?: number | string }
+  format?: string
+  logLevel?: string
+}
+
+// ---- issue text ----------------------------------------------------------------------------
+
+/** Turns valibot issues into `path: expectation, got value` lines, without ever quoting a secret field. */
+export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string[] {
+  const lines = issues.flatMap((issue) => {
+    const keys = (issue.path ?? []).map((item) => item.key as string | number)
+    if (issue.type === 'strict_object' && issue.expected === 'never') {
+      const parent = keys.slice(0, -1).reduce<string>((path, key) => joinPath(path, key), '')
+      return issue.message.split('\n').map((line) => (parent === '' ? line : `${parent}${line.startsWith('[') ? '' : '.'}${line}`))
+    }
+    const path = keys.reduce<string>((p, key) => joinPath(p, key), '') || '(config)'
+    if (issue.input === undefined || SECRET_PATHS.has(path)) return [`${path}: ${issue.message}`]
+    return [`${path}: ${issue.message}, got ${showValue(issue.input)}`]
+  })
+  return [...new Set(lines)]
+}
+
+/** Appends a key to a dotted path: `a.b`, `a[0]`, `a["odd key"]`. */
+export function joinPath(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`
+  if (!/^[A-Za-z_$][\w$]*$/.test(key)) return `${path}[${JSON.stringify(key)}]`
+  return path === '' ? key : `${path}.${key}`
+}
+
+/** A short, single-line rendering of a value for messages; anything that looks like URL credentials is masked. */
+export function showValue(value: unknown): string {
+  const text = typeof value === 'string' || (typeof value === 'object' && value !== null) ? JSON.stringify(value) : String(value)
+  const masked = text.replace(/:\/\/[^\s"/@]*@/g, '://***@')
+  return masked.length > 80 ? `${masked.slice(0, 77)}...` : masked
+}
+
+/** The candidate closest to `word` by edit distance, if it is close enough to be a plausible typo. */
+export function closestMatch(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined
+  let bestDistance = Math.max(2, Math.floor(word.length / 4)) + 1
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase())
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance]
+  }
+  return best
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)
+      current.push(Math.min(substitution, (previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1))
+    }
+    previous = current
+  }
+  return previous[b.length] ?? 0
+}

@@ -1,0 +1,177 @@
+/** @module An ordinary (non-replication) connection for catalog look-ups: server checks, slot, publication, types, keys. */
+import postgres from 'postgres'
+import { PgToBrokersError } from '../errors.ts'
+import { explainConnectionError, missingReplicationRole } from './errors.ts'
+import { parseQualifiedName, quoteIdent, quoteQualifiedName, type QualifiedName } from './identifiers.ts'
+import type { PgType } from '../pg/values/types.ts'
+
+export interface SlotInfo {
+  readonly plugin: string | null
+  readonly slotType: string
+  readonly database: string | null
+  readonly activePid: number | null
+  readonly confirmedFlushLsn: string | null
+}
+
+interface TypeRow {
+  oid: number
+  name: string
+  typtype: string
+  typbasetype: number
+  typelem: number
+  typdelim: string
+  typcategory: string
+}
+
+const TEXT_OID = 25
+
+export class Catalog {
+  readonly #sql: postgres.Sql
+  readonly #types = new Map<number, PgType>()
+  readonly user: string
+
+  private constructor(sql: postgres.Sql) {
+    this.#sql = sql
+    this.user = sql.options.user
+  }
+
+  /** @throws PgToBrokersError when the server cannot be reached or refuses the login. */
+  static async open(url: string, connectTimeoutMs: number): Promise<Catalog> {
+    const sql = postgres(url, {
+      max: 1,
+      fetch_types: false,
+      idle_timeout: 0,
+      max_lifetime: null,
+      connect_timeout: Math.ceil(connectTimeoutMs / 1000),
+      onnotice: () => {},
+      connection: { application_name: 'pg_to_brokers_catalog' },
+    })
+    try {
+      await sql`select 1`
+    } catch (error) {
+      await sql.end({ timeout: 0 }).catch(() => {})
+      throw explainConnectionError(error, url, sql.options.user)
+    }
+    return new Catalog(sql)
+  }
+
+  /** Checks what logical replication needs of the server and the role, with a specific error for each gap. */
+  async checkServer(): Promise<{ serverVersion: number }> {
+    const [row] = await this.#sql<{ wal_level: string; version: string; rolreplication: boolean; rolsuper: boolean }[]>`
+      select current_setting('wal_level') as wal_level, current_setting('server_version_num') as version,
+             r.rolreplication, r.rolsuper
+      from pg_roles r where r.rolname = current_user`
+    if (!row) throw new PgToBrokersError('pg_error', 'cannot read the current role from pg_roles')
+    if (row.wal_level !== 'logical') {
+      throw new PgToBrokersError(
+        'wal_level_not_logical',
+        `PostgreSQL has wal_level=${row.wal_level}, but logical decoding needs wal_level=logical: run ALTER SYSTEM SET wal_level = logical and restart the server`,
+      )
+    }
+    if (!row.rolreplication && !row.rolsuper) throw missingReplicationRole(this.user)
+    return { serverVersion: Number(row.version) }
+  }
+
+  async slot(name: string): Promise<SlotInfo | undefined> {
+    const [row] = await this.#sql<{ plugin: string | null; slot_type: string; database: string | null; active_pid: number | null; confirmed_flush_lsn: string | null }[]>`
+      select plugin, slot_type, database, active_pid, confirmed_flush_lsn::text
+      from pg_replication_slots where slot_name = ${name}`
+    if (!row) return undefined
+    return { plugin: row.plugin, slotType: row.slot_type, database: row.database, activePid: row.active_pid, confirmedFlushLsn: row.confirmed_flush_lsn }
+  }
+
+  /** Creates a persistent logical slot with pgoutput (parameters bound, so any name is safe). */
+  async createSlot(name: string): Promise<void> {
+    await this.#sql`select pg_create_logical_replication_slot(${name}, 'pgoutput')`
+  }
+
+  async dropSlot(name: string): Promise<void> {
+    await this.#sql`select pg_drop_replication_slot(${name})`
+  }
+
+  async currentDatabase(): Promise<string> {
+    const [row] = await this.#sql<{ db: string }[]>`select current_database() as db`
+    return row?.db ?? ''
+  }
+
+  async publicationExists(name: string): Promise<boolean> {
+    const rows = await this.#sql`select 1 from pg_publication where pubname = ${name}`
+    return rows.length > 0
+  }
+
+  /** Creates the publication for all tables, or for the given tables (every name quoted). */
+  async createPublication(name: string, tables: readonly string[]): Promise<void> {
+    const target = tables.length === 0
+      ? 'FOR ALL TABLES'
+      : `FOR TABLE ${tables.map((t) => quoteQualifiedName(parseQualifiedName(t))).join(', ')}`
+    await this.#sql.unsafe(`CREATE PUBLICATION ${quoteIdent(name)} ${target}`)
+  }
+
+  /** Tables listed in the config that do not exist, as "schema.table". */
+  async missingTables(tables: readonly string[]): Promise<string[]> {
+    const names: QualifiedName[] = tables.map((t) => parseQualifiedName(t))
+    const missing: string[] = []
+    for (const n of names) {
+      const rows = await this.#sql`select 1 from pg_class c join pg_namespace s on s.oid = c.relnamespace where s.nspname = ${n.schema} and c.relname = ${n.name} and c.relkind in ('r', 'p')`
+      if (rows.length === 0) missing.push(`${n.schema}.${n.name}`)
+    }
+    return missing
+  }
+
+  /** Primary-key column names of a relation, in key order; empty when it has none. */
+  async primaryKey(relationOid: number): Promise<string[]> {
+    const rows = await this.#sql<{ attname: string }[]>`
+      select a.attname from pg_index i
+      join lateral unnest(i.indkey) with ordinality k(attnum, ord) on true
+      join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
+      where i.indrelid = ${relationOid} and i.indisprimary order by k.ord`
+    return rows.map((r) => r.attname)
+  }
+
+  /** Resolves type OIDs (domains to base types, arrays to elements) with one query per unseen level. */
+  async types(oids: readonly number[]): Promise<Map<number, PgType>> {
+    await this.#load(oids)
+    const out = new Map<number, PgType>()
+    for (const oid of oids) out.set(oid, this.#types.get(oid) ?? unknownType(oid))
+    return out
+  }
+
+  async close(): Promise<void> {
+    await this.#sql.end({ timeout: 1 }).catch(() => {})
+  }
+
+  async #load(oids: readonly number[]): Promise<void> {
+    const wanted = [...new Set(oids)].filter((oid) => !this.#types.has(oid))
+    if (wanted.length === 0) return
+    const rows = await this.#sql<TypeRow[]>`
+      select t.oid::int as oid, format_type(t.oid, null) as name, t.typtype::text as typtype,
+             t.typbasetype::int as typbasetype, t.typelem::int as typelem, t.typdelim::text as typdelim,
+             t.typcategory::text as typcategory
+      from pg_type t where t.oid = any(${`{${wanted.join(',')}}`}::oid[])`
+    const dependencies = rows.flatMap((r) => (r.typtype === 'd' ? [r.typbasetype] : isArray(r) ? [r.typelem] : []))
+    await this.#load(dependencies)
+    for (const row of rows) this.#types.set(row.oid, this.#resolve(row))
+  }
+
+  #resolve(row: TypeRow): PgType {
+    if (row.typtype === 'd') {
+      const base = this.#types.get(row.typbasetype) ?? unknownType(row.typbasetype)
+      return { ...base, oid: row.oid, name: base.name }
+    }
+    if (isArray(row)) {
+      const element = this.#types.get(row.typelem) ?? unknownType(row.typelem)
+      // The delimiter belongs to the element type (box uses ';').
+      return { oid: row.oid, name: row.name, scalarOid: 0, element, delimiter: element.delimiter }
+    }
+    const scalarOid = row.typtype === 'b' && row.oid < 16384 ? row.oid : TEXT_OID
+    return { oid: row.oid, name: row.name, scalarOid, delimiter: row.typdelim }
+  }
+}
+
+function isArray(row: TypeRow): boolean {
+  return row.typcategory === 'A' && row.typelem !== 0 && row.typtype !== 'd'
+}
+
+function unknownType(oid: number): PgType {
+  return { oid, name: `oid:${oid}`, scalarOid: TEXT_OID, delimiter: ',' }
+}

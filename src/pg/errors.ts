@@ -1,0 +1,71 @@
+/** @module Turns driver and server errors into specific messages that never carry the connection password. */
+import { PgToBrokersError } from '../errors.ts'
+
+interface DriverError {
+  code?: string
+  message?: string
+  address?: string
+  port?: number
+  detail?: string
+  hint?: string
+}
+
+/** Where a connection was going, without credentials: "127.0.0.1:5432" or the socket path. */
+export function describeTarget(url: string): string {
+  try {
+    const parsed = new URL(url)
+    const host = parsed.searchParams.get('host') ?? (parsed.hostname || 'localhost')
+    return `${host}:${parsed.port || '5432'}`
+  } catch {
+    return 'the configured server'
+  }
+}
+
+/** Maps a postgres.js or server error to a PgToBrokersError with an actionable message. */
+export function explainConnectionError(error: unknown, url: string, user: string): PgToBrokersError {
+  if (error instanceof PgToBrokersError) return error
+  const e = (error ?? {}) as DriverError
+  const target = describeTarget(url)
+  const message = redact(String(e.message ?? error), url)
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return new PgToBrokersError('pg_unreachable', `cannot connect to PostgreSQL at ${target}: connection refused (is the server running and listening there?)`, { cause: error })
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new PgToBrokersError('pg_unreachable', `cannot connect to PostgreSQL at ${target}: host name not found`, { cause: error })
+    case 'CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return new PgToBrokersError('pg_unreachable', `cannot connect to PostgreSQL at ${target}: connection timed out`, { cause: error })
+    case 'ENOENT':
+      return new PgToBrokersError('pg_unreachable', `cannot connect to PostgreSQL at ${target}: no unix socket there`, { cause: error })
+    case '28P01':
+      return new PgToBrokersError('pg_auth_failed', `password authentication failed for user "${user}" at ${target}: check the password in the PostgreSQL URL`, { cause: error })
+    case '28000':
+      if (/replication|walsender/i.test(message)) return missingReplicationRole(user, error)
+      return new PgToBrokersError('pg_auth_failed', `PostgreSQL at ${target} refused user "${user}": ${message}`, { cause: error })
+    case '3D000':
+      return new PgToBrokersError('pg_no_database', `${message} at ${target}`, { cause: error })
+    case '42501':
+      return new PgToBrokersError('pg_permission_denied', `permission denied for user "${user}": ${message}`, { cause: error })
+    default:
+      return new PgToBrokersError('pg_error', `PostgreSQL error${e.code ? ` ${e.code}` : ''} at ${target}: ${message}${e.detail ? ` (${e.detail})` : ''}`, { cause: error })
+  }
+}
+
+export function missingReplicationRole(user: string, cause?: unknown): PgToBrokersError {
+  return new PgToBrokersError(
+    'pg_no_replication_role',
+    `role "${user}" may not start logical replication: grant it with ALTER ROLE "${user}" WITH REPLICATION (or connect as a role that has it)`,
+    { cause },
+  )
+}
+
+/** Removes the URL and its password from a message, whatever the driver put in it. */
+export function redact(message: string, url: string): string {
+  let out = message.replaceAll(url, '<postgres url>')
+  try {
+    const password = decodeURIComponent(new URL(url).password)
+    if (password) out = out.replaceAll(password, '***')
+  } catch { /* not a URL: nothing to redact beyond the raw text */ }
+  return out
+}

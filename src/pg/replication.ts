@@ -1,0 +1,193 @@
+/** @module A logical replication connection over postgres.js: START_REPLICATION, CopyData in, StandbyStatusUpdate out. */
+import postgres from 'postgres'
+import { formatLsn, type Lsn } from './lsn.ts'
+import { quoteIdent, quoteLiteral } from './identifiers.ts'
+import { explainConnectionError } from './errors.ts'
+import { PgToBrokersError } from '../errors.ts'
+
+/** Session settings that fix the server's text output format for every value we decode. */
+export const OUTPUT_SETTINGS: Readonly<Record<string, string>> = {
+  DateStyle: 'ISO',
+  IntervalStyle: 'iso_8601',
+  TimeZone: 'UTC',
+  extra_float_digits: '3',
+  bytea_output: 'hex',
+}
+
+export interface StartOptions {
+  readonly slot: string
+  readonly publication: string
+  /** 0n lets the server resume from the slot's confirmed flush LSN. */
+  readonly startLsn: Lsn
+  readonly protoVersion: 1 | 2
+  readonly streaming: boolean
+  readonly messages: boolean
+}
+
+/** The part of the driver's CopyBoth stream this module uses. */
+interface CopyBothStream {
+  on(event: 'data', listener: (chunk: Uint8Array) => void): unknown
+  on(event: 'error', listener: (error: Error) => void): unknown
+  on(event: 'close' | 'end', listener: () => void): unknown
+  pause(): unknown
+  resume(): unknown
+  write(chunk: Uint8Array): boolean
+  end(): unknown
+}
+
+/** Pause the socket once this many CopyData messages wait unread: bounds memory under backpressure. */
+const MAX_BUFFERED_MESSAGES = 8192
+/** Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01). */
+const PG_EPOCH_OFFSET_US = 946_684_800_000_000n
+
+/**
+ * One replication connection. Reads arrive as arrays of raw CopyData payloads, so that the
+ * consumer wakes once per socket read rather than once per message.
+ */
+export class ReplicationConnection {
+  readonly #sql: postgres.Sql
+  readonly #url: string
+  readonly #user: string
+  #stream: CopyBothStream | undefined
+  #buffered: Uint8Array[] = []
+  #wake: (() => void) | undefined
+  #failure: Error | undefined
+  #ended = false
+
+  private constructor(sql: postgres.Sql, url: string, user: string) {
+    this.#sql = sql
+    this.#url = url
+    this.#user = user
+  }
+
+  /** Opens a connection in replication=database mode. @throws PgToBrokersError when it cannot. */
+  static async open(url: string, connectTimeoutMs: number): Promise<ReplicationConnection> {
+    const sql = postgres(url, {
+      max: 1,
+      fetch_types: false,
+      idle_timeout: 0,
+      max_lifetime: null,
+      connect_timeout: Math.ceil(connectTimeoutMs / 1000),
+      onnotice: () => {},
+      connection: { replication: 'database', application_name: 'pg_to_brokers', ...OUTPUT_SETTINGS },
+    })
+    const user = sql.options.user
+    const connection = new ReplicationConnection(sql, url, user)
+    try {
+      await sql.unsafe('IDENTIFY_SYSTEM')
+    } catch (error) {
+      await sql.end({ timeout: 0 }).catch(() => {})
+      throw explainConnectionError(error, url, user)
+    }
+    return connection
+  }
+
+  /** Sends START_REPLICATION and begins buffering CopyData. @throws PgToBrokersError (slot in use, …). */
+  async start(options: StartOptions): Promise<void> {
+    const params = [
+      `proto_version ${quoteLiteral(String(options.protoVersion))}`,
+      `publication_names ${quoteLiteral(quoteIdent(options.publication))}`,
+    ]
+    if (options.messages) params.push(`messages 'true'`)
+    if (options.streaming) params.push(`streaming 'on'`)
+    const command = `START_REPLICATION SLOT ${quoteIdent(options.slot)} LOGICAL ${formatLsn(options.startLsn)} (${params.join(', ')})`
+    try {
+      this.#stream = (await this.#sql.unsafe(command).writable()) as unknown as CopyBothStream
+    } catch (error) {
+      throw explainStartError(error, options, this.#url, this.#user)
+    }
+    const stream = this.#stream
+    stream.on('data', (chunk) => {
+      this.#buffered.push(chunk)
+      if (this.#buffered.length >= MAX_BUFFERED_MESSAGES) stream.pause()
+      this.#notify()
+    })
+    stream.on('error', (error) => {
+      this.#failure ??= explainConnectionError(error, this.#url, this.#user)
+      this.#notify()
+    })
+    const ended = () => {
+      this.#ended = true
+      this.#notify()
+    }
+    stream.on('end', ended)
+    stream.on('close', ended)
+  }
+
+  /**
+   * Yields every CopyData payload received so far, in arrival order, as one array per wake-up.
+   * Returns when `signal` aborts; throws when the connection fails or the server ends the copy.
+   */
+  async *messages(signal?: AbortSignal): AsyncGenerator<Uint8Array[]> {
+    for (;;) {
+      if (signal?.aborted) return
+      if (this.#buffered.length > 0) {
+        const batch = this.#buffered
+        this.#buffered = []
+        this.#stream?.resume()
+        yield batch
+        continue
+      }
+      if (this.#failure) throw this.#failure
+      if (this.#ended) throw new PgToBrokersError('pg_stream_ended', 'PostgreSQL ended the replication stream (server shutdown or connection lost)')
+      await new Promise<void>((resolve) => (this.#wake = resolve))
+    }
+  }
+
+  /** Wakes a pending `messages()` reader (used on shutdown so it can observe an abort). */
+  interrupt(): void {
+    this.#notify()
+  }
+
+  /** Sends a StandbyStatusUpdate. `flushed` is what the slot may confirm; never more than was delivered. */
+  sendStatus(received: Lsn, flushed: Lsn, replyRequested = false): void {
+    if (!this.#stream || this.#ended) return
+    const message = new Uint8Array(34)
+    const view = new DataView(message.buffer)
+    message[0] = 0x72 // 'r'
+    view.setBigUint64(1, received)
+    view.setBigUint64(9, flushed)
+    view.setBigUint64(17, flushed)
+    view.setBigInt64(25, BigInt(Date.now()) * 1000n - PG_EPOCH_OFFSET_US)
+    message[33] = replyRequested ? 1 : 0
+    this.#stream.write(message)
+  }
+
+  /** Ends the copy (CopyDone) and closes the connection. */
+  async close(): Promise<void> {
+    const stream = this.#stream
+    if (stream && !this.#ended) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 2000)
+        stream.on('close', () => (clearTimeout(timer), resolve()))
+        stream.end()
+      })
+    }
+    await this.#sql.end({ timeout: 1 }).catch(() => {})
+  }
+
+  #notify(): void {
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.()
+  }
+}
+
+function explainStartError(error: unknown, options: StartOptions, url: string, user: string): PgToBrokersError {
+  const e = error as { code?: string; message?: string }
+  if (e.code === '55006') {
+    const pid = /PID (\d+)/.exec(e.message ?? '')?.[1]
+    return new PgToBrokersError(
+      'slot_in_use',
+      `replication slot "${options.slot}" is in use by another process${pid ? ` (PID ${pid})` : ''}: stop that consumer, or use another slot`,
+      { cause: error },
+    )
+  }
+  if (e.code === '42704' && /publication/i.test(e.message ?? '')) {
+    return new PgToBrokersError('publication_missing', `publication "${options.publication}" does not exist: create it, or enable createPublication`, { cause: error })
+  }
+  if (e.code === '42704') {
+    return new PgToBrokersError('slot_missing', `replication slot "${options.slot}" does not exist: create it, or enable createSlot`, { cause: error })
+  }
+  return explainConnectionError(error, url, user)
+}

@@ -1,0 +1,58 @@
+/** @module Makes sure the publication and the slot exist and fit, before streaming starts. */
+import { PgToBrokersError } from '../errors.ts'
+import type { Catalog } from '../pg/catalog.ts'
+import type { Logger } from './logger.ts'
+
+export interface SourceOptions {
+  readonly slot: string
+  readonly publication: string
+  /** Tables for a publication this tool creates; empty means all tables. */
+  readonly tables: readonly string[]
+  readonly createSlot: boolean
+  readonly createPublication: boolean
+}
+
+/**
+ * Checks (and, where allowed, creates) the publication, then the slot. The publication comes
+ * first: pgoutput looks publications up as of each decoded change, so a slot older than its
+ * publication fails on the changes in between.
+ */
+export async function prepareSource(catalog: Catalog, options: SourceOptions, logger: Logger): Promise<void> {
+  const missing = await catalog.missingTables(options.tables)
+  if (missing.length > 0) {
+    throw new PgToBrokersError('table_missing', `configured table${missing.length > 1 ? 's' : ''} not found: ${missing.join(', ')}`)
+  }
+  if (!(await catalog.publicationExists(options.publication))) {
+    if (!options.createPublication) {
+      throw new PgToBrokersError('publication_missing', `publication "${options.publication}" does not exist: create it (CREATE PUBLICATION … FOR ALL TABLES) or enable createPublication`)
+    }
+    await catalog.createPublication(options.publication, options.tables)
+    logger.info('created publication', { publication: options.publication, tables: options.tables.join(',') || 'ALL TABLES' })
+  }
+  await prepareSlot(catalog, options, logger)
+}
+
+async function prepareSlot(catalog: Catalog, options: SourceOptions, logger: Logger): Promise<void> {
+  const slot = await catalog.slot(options.slot)
+  if (!slot) {
+    if (!options.createSlot) {
+      throw new PgToBrokersError('slot_missing', `replication slot "${options.slot}" does not exist: create it with pg_create_logical_replication_slot('${options.slot}', 'pgoutput') or enable createSlot`)
+    }
+    await catalog.createSlot(options.slot)
+    logger.info('created replication slot', { slot: options.slot })
+    return
+  }
+  if (slot.slotType !== 'logical') {
+    throw new PgToBrokersError('slot_wrong_kind', `replication slot "${options.slot}" is a ${slot.slotType} slot; a logical slot using pgoutput is needed`)
+  }
+  if (slot.plugin !== 'pgoutput') {
+    throw new PgToBrokersError('slot_wrong_plugin', `replication slot "${options.slot}" uses the output plugin "${slot.plugin}", not pgoutput: drop it or choose another slot name`)
+  }
+  const database = await catalog.currentDatabase()
+  if (slot.database !== database) {
+    throw new PgToBrokersError('slot_wrong_database', `replication slot "${options.slot}" belongs to database "${slot.database}", not "${database}"`)
+  }
+  if (slot.activePid !== null) {
+    throw new PgToBrokersError('slot_in_use', `replication slot "${options.slot}" is in use by another process (PID ${slot.activePid}): stop that consumer, or use another slot`)
+  }
+}

@@ -1,0 +1,43 @@
+/** @module Appends records as JSON lines to a file, fsynced before a batch counts as delivered. */
+import { openAppendFile, type AppendFile } from '../runtime/io.ts'
+import { PgToBrokersError } from '../errors.ts'
+import { StreamWriter, type WriterRecord } from './writer.ts'
+
+export interface FileWriterOptions {
+  readonly path: string
+  /** Force each batch to disk before acknowledging it (default true). Off trades safety for speed. */
+  readonly fsync?: boolean
+}
+
+export class FileWriter extends StreamWriter {
+  readonly #path: string
+  readonly #fsync: boolean
+  #file: AppendFile | undefined
+
+  constructor(options: FileWriterOptions) {
+    super()
+    this.#path = options.path
+    this.#fsync = options.fsync ?? true
+  }
+
+  override async init(): Promise<void> {
+    try {
+      this.#file = await openAppendFile(this.#path)
+    } catch (error) {
+      throw new PgToBrokersError('writer_file', `cannot open output file "${this.#path}" for appending: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  override async publish(records: readonly WriterRecord[]): Promise<void> {
+    if (!this.#file) throw new PgToBrokersError('writer_not_ready', 'FileWriter.publish called before init')
+    let text = ''
+    for (const record of records) text += record.data + '\n'
+    await this.#file.append(text)
+    if (this.#fsync) await this.#file.sync()
+  }
+
+  override async close(): Promise<void> {
+    await this.#file?.close()
+    this.#file = undefined
+  }
+}

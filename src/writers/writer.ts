@@ -1,0 +1,57 @@
+/** @module The writer contract, and StreamWriter: the base class a user extends to add a broker. */
+import type { Change } from '../change/change.ts'
+import { encodeJsonValue } from '../change/formats/json-value.ts'
+
+/** One change ready to send: its encoded record and the key that keeps its row's history in order. */
+export interface WriterRecord {
+  readonly change: Change
+  /** The encoded record (JSON by default); byte-identical when the same change is re-sent. */
+  readonly data: string
+  readonly partitionKey: string
+}
+
+/**
+ * Base class for writers.
+ *
+ * Contract: `publish` resolves only when the broker has durably accepted every record of the batch,
+ * in order per partition key; it rejects (with a clear message) otherwise. The pipeline confirms a
+ * transaction to PostgreSQL only after every batch holding its changes resolved, so delivery is
+ * at-least-once: after a crash, records may be sent again, byte-identical and with the same `id`.
+ * Batches are published one at a time, in commit order.
+ */
+export abstract class StreamWriter {
+  /** Connects, checks the destination exists. Called once before the first batch. */
+  async init(): Promise<void> {}
+
+  /** Delivers a batch durably (see the class contract). */
+  abstract publish(records: readonly WriterRecord[]): Promise<void>
+
+  /**
+   * The partition key for a change. Default: the table plus its primary-key values (or replica
+   * identity), so one row's history stays in order; tables without a key use the table name.
+   * Override to route differently (the original project's `assign_change_to_partition_key`).
+   */
+  assignChangeToPartitionKey(change: Change): string {
+    const relation = change.relation
+    if (!relation) return change.message?.prefix ?? 'message'
+    if (relation.keyIndexes.length === 0 || change.fields !== relation.fields) return keyFromNamedFields(change)
+    let key = relation.qualifiedName
+    for (const i of relation.keyIndexes) key += ':' + encodeJsonValue(change.values[i]!)
+    return key
+  }
+
+  /** Releases connections and files. Called once, after the last batch resolved or failed. */
+  async close(): Promise<void> {}
+}
+
+/** Key values by column name, for changes whose field list is not the relation's full list (DELETE keys, TOAST). */
+function keyFromNamedFields(change: Change): string {
+  const relation = change.relation!
+  let key = relation.qualifiedName
+  for (const i of relation.keyIndexes) {
+    const position = change.fields.indexOf(relation.fields[i]!)
+    if (position < 0) return relation.qualifiedName
+    key += ':' + encodeJsonValue(change.values[position]!)
+  }
+  return key
+}
