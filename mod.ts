@@ -16,3 +16,13 @@ export { JsonText, type PgValue, type PgType } from './src/pg/values/types.ts'
 export { UNCHANGED_TOAST } from './src/pg/pgoutput/messages.ts'
 export { PgToBrokersError } from './src/errors.ts'
 export { formatLsn, parseLsn, type Lsn } from './src/pg/lsn.ts'
+export { DebeziumFormat } from './src/change/formats/debezium.ts'
+export { runSupervised } from './src/pipeline/supervise.ts'
+export { VERSION } from './src/version.ts'
+
+// `deno run -A mod.ts run …` (and `bun mod.ts …`) runs the CLI; importing mod.ts does not.
+if ((import.meta as ImportMeta & { main?: boolean }).main) {
+  const { main } = await import('./src/cli/main.ts')
+  const { exit } = await import('./src/runtime/io.ts')
+  exit(await main())
+}

@@ -1,21 +1,19 @@
-/** @module Runs the test suite: `tests/run.ts [unit|integration|all] [filter]`. */
+/** @module Runs the test suite: `tests/run.ts [unit|integration|all] [filter]`; test files are found by name. */
+import { readdirSync } from 'node:fs'
 import { runTests } from './harness.ts'
 
-const suites: Record<string, string[]> = {
-  unit: [
-    './unit/lsn.test.ts',
-    './unit/pgoutput.test.ts',
-    './unit/values.test.ts',
-    './unit/json-value.test.ts',
-    './unit/config.test.ts',
-  ],
-  integration: [
-    './integration/stream.test.ts',
-  ],
+const SUITES = ['unit', 'integration'] as const
+
+function filesOf(suite: string): string[] {
+  const folder = new URL(`./${suite}/`, import.meta.url)
+  return readdirSync(folder)
+    .filter((name) => name.endsWith('.test.ts'))
+    .sort()
+    .map((name) => new URL(name, folder).href)
 }
 
 const [suite = 'all', filter] = globalThis.process?.argv.slice(2) ?? []
-const files = suite === 'all' ? [...(suites.unit ?? []), ...(suites.integration ?? [])] : suites[suite]
-if (!files) throw new Error(`unknown suite "${suite}": use unit, integration or all`)
-const failures = await runTests(files.map((f) => new URL(f, import.meta.url).href), filter)
+if (suite !== 'all' && !(SUITES as readonly string[]).includes(suite)) throw new Error(`unknown suite "${suite}": use unit, integration or all`)
+const files = (suite === 'all' ? [...SUITES] : [suite]).flatMap(filesOf)
+const failures = await runTests(files, filter)
 globalThis.process?.exit(failures === 0 ? 0 : 1)

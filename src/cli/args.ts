@@ -48,11 +48,7 @@ interface CommandFlag {
 }
 type Flag = ValueFlag | SwitchFlag | CommandFlag
 
-const value = (arg: string, set: (draft: Draft, value: string) => string | void): ValueFlag => ({
-  kind: 'value',
-  arg,
-  set: (draft, text) => set(draft, text) ?? undefined,
-})
+const value = (arg: string, set: ValueFlag['set']): ValueFlag => ({ kind: 'value', arg, set })
 const postgresSwitch = (key: 'createSlot' | 'createPublication' | 'dropSlotOnExit'): SwitchFlag => ({
   kind: 'switch',
   set: (draft, on) => void (draft.postgres[key] = on),
@@ -83,6 +79,10 @@ for (const [name, flag] of [...FLAGS]) {
   if (flag.kind === 'switch') FLAGS.set(name.replace(/^--/, '--no-'), { ...flag, negated: true })
 }
 
+/** Every flag parseArgs accepts, including the --no- forms. */
+export const KNOWN_FLAGS: readonly string[] = [...FLAGS.keys()]
+// Suggestions come from the long names only: "-h" is too short to be a useful guess.
+const FLAG_NAMES = KNOWN_FLAGS.filter((name) => name.startsWith('--'))
 const COMMANDS: readonly Command[] = ['run', 'help', 'version']
 
 function setWriterOption(draft: Draft, text: string): string | undefined {
@@ -114,11 +114,12 @@ export function scanArgs(argv: readonly string[]): ParsedArgs & { issues: string
       continue
     }
     const step = applyFlag(argv, i, draft, issues)
-    if (step.asked !== undefined && asked !== 'help') asked = step.asked
-    else sawFlag = true
+    if (step.asked === undefined) sawFlag = true
+    else if (asked !== 'help') asked = step.asked
     i = step.last
   }
-  return { command: asked ?? command ?? (sawFlag ? 'run' : 'help'), ...withPath(draft.configPath), flags: overrides(draft, issues), issues }
+  const flags = overrides(draft, issues)
+  return { command: asked ?? command ?? (sawFlag ? 'run' : 'help'), ...withPath(draft.configPath), flags, issues }
 }
 
 /** Applies the flag at argv[i]; returns the index of the last argument it consumed. */
@@ -129,7 +130,7 @@ function applyFlag(argv: readonly string[], i: number, draft: Draft, issues: str
   const inline = eq === -1 ? undefined : arg.slice(eq + 1)
   const flag = FLAGS.get(name)
   if (flag === undefined) {
-    const guess = closestMatch(name, [...FLAGS.keys()])
+    const guess = closestMatch(name, FLAG_NAMES)
     issues.push(`unknown flag ${name}${guess === undefined ? '' : `; did you mean ${guess}?`} (see --help)`)
     // Skip what was probably its value, so it is not mistaken for a command word.
     const next = argv[i + 1]
@@ -165,7 +166,8 @@ function applySwitch(name: string, flag: SwitchFlag, inline: string | undefined,
 function positionalProblem(arg: string, command: Command | undefined): string {
   if (command !== undefined) return `unexpected argument ${showValue(arg)} after the command "${command}"`
   const guess = closestMatch(arg, COMMANDS)
-  return `unknown command ${showValue(arg)}${guess === undefined ? '' : `; did you mean ${guess}?`} (commands: ${COMMANDS.join(', ')})`
+  const hint = guess === undefined ? '' : `; did you mean ${guess}?`
+  return `unknown command ${showValue(arg)}${hint} (commands: ${COMMANDS.join(', ')})`
 }
 
 const withPath = (configPath: string | undefined): { configPath?: string } => (configPath === undefined ? {} : { configPath })
@@ -173,7 +175,8 @@ const withPath = (configPath: string | undefined): { configPath?: string } => (c
 function overrides(draft: Draft, issues: string[]): ConfigOverrides {
   const flags: ConfigOverrides = {}
   if (Object.keys(draft.postgres).length > 0) flags.postgres = draft.postgres
-  const writer = writerOverride(draft.writer, { type: '--writer', file: '--file', module: '--writer-module' }, issues)
+  const names = { type: '--writer', file: '--file', module: '--writer-module', options: '--writer-option' }
+  const writer = writerOverride(draft.writer, names, issues)
   if (writer !== undefined) flags.writer = writer
   if (Object.keys(draft.batch).length > 0) flags.batch = draft.batch
   if (draft.format !== undefined) flags.format = draft.format
@@ -183,28 +186,39 @@ function overrides(draft: Draft, issues: string[]): ConfigOverrides {
 
 // ---- text forms shared by flags and environment variables ------------------------------------
 
+/** How one source names its writer settings, for messages. */
+export interface WriterNames {
+  type: string
+  file: string
+  module: string
+  options?: string
+}
+
 /**
  * Decides the writer one source asks for: a file path implies the file writer and a module path the
  * module writer. Contradictions within the source are problems; a later source may still replace it.
  */
-export function writerOverride(
-  choice: WriterChoice,
-  names: { type: string; file: string; module: string },
-  issues: string[],
-): ConfigOverrides['writer'] {
+export function writerOverride(choice: WriterChoice, names: WriterNames, issues: string[]): ConfigOverrides['writer'] {
   const { type, file, module, options } = choice
-  if (file !== undefined && module !== undefined) issues.push(`writer: ${names.file} and ${names.module} both choose a writer; give only one`)
+  if (file !== undefined && module !== undefined) {
+    issues.push(`writer: ${names.file} and ${names.module} both choose a writer; give only one`)
+  }
   const implied = file !== undefined ? 'file' : module !== undefined ? 'module' : undefined
   if (type !== undefined && implied !== undefined && type !== implied) {
     const by = implied === 'file' ? names.file : names.module
     issues.push(`writer.type: ${by} needs writer type "${implied}", but ${names.type} is ${showValue(type)}`)
   }
-  const writer: NonNullable<ConfigOverrides['writer']> = {}
   const chosen = type ?? implied
+  if (options !== undefined && chosen !== undefined && chosen !== 'module') {
+    const what = names.options ?? 'writer options'
+    issues.push(`writer.options: ${what} apply only to writer type "module", not ${showValue(chosen)}`)
+  }
+  // After a contradiction (already reported) keep only what fits the chosen type, so it is not reported twice.
+  const writer: NonNullable<ConfigOverrides['writer']> = {}
   if (chosen !== undefined) writer.type = chosen
-  const path = file ?? module
+  const path = chosen === 'file' ? file : chosen === 'module' ? module : undefined
   if (path !== undefined) writer.path = path
-  if (options !== undefined) writer.options = options
+  if (options !== undefined && (chosen ?? 'module') === 'module') writer.options = options
   return Object.keys(writer).length > 0 ? writer : undefined
 }
 

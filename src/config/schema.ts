@@ -28,13 +28,18 @@ const byteLength = (text: string): number => new TextEncoder().encode(text).leng
 
 /** Why a connection URL is unacceptable, without quoting any part of it; undefined when it is fine. */
 function urlProblem(text: string): string | undefined {
-  const expected = 'expected a URL like postgres://USER:PASSWORD@HOST:5432/DATABASE'
-  if (!/^postgres(ql)?:\/\//i.test(text)) return `${expected}: it must start with postgres:// or postgresql:// (value not shown)`
+  const example = 'postgres://USER:PASSWORD@HOST:5432/DATABASE'
+  const hidden = '(value not shown: it may contain a password)'
+  if (!/^postgres(ql)?:\/\//i.test(text)) return `expected a postgres:// or postgresql:// URL such as ${example} ${hidden}`
   const url = parseUrl(text)
   if (url === undefined) {
-    return `${expected}: it is not a valid URL (check the port; percent-encode special characters in the password; value not shown)`
+    const advice = 'check the port and percent-encode special characters in the password'
+    return `expected a valid URL such as ${example}; ${advice} ${hidden}`
   }
-  if (url.hostname === '' && !url.socket) return `${expected}: it names no host (for a unix socket add ?host=/path/to/socket/dir)`
+  if (url.hostname === '' && !url.socket) {
+    const socket = 'postgres:///DATABASE?host=/var/run/postgresql'
+    return `expected a host, as in ${example}, or a unix socket directory, as in ${socket} ${hidden}`
+  }
   return undefined
 }
 
@@ -49,14 +54,13 @@ function parseUrl(text: string): { hostname: string; socket: boolean } | undefin
 }
 
 const postgresUrl = v.pipe(
-  v.string('expected a postgres:// or postgresql:// URL as text (value not shown)'),
+  v.string('expected a postgres:// or postgresql:// URL as a string (value not shown: it may contain a password)'),
   v.check((text) => urlProblem(text) === undefined, (issue) => urlProblem(String(issue.input)) ?? 'invalid URL'),
 )
 
-const slotName = v.pipe(
-  v.string('expected 1 to 63 lower-case letters, digits or underscores'),
-  v.regex(/^[a-z0-9_]{1,63}$/, 'expected 1 to 63 lower-case letters, digits or underscores'),
-)
+// PostgreSQL's own rule for slot names (ReplicationSlotValidateName), checked here to fail before connecting.
+const SLOT_EXPECTED = 'expected 1 to 63 lower-case letters, digits or underscores'
+const slotName = v.pipe(v.string(SLOT_EXPECTED), v.regex(/^[a-z0-9_]{1,63}$/, SLOT_EXPECTED))
 
 const PUBLICATION_EXPECTED = 'expected a name of 1 to 63 bytes without NUL characters'
 const publicationName = v.pipe(
@@ -64,13 +68,15 @@ const publicationName = v.pipe(
   v.check((text) => text.length > 0 && byteLength(text) <= 63 && !text.includes('\0'), PUBLICATION_EXPECTED),
 )
 
-// An identifier is either unquoted (letters, digits, _ and $, not starting with a digit or $) or "double-quoted" with "" for a quote.
+// An identifier is unquoted (letters, digits, _ and $, not starting with a digit or $)
+// or "double-quoted", with "" standing for a quote inside.
 const IDENT = String.raw`(?:[\p{L}_][\p{L}\p{N}_$]*|"(?:[^"\0]|"")+")`
 const TABLE_NAME = new RegExp(`^(${IDENT})(?:\\.(${IDENT}))?$`, 'u')
 const identifierFits = (part: string | undefined) =>
   part === undefined || byteLength(part.startsWith('"') ? part.slice(1, -1).replaceAll('""', '"') : part) <= 63
 const TABLE_EXPECTED =
-  'expected table or schema.table, each name at most 63 bytes (double-quote names with capitals, spaces or dots, e.g. "My Schema"."My Table")'
+  'expected table or schema.table, each name at most 63 bytes ' +
+  '(double-quote names with capitals, spaces or dots, e.g. "My Schema"."My Table")'
 const tableName = v.pipe(
   v.string(TABLE_EXPECTED),
   v.check((text) => {
@@ -104,6 +110,12 @@ function strict<const E extends v.ObjectEntries>(entries: E, where = '', require
   })
 }
 
+/** Rejects arrays before `schema` sees them: valibot's object schemas take any typeof "object", arrays included. */
+function objectOnly<S extends v.GenericSchema>(schema: S, message = 'expected an object') {
+  const isRecord = (input: unknown) => typeof input === 'object' && input !== null && !Array.isArray(input)
+  return v.pipe(v.custom<v.InferInput<S>>(isRecord, message), schema)
+}
+
 const PostgresSchema = strict(
   {
     url: postgresUrl,
@@ -121,7 +133,7 @@ const PostgresSchema = strict(
 )
 
 const WRITER_TYPES = ['stdout', 'file', 'module'] as const
-const WriterSchema = v.variant(
+const writerVariants = v.variant(
   'type',
   [
     strict({ type: v.literal('stdout') }, ' for writer type "stdout"'),
@@ -134,18 +146,15 @@ const WriterSchema = v.variant(
       {
         type: v.literal('module'),
         path: nonEmpty('a file path or URL of a module whose default export is a StreamWriter subclass'),
-        options: v.optional(v.record(v.string(), v.unknown(), 'expected an object of writer options'), () => ({})),
+        options: v.optional(objectOnly(v.record(v.string(), v.unknown()), 'expected an object of writer options'), () => ({})),
       },
       ' for writer type "module"',
       { path: 'required for writer type "module"; set --writer-module, PG_TO_BROKERS_WRITER_MODULE, or writer.path in the config file' },
     ),
   ],
-  (issue) => {
-    const expected = `expected ${oneOf(WRITER_TYPES)}`
-    if (issue.path === undefined) return 'expected an object like {"type": "file", "path": "changes.jsonl"}'
-    return issue.input === undefined ? `required; ${expected}` : expected
-  },
+  (issue) => (issue.input === undefined ? `required; expected ${oneOf(WRITER_TYPES)}` : `expected ${oneOf(WRITER_TYPES)}`),
 )
+const WriterSchema = objectOnly(writerVariants, 'expected an object like {"type": "file", "path": "changes.jsonl"}')
 
 const BatchSchema = strict({
   maxRecords: v.optional(integer(1, 100_000), 1000),
@@ -157,9 +166,9 @@ const BatchSchema = strict({
 /** The whole configuration. Everything but `postgres.url` has a default. */
 export const ConfigSchema = strict({
   // An empty default (not a required key) so a missing section is reported as "postgres.url: required ...".
-  postgres: v.optional(PostgresSchema, () => ({}) as v.InferInput<typeof PostgresSchema>),
+  postgres: v.optional(objectOnly(PostgresSchema), () => ({}) as v.InferInput<typeof PostgresSchema>),
   writer: v.optional(WriterSchema, () => ({ type: 'stdout' as const })),
-  batch: v.optional(BatchSchema, () => ({})),
+  batch: v.optional(objectOnly(BatchSchema), () => ({})),
   format: v.optional(choice(['seed', 'debezium']), 'seed'),
   logLevel: v.optional(choice(['error', 'warn', 'info', 'debug']), 'info'),
 })
@@ -195,7 +204,8 @@ export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string[
     const keys = (issue.path ?? []).map((item) => item.key as string | number)
     if (issue.type === 'strict_object' && issue.expected === 'never') {
       const parent = keys.slice(0, -1).reduce<string>((path, key) => joinPath(path, key), '')
-      return issue.message.split('\n').map((line) => (parent === '' ? line : `${parent}${line.startsWith('[') ? '' : '.'}${line}`))
+      const prefix = (line: string) => (parent === '' || line.startsWith('[') ? parent : `${parent}.`)
+      return issue.message.split('\n').map((line) => `${prefix(line)}${line}`)
     }
     const path = keys.reduce<string>((p, key) => joinPath(p, key), '') || '(config)'
     if (issue.input === undefined || SECRET_PATHS.has(path)) return [`${path}: ${issue.message}`]
@@ -214,7 +224,7 @@ export function joinPath(path: string, key: string | number): string {
 /** A short, single-line rendering of a value for messages; anything that looks like URL credentials is masked. */
 export function showValue(value: unknown): string {
   const text = typeof value === 'string' || (typeof value === 'object' && value !== null) ? JSON.stringify(value) : String(value)
-  const masked = text.replace(/:\/\/[^\s"/@]*@/g, '://***@')
+  const masked = text.replace(/:\/\/[^\s/@]*@/g, '://***@')
   return masked.length > 80 ? `${masked.slice(0, 77)}...` : masked
 }
 

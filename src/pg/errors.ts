@@ -38,6 +38,15 @@ export function explainConnectionError(error: unknown, url: string, user: string
       return new PgToBrokersError('pg_unreachable', `cannot connect to PostgreSQL at ${target}: connection timed out`, { cause: error })
     case 'ENOENT':
       return new PgToBrokersError('pg_unreachable', `cannot connect to PostgreSQL at ${target}: no unix socket there`, { cause: error })
+    case 'ECONNRESET':
+    case 'EPIPE':
+    case 'CONNECTION_CLOSED':
+    case 'CONNECTION_DESTROYED':
+    case 'CONNECTION_ENDED':
+    case '57P01':
+    case '57P02':
+    case '57P03':
+      return new PgToBrokersError('pg_connection_lost', `lost the connection to PostgreSQL at ${target}: ${message}`, { cause: error })
     case '28P01':
       return new PgToBrokersError('pg_auth_failed', `password authentication failed for user "${user}" at ${target}: check the password in the PostgreSQL URL`, { cause: error })
     case '28000':

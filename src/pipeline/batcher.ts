@@ -31,17 +31,22 @@ export class Batcher {
   readonly #writer: StreamWriter
   readonly #options: BatchOptions
   readonly #onDurable: (lsn: Lsn) => void
+  readonly #onFailure: ((error: Error) => void) | undefined
   #open: Batch = emptyBatch()
   readonly #sealed: Batch[] = []
   #publishing = false
   #timer: ReturnType<typeof setTimeout> | undefined
   #failure: Error | undefined
   #waiters: (() => void)[] = []
+  #loop: Promise<void> = Promise.resolve()
+  #abandoned = false
 
-  constructor(writer: StreamWriter, options: BatchOptions, onDurable: (lsn: Lsn) => void) {
+  /** `onFailure` is called once, when a publish fails (so the reader can stop at once, not at its next message). */
+  constructor(writer: StreamWriter, options: BatchOptions, onDurable: (lsn: Lsn) => void, onFailure?: (error: Error) => void) {
     this.#writer = writer
     this.#options = options
     this.#onDurable = onDurable
+    this.#onFailure = onFailure
   }
 
   /** True when nothing is buffered, queued or being published. */
@@ -88,13 +93,25 @@ export class Batcher {
     clearTimeout(this.#timer)
   }
 
+  /**
+   * Gives up on what is not yet published and waits for a publish in progress to settle, so that
+   * a later run re-sending the same records never races an earlier, late delivery.
+   */
+  async abandon(): Promise<void> {
+    this.stop()
+    this.#open = emptyBatch()
+    this.#sealed.splice(1)
+    this.#abandoned = true
+    await this.#loop
+  }
+
   #seal(): void {
     clearTimeout(this.#timer)
     this.#timer = undefined
     if (this.#open.records.length === 0) return
     this.#sealed.push(this.#open)
     this.#open = emptyBatch()
-    if (!this.#publishing) void this.#publishLoop()
+    if (!this.#publishing && !this.#abandoned) this.#loop = this.#publishLoop()
   }
 
   #capacity(): Promise<void> {
@@ -115,12 +132,14 @@ export class Batcher {
         const batch = this.#sealed[0]!
         await this.#writer.publish(batch.records)
         this.#sealed.shift()
+        if (this.#abandoned) break
         if (batch.ackLsn !== undefined) this.#onDurable(batch.ackLsn)
         this.#wakeWaiters()
       }
     } catch (error) {
       this.#failure = error instanceof Error ? error : new Error(String(error))
       this.stop()
+      this.#onFailure?.(this.#failure)
     } finally {
       this.#publishing = false
       this.#wakeWaiters()

@@ -34,6 +34,8 @@ export interface PipelineOptions {
   readonly signal?: AbortSignal
   /** Called after each confirmation with the LSN the slot may now advance to (for tests and metrics). */
   readonly onFlushed?: (lsn: Lsn) => void
+  /** Called once the replication stream has started. */
+  readonly onStreaming?: () => void
 }
 
 const XLOG_DATA = 0x77 // 'w'
@@ -58,6 +60,7 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     replication = await ReplicationConnection.open(pg.url, connectTimeoutMs)
     await replication.start({ slot: pg.slot, publication: pg.publication, startLsn: 0n, protoVersion: 1, streaming: false, messages: true })
     logger.info('streaming', { slot: pg.slot, publication: pg.publication })
+    options.onStreaming?.()
     await stream(replication, catalog, options, logger)
     cleanStop = true
   } finally {
@@ -70,10 +73,16 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
 
 async function stream(replication: ReplicationConnection, catalog: Catalog, options: PipelineOptions, logger: Logger): Promise<void> {
   const checkpoint = new Checkpoint(0n, (received, flushed, reply) => replication.sendStatus(received, flushed, reply))
+  // Reading stops when the caller aborts, and as soon as a publish fails (not at the next message).
+  const reading = new AbortController()
+  const stopReading = () => {
+    reading.abort()
+    replication.interrupt()
+  }
   const batcher = new Batcher(options.writer, { ...DEFAULT_BATCH_OPTIONS, ...options.batch }, (lsn) => {
     checkpoint.markFlushed(lsn)
     options.onFlushed?.(lsn)
-  })
+  }, stopReading)
   const format = options.format ?? new SeedFormat()
   const writer = options.writer
   const sink: ChangeSink = {
@@ -83,11 +92,11 @@ async function stream(replication: ReplicationConnection, catalog: Catalog, opti
   const assembler = new TransactionAssembler(catalog, sink)
   const decoder = new PgoutputDecoder()
   const signal = options.signal
-  const onAbort = () => replication.interrupt()
-  signal?.addEventListener('abort', onAbort)
+  if (signal?.aborted) reading.abort()
+  signal?.addEventListener('abort', stopReading)
   checkpoint.startTimer(options.postgres.statusIntervalMs ?? 10_000)
   try {
-    for await (const messages of replication.messages(signal)) {
+    for await (const messages of replication.messages(reading.signal)) {
       for (const message of messages) {
         if (message[0] === XLOG_DATA) {
           const pending = assembler.handle(decoder.decode(message.subarray(XLOG_DATA_HEADER)))
@@ -99,16 +108,17 @@ async function stream(replication: ReplicationConnection, catalog: Catalog, opti
       }
       if (batcher.failure) throw batcher.failure
     }
+    if (batcher.failure) throw batcher.failure
     // Stopped on request: publish what was read, confirm what is complete.
     await batcher.drain()
     checkpoint.report(false)
     logger.info('stopped', { confirmed: formatLsn(checkpoint.flushed) })
   } catch (error) {
-    batcher.stop()
+    await batcher.abandon()
     throw error
   } finally {
     checkpoint.stopTimer()
-    signal?.removeEventListener('abort', onAbort)
+    signal?.removeEventListener('abort', stopReading)
   }
 }
 

@@ -4,6 +4,8 @@
  */
 import process from 'node:process'
 import { open, readFile, type FileHandle } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 
 /** Writes to stdout; resolves once the runtime has handed the bytes to the OS. */
 export function writeStdout(text: string): Promise<void> {
@@ -63,4 +65,10 @@ export function exit(code: number): never {
 /** Sets the exit code without ending the process (pending writes still flush). */
 export function setExitCode(code: number): void {
   process.exitCode = code
+}
+
+/** A file path (relative to the working directory) or URL, as an import() specifier. */
+export function moduleSpecifier(pathOrUrl: string): string {
+  if (/^(file|https?|npm|jsr):/.test(pathOrUrl)) return pathOrUrl
+  return pathToFileURL(resolve(pathOrUrl)).href
 }

@@ -1,0 +1,90 @@
+/** @module The text `pg-to-brokers --help` prints. */
+
+/** Help for newcomers: what the tool does, how to start it, every flag with its variable and default. */
+export const HELP_TEXT = `pg-to-brokers: stream every committed PostgreSQL change, in commit order, to a broker
+(JSON lines on stdout, a file, or your own writer module), using logical replication (pgoutput).
+
+Usage:
+  pg-to-brokers run [flags]    start streaming (the default command when flags are given)
+  pg-to-brokers help           show this help (also --help or -h; the default with no arguments)
+  pg-to-brokers version        print the version (also --version)
+
+Example:
+  pg-to-brokers run --postgres-url postgres://user@127.0.0.1:5432/app --slot app_cdc --publication app_cdc
+
+  Prints each change as one JSON line on stdout. A password goes in the URL
+  (postgres://USER:PASSWORD@HOST:5432/DATABASE); pass such a URL in PG_TO_BROKERS_POSTGRES_URL
+  rather than with --postgres-url, so it does not show up in the process list.
+
+The database needs:
+  - wal_level = logical in postgresql.conf (changing it needs a server restart);
+  - a role with the REPLICATION attribute (ALTER ROLE name REPLICATION) that can read the tables.
+  By default the slot and the publication are created when missing. Creating a publication for
+  all tables needs a superuser; otherwise create it yourself and pass --no-create-publication.
+
+Delivery:
+  PostgreSQL keeps changes in the replication slot until they are acknowledged, and the slot only
+  advances after the writer has durably delivered them. Nothing committed is skipped; after a crash,
+  changes after the last acknowledged position are sent again. A slot nobody reads keeps WAL on the
+  server's disk: drop it when you stop using it (--drop-slot-on-exit, or pg_drop_replication_slot).
+
+Stopping:
+  On SIGINT (Ctrl-C) or SIGTERM: stop reading from PostgreSQL, flush what is in flight to the
+  writer, acknowledge what was written, and exit with status 0.
+
+Flags (each also accepts --flag=value; settings come from the config file, then environment
+variables, then flags, each overriding the one before; empty environment variables are ignored):
+
+  --config <file>               JSON config file with the settings below (see "Config file");
+                                no env variable
+  --postgres-url <url>          connection URL, postgres:// or postgresql:// (required); for a unix
+                                socket: postgres:///DATABASE?host=/var/run/postgresql
+                                env PG_TO_BROKERS_POSTGRES_URL, else DATABASE_URL
+  --slot <name>                 replication slot: 1-63 lower-case letters, digits or underscores
+                                env PG_TO_BROKERS_SLOT; default pg_to_brokers
+  --publication <name>          publication to read (1-63 bytes)
+                                env PG_TO_BROKERS_PUBLICATION; default pg_to_brokers
+  --tables <t1,t2>              tables to publish, as table or schema.table (double-quote names
+                                with capitals or spaces: "My Schema"."My Table")
+                                env PG_TO_BROKERS_TABLES; default: all tables
+  --create-slot, --no-create-slot
+                                create the slot if it does not exist; no env variable;
+                                default: create
+  --create-publication, --no-create-publication
+                                create the publication if it does not exist; no env variable;
+                                default: create
+  --drop-slot-on-exit, --no-drop-slot-on-exit
+                                drop the slot when stopping (changes made while stopped are then
+                                never sent); env PG_TO_BROKERS_DROP_SLOT_ON_EXIT (true/false/1/0);
+                                default false
+  --writer <stdout|file|module> where changes go; env PG_TO_BROKERS_WRITER; default stdout
+  --file <path>                 append JSON lines to this file (implies --writer file)
+                                env PG_TO_BROKERS_FILE_PATH; no default
+  --writer-module <path>        file path or URL of a module whose default export is a StreamWriter
+                                subclass (implies --writer module); env PG_TO_BROKERS_WRITER_MODULE
+  --writer-option <key=value>   option passed to the module writer, as text; repeatable;
+                                no env variable
+  --batch-size <n>              most changes per batch handed to the writer, 1-100000
+                                env PG_TO_BROKERS_BATCH_SIZE; default 1000
+  --max-batch-latency-ms <n>    longest a change waits for its batch to fill, 0-600000
+                                env PG_TO_BROKERS_MAX_BATCH_LATENCY_MS; default 50
+  --format <seed|debezium>      change record format; env PG_TO_BROKERS_FORMAT; default seed
+  --log-level <level>           error, warn, info or debug; env PG_TO_BROKERS_LOG_LEVEL; default info
+  --help, -h                    show this help
+  --version                     print the version
+
+Config file (JSON; every key optional except postgres.url; unknown keys are errors):
+  {
+    "postgres": { "url": "postgres://USER:PASSWORD@HOST:5432/app", "slot": "app_cdc",
+                  "publication": "app_cdc", "tables": ["public.orders"],
+                  "createSlot": true, "createPublication": true, "dropSlotOnExit": false,
+                  "statusIntervalMs": 10000, "connectTimeoutMs": 10000 },
+    "writer": { "type": "file", "path": "changes.jsonl", "fsync": true },
+    "batch": { "maxRecords": 1000, "maxBytes": 4194304, "maxLatencyMs": 50, "maxInFlightBatches": 8 },
+    "format": "seed",
+    "logLevel": "info"
+  }
+  Only in the file: postgres.statusIntervalMs (how often progress is reported to the server, ms),
+  postgres.connectTimeoutMs, writer.fsync, batch.maxBytes, batch.maxInFlightBatches. A module writer
+  is { "type": "module", "path": "./my-writer.ts", "options": { ... } }.
+`

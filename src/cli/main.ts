@@ -1,0 +1,79 @@
+/** @module The `pg-to-brokers` command: parse arguments and config, build the writer, stream, exit. */
+import { SeedFormat } from '../change/formats/seed.ts'
+import { DebeziumFormat } from '../change/formats/debezium.ts'
+import type { RecordFormat } from '../change/formats/format.ts'
+import { loadConfig, ConfigError, type Config } from '../config/load.ts'
+import { PgToBrokersError } from '../errors.ts'
+import { runSupervised } from '../pipeline/supervise.ts'
+import { commandLine, environment, moduleSpecifier, onShutdownSignal, readTextFile, writeStderr, writeStdout } from '../runtime/io.ts'
+import { VERSION } from '../version.ts'
+import { createWriter } from '../writers/registry.ts'
+import { parseArgs } from './args.ts'
+import { HELP_TEXT } from './help.ts'
+import { stderrLogger } from './log.ts'
+
+/** Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration or arguments. */
+export const EXIT_OK = 0
+export const EXIT_FAILURE = 1
+export const EXIT_USAGE = 2
+
+/** Runs the CLI and resolves with its exit code; never throws. */
+export async function main(argv: readonly string[] = commandLine(), env: Record<string, string | undefined> = environment()): Promise<number> {
+  let config: Config
+  try {
+    const args = parseArgs(argv)
+    if (args.command === 'help') return (await writeStdout(HELP_TEXT.endsWith('\n') ? HELP_TEXT : HELP_TEXT + '\n'), EXIT_OK)
+    if (args.command === 'version') return (await writeStdout(`pg-to-brokers ${VERSION}\n`), EXIT_OK)
+    const fileText = args.configPath === undefined ? undefined : await readConfigFile(args.configPath)
+    config = loadConfig({ ...(fileText === undefined ? {} : { fileText, filePath: args.configPath! }), env, argv })
+  } catch (error) {
+    return reportStartupError(error)
+  }
+  return stream(config)
+}
+
+async function stream(config: Config): Promise<number> {
+  const logger = stderrLogger(config.logLevel)
+  const controller = new AbortController()
+  onShutdownSignal((signal) => {
+    logger.info('stopping: flushing what was read and confirming it', { signal })
+    controller.abort()
+  })
+  try {
+    const writer = await createWriter(config.writer, moduleSpecifier)
+    await runSupervised({
+      postgres: config.postgres,
+      writer,
+      format: formatFor(config.format),
+      batch: config.batch,
+      logger,
+      signal: controller.signal,
+    })
+    return EXIT_OK
+  } catch (error) {
+    logger.error(error instanceof Error ? error.message : String(error), error instanceof PgToBrokersError ? { code: error.code } : {})
+    return EXIT_FAILURE
+  }
+}
+
+function formatFor(name: Config['format']): RecordFormat {
+  return name === 'debezium' ? new DebeziumFormat() : new SeedFormat()
+}
+
+async function readConfigFile(path: string): Promise<string> {
+  try {
+    return await readTextFile(path)
+  } catch (error) {
+    const reason = (error as { code?: string }).code === 'ENOENT' ? 'no such file' : (error as Error).message
+    throw new ConfigError([`config file ${path}: cannot read it (${reason})`])
+  }
+}
+
+function reportStartupError(error: unknown): number {
+  if (error instanceof ConfigError) {
+    writeStderr(`pg-to-brokers: invalid configuration:\n${error.issues.map((issue) => `  - ${issue}`).join('\n')}\nRun "pg-to-brokers --help" for the flags and their defaults.\n`)
+    return EXIT_USAGE
+  }
+  writeStderr(`pg-to-brokers: ${error instanceof Error ? error.message : String(error)}\n`)
+  return EXIT_FAILURE
+}

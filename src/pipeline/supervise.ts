@@ -1,0 +1,41 @@
+/** @module Keeps a pipeline running across lost connections: reconnects with backoff, resumes from the slot. */
+import { PgToBrokersError } from '../errors.ts'
+import type { Logger } from './logger.ts'
+import { runPipeline, type PipelineOptions } from './pipeline.ts'
+
+/** Errors that a new connection can cure. Configuration and permission errors are final. */
+const TRANSIENT_CODES = new Set(['pg_stream_ended', 'pg_unreachable', 'pg_connection_lost'])
+const MAX_BACKOFF_MS = 30_000
+
+/**
+ * Runs the pipeline; when the connection is lost after streaming had started, waits and starts
+ * again from the slot's confirmed position (nothing confirmed was undelivered, so nothing is lost).
+ * Failures before the first successful start are thrown at once, so bad input fails fast.
+ */
+export async function runSupervised(options: PipelineOptions & { readonly logger: Logger }): Promise<void> {
+  let started = false
+  let failures = 0
+  for (;;) {
+    try {
+      await runPipeline({ ...options, onStreaming: () => ((started = true), (failures = 0)) })
+      return
+    } catch (error) {
+      if (!started || options.signal?.aborted || !isTransient(error)) throw error
+      const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures++) * (0.5 + Math.random() / 2)
+      options.logger.warn('connection lost; reconnecting', { reason: (error as Error).message, retryInMs: Math.round(delay) })
+      await sleep(delay, options.signal)
+      if (options.signal?.aborted) return
+    }
+  }
+}
+
+function isTransient(error: unknown): boolean {
+  return error instanceof PgToBrokersError && TRANSIENT_CODES.has(error.code)
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
+  })
+}
