@@ -17,7 +17,7 @@ interface OpenTransaction {
   readonly xid: number
   readonly commitLsn: Lsn
   readonly commitLsnText: string
-  readonly commitTime: bigint
+  readonly commitTime: bigint | null
   ordinal: number
 }
 
@@ -133,7 +133,7 @@ export class TransactionAssembler {
 
   async #message(prefix: string, content: Uint8Array, transactional: boolean, lsn: Lsn): Promise<void> {
     // A non-transactional message stands alone: it is its own "transaction" at its own LSN.
-    const txn = transactional ? this.#transaction() : { xid: 0, commitLsn: lsn, commitLsnText: formatLsn(lsn), commitTime: 0n, ordinal: 0 }
+    const txn = transactional ? this.#transaction() : { xid: 0, commitLsn: lsn, commitLsnText: formatLsn(lsn), commitTime: null, ordinal: 0 }
     const ordinal = txn.ordinal++
     await this.#sink.change({
       id: `${txn.commitLsnText}:${ordinal}`, operation: 'MESSAGE', relation: undefined, fields: [], types: [], values: [],

@@ -24,8 +24,8 @@ export interface Change {
   readonly old: OldValues | undefined
   readonly transactionId: number
   readonly commitLsn: Lsn
-  /** Microseconds since 2000-01-01 UTC, as sent by the server. */
-  readonly commitTime: bigint
+  /** Microseconds since 2000-01-01 UTC, as sent by the server; null for a non-transactional message. */
+  readonly commitTime: bigint | null
   readonly ordinal: number
   readonly truncate: { readonly cascade: boolean; readonly restartIdentity: boolean } | undefined
   readonly message: { readonly prefix: string; readonly content: Uint8Array; readonly transactional: boolean } | undefined

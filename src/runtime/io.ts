@@ -25,13 +25,50 @@ export interface AppendFile {
   close(): Promise<void>
 }
 
+/**
+ * Opens `path` for appending lines. A last line without its newline is what a crash left of an
+ * append (an acknowledged append ends with its newline): it is cut off, so the next append starts
+ * a line of its own instead of gluing a record onto the fragment.
+ */
 export async function openAppendFile(path: string): Promise<AppendFile> {
-  const handle: FileHandle = await open(path, 'a')
+  const handle: FileHandle = await open(path, 'a+')
+  try {
+    await truncateUnterminatedLine(handle)
+  } catch (error) {
+    await handle.close().catch(() => {})
+    throw error
+  }
+  const encoder = new TextEncoder()
   return {
-    append: async (text) => void (await handle.write(text)),
+    // One write may be short (e.g. a full disk); an append only resolves once every byte is written.
+    append: async (text) => {
+      const bytes = encoder.encode(text)
+      for (let offset = 0; offset < bytes.length; ) {
+        const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset)
+        if (bytesWritten <= 0) throw new Error(`write to ${path} made no progress`)
+        offset += bytesWritten
+      }
+    },
     sync: () => handle.sync(),
     close: () => handle.close(),
   }
+}
+
+async function truncateUnterminatedLine(handle: FileHandle): Promise<void> {
+  const { size } = await handle.stat()
+  const chunk = new Uint8Array(64 * 1024)
+  let end = size
+  while (end > 0) {
+    const start = Math.max(0, end - chunk.length)
+    const { bytesRead } = await handle.read(chunk, 0, end - start, start)
+    const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a)
+    if (newline >= 0) {
+      if (start + newline + 1 < size) await handle.truncate(start + newline + 1)
+      return
+    }
+    end = start
+  }
+  if (size > 0) await handle.truncate(0)
 }
 
 export function readTextFile(path: string): Promise<string> {

@@ -50,9 +50,9 @@ export class FixtureProcess {
   #exit: ExitStatus | undefined
   #listeners: (() => void)[] = []
 
-  constructor(script: string, env: Record<string, string>) {
+  constructor(script: string, env: Record<string, string>, scriptArgs: readonly string[] = []) {
     const { command, args } = scriptCommand(script)
-    this.child = spawn(command, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    this.child = spawn(command, [...args, ...scriptArgs], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     if (this.child.pid === undefined) throw new Error(`could not spawn ${command} ${args.join(' ')}`)
     this.pid = this.child.pid
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => ((this.#stdout += chunk), this.#notify()))

@@ -27,15 +27,15 @@ export function jsonValueList(values: readonly PgValue[]): string {
 
 /** Consecutive changes share a transaction: remember the last commit time and LSN formatted. */
 export class CommitFields {
-  #time = -1n
+  #time: bigint | null = -1n
   #timeText = ''
   #lsn = -1n
   #lsnText = ''
 
-  time(us: bigint): string {
+  time(us: bigint | null): string {
     if (us !== this.#time) {
       this.#time = us
-      this.#timeText = JSON.stringify(formatPgTimestamp(us))
+      this.#timeText = us === null ? 'null' : JSON.stringify(formatPgTimestamp(us))
     }
     return this.#timeText
   }
