@@ -18,7 +18,7 @@ SOCK="$PG_DIR/sock"
 LOGDIR="$PG_DIR/log"
 LOGFILE="$LOGDIR/postgres.log"
 MARKER="$PG_DIR/started-by-script"
-LOCK="$ROOT/.cache/pg.lock"
+LOCK="$ROOT/.cache/pg-script.lock"
 DEFAULT_PORT=54329
 PORT="${PG_TO_BROKERS_PG_PORT:-$DEFAULT_PORT}"
 
@@ -26,11 +26,12 @@ say() { printf 'pg.sh: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 # Runs a command as the cluster owner: `postgres` when we are root, otherwise the current user.
+# fd 9 (the lock) is closed so a started postmaster does not hold the lock forever.
 as_pg() {
   if [ "$(id -u)" -eq 0 ]; then
-    (cd / && runuser -u postgres -- "$@")
+    (cd / && runuser -u postgres -- "$@") 9>&-
   else
-    (cd / && "$@")
+    (cd / && "$@") 9>&-
   fi
 }
 
@@ -49,9 +50,9 @@ install_pg() {
   export DEBIAN_FRONTEND=noninteractive
   say "PostgreSQL not found; installing it with apt-get"
   # Skip `apt-get update` when the package lists already know the package.
-  if ! apt-cache show postgresql >/dev/null 2>&1 || ! apt-get install -y -q postgresql </dev/null; then
-    apt-get update -q </dev/null
-    apt-get install -y -q postgresql </dev/null
+  if ! apt-cache show postgresql >/dev/null 2>&1 || ! apt-get install -y -q postgresql </dev/null 9>&-; then
+    apt-get update -q </dev/null 9>&-
+    apt-get install -y -q postgresql </dev/null 9>&-
   fi
   pg_installed || die "apt-get install postgresql did not provide /usr/lib/postgresql/*/bin/postgres"
 }
@@ -137,7 +138,7 @@ EOF
 
 psql_super() {
   local bindir="$1"; shift
-  "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U postgres -d postgres "$@"
+  "$bindir/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U postgres -d postgres "$@" 9>&-
 }
 
 ensure_roles() {
