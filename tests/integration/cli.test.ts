@@ -115,3 +115,14 @@ test('cli: a failing writer exits 1 and the slot never advances past undelivered
     await sql.end()
   }
 })
+
+test('cli: wal_level below logical names the setting and the fix', async () => {
+  const { startReplicaLevelServer } = await import('./replica-level-server.ts')
+  const server = startReplicaLevelServer()
+  try {
+    await expectFailure(['run', '--slot', 'never_created'], { PG_TO_BROKERS_POSTGRES_URL: server.url }, 1,
+      'PostgreSQL has wal_level=replica, but logical decoding needs wal_level=logical: run ALTER SYSTEM SET wal_level = logical and restart the server')
+  } finally {
+    server.stop()
+  }
+})
