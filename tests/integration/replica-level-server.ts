@@ -3,7 +3,7 @@
  * needs a server where logical decoding is off. Started and stopped (by its PID) by that test.
  */
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import process from 'node:process'
 import { REPO_ROOT } from './process.ts'
 
@@ -23,9 +23,14 @@ function asOwner(command: string, args: string[]): void {
   if (result.status !== 0) throw new Error(`${command} failed: ${result.stderr || result.stdout}`)
 }
 
+function newestInstalledBin(): string {
+  const versions = readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a))
+  if (!versions[0]) throw new Error('no PostgreSQL under /usr/lib/postgresql: run bash scripts/pg.sh start')
+  return `/usr/lib/postgresql/${versions[0]}/bin`
+}
+
 export function startReplicaLevelServer(): ThrowawayServer {
-  const bin = process.env.PG_TO_BROKERS_PG_BIN
-  if (!bin) throw new Error('PG_TO_BROKERS_PG_BIN is not set: run the suite through scripts/test.sh (npm test)')
+  const bin = process.env.PG_TO_BROKERS_PG_BIN ?? newestInstalledBin()
   const dir = `${REPO_ROOT}.cache/pg-replica-level`
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(`${dir}/sock`, { recursive: true })
