@@ -81,8 +81,7 @@ test('cli: a slot in use by another process is a specific error; the first strea
   const first = cli(['run', '--slot', slot, '--publication', slot])
   try {
     await waitFor(async () => (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length > 0, 20_000, 'slot active')
-    const [row] = await sql<{ active_pid: number }[]>`select active_pid from pg_replication_slots where slot_name = ${slot}`
-    await expectFailure(['run', '--slot', slot, '--publication', slot], {}, 1, `replication slot "${slot}" is in use by another process (PID ${row!.active_pid})`)
+    await expectFailure(['run', '--slot', slot, '--publication', slot], {}, 1, `replication slot "${slot}" is in use by another process (PID `)
     assertEquals(first.exitStatus, undefined, 'the first stream is still running')
   } finally {
     first.signal('SIGTERM')
