@@ -2,7 +2,7 @@
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
 import { FixtureProcess, REPO_ROOT } from './process.ts'
-import { dropSlot, sqlClient, TEST_URL, uniqueName, waitFor } from './support.ts'
+import { dropSlot, sqlClient, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
 
 const CLI = `${REPO_ROOT}src/cli/entry.ts`
 const PASSWORD = new URL(TEST_URL).password
@@ -35,7 +35,7 @@ test('cli: streams to stdout and stops cleanly on SIGTERM with exit 0', async ()
   try {
     await sql.unsafe(`create table ${table} (id int primary key, name text)`)
     const run = cli(['run', '--slot', slot, '--publication', slot, '--tables', table])
-    await waitFor(async () => (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length > 0, 20_000, 'slot active')
+    await waitForStreaming(sql, slot)
     await sql.unsafe(`insert into ${table} values (1, 'one'), (2, 'two')`)
     await run.waitForLine(/"values":\[2,"two"\]/)
     run.signal('SIGTERM')
@@ -80,7 +80,7 @@ test('cli: a slot in use by another process is a specific error; the first strea
   const slot = uniqueName('s')
   const first = cli(['run', '--slot', slot, '--publication', slot])
   try {
-    await waitFor(async () => (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length > 0, 20_000, 'slot active')
+    await waitForStreaming(sql, slot)
     await expectFailure(['run', '--slot', slot, '--publication', slot], {}, 1, `replication slot "${slot}" is in use by another process (PID `)
     assertEquals(first.exitStatus, undefined, 'the first stream is still running')
   } finally {

@@ -1,6 +1,6 @@
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
-import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor } from './support.ts'
+import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
 
 test('streams INSERT/UPDATE/DELETE with the original record shape and confirms the slot', async () => {
   const sql = sqlClient()
@@ -11,7 +11,7 @@ test('streams INSERT/UPDATE/DELETE with the original record shape and confirms t
     await sql.unsafe(`create table ${table} (id int primary key, name text, note text, doc json)`)
     const writer = new CollectingWriter()
     const run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true }, writer })
-    await waitFor(async () => (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length > 0, 15_000, 'slot active')
+    await waitForStreaming(sql, slot)
     await sql.unsafe(`insert into ${table} values (1, 'Adidas2''s adadisss''''''', '', '{"codes":["21111"]}'), (2, null, 'x', null)`)
     await sql.unsafe(`update ${table} set note = 'y' where id = 2`)
     await sql.unsafe(`delete from ${table} where id = 1`)

@@ -53,3 +53,10 @@ export async function dropSlot(sql: postgres.Sql, slot: string): Promise<void> {
   await waitFor(async () => (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length === 0, 10_000, `slot ${slot} inactive`)
   await sql`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = ${slot}`
 }
+
+/** Waits until a walsender streams from the slot (an active slot alone may still be being created). */
+export async function waitForStreaming(sql: postgres.Sql, slot: string, timeoutMs = 20_000): Promise<void> {
+  await waitFor(async () => (await sql`
+    select 1 from pg_replication_slots s join pg_stat_replication r on r.pid = s.active_pid
+    where s.slot_name = ${slot}`).length > 0, timeoutMs, `a walsender streaming slot ${slot}`)
+}
