@@ -3,8 +3,9 @@
  * Uses `node:` built-ins, which Node, Deno 2 and Bun all provide.
  */
 import process from 'node:process'
-import { open, readFile, type FileHandle } from 'node:fs/promises'
-import { resolve } from 'node:path'
+import { chmod, lstat, mkdtemp, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises'
+import { homedir, hostname, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
 /** Writes to stdout; resolves once the runtime has handed the bytes to the OS. */
@@ -79,6 +80,15 @@ export function environment(): Record<string, string | undefined> {
   return process.env
 }
 
+/** The user's home directory (where ~/.aws lives); '' when the runtime cannot tell. */
+export function homeDirectory(): string {
+  try {
+    return homedir()
+  } catch {
+    return ''
+  }
+}
+
 export function commandLine(): string[] {
   return process.argv.slice(2)
 }
@@ -108,4 +118,112 @@ export function setExitCode(code: number): void {
 export function moduleSpecifier(pathOrUrl: string): string {
   if (/^(file|https?|npm|jsr):/.test(pathOrUrl)) return pathOrUrl
   return pathToFileURL(resolve(pathOrUrl)).href
+}
+
+/**
+ * `import()` of a module named at run time (a writer module). An executable made by `deno compile`
+ * can import only the modules embedded at compile time, and data: URLs: there a file is read and
+ * imported as a data: URL, so it must be JavaScript that imports nothing relative (README, "Distribution").
+ */
+export async function importModule(specifier: string): Promise<Record<string, unknown>> {
+  if (!isDenoExecutable() || !specifier.startsWith('file:')) return (await import(specifier)) as Record<string, unknown>
+  return await importAsDataUrl(specifier)
+}
+
+/** Imports a JavaScript file through a data: URL (what a `deno compile` executable can load; Bun cannot). */
+export async function importAsDataUrl(fileUrl: string): Promise<Record<string, unknown>> {
+  if (/\.(?:[cm]?ts|tsx)$/.test(new URL(fileUrl).pathname)) {
+    throw new Error('a deno compile executable cannot load a TypeScript writer module: compile it to .mjs, or run the CLI with deno run or the npm package')
+  }
+  const source = await readFile(new URL(fileUrl), 'utf8')
+  return (await import(`data:text/javascript,${encodeURIComponent(source)}`)) as Record<string, unknown>
+}
+
+function isDenoExecutable(): boolean {
+  return (globalThis as { Deno?: { build?: { standalone?: boolean } } }).Deno?.build?.standalone === true
+}
+
+// ---- temporary files ---------------------------------------------------------------------------
+
+/** The OS temporary directory (TMPDIR and the like respected). */
+export function temporaryDirectory(): string {
+  return tmpdir()
+}
+
+/** This process's id and host name: what tells one process's temporary directories from another's. */
+export function processIdentity(): { readonly pid: number; readonly host: string } {
+  return { pid: process.pid, host: hostname() }
+}
+
+/** False only when no process with this id exists (one owned by another user counts as alive). */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as { code?: string }).code !== 'ESRCH'
+  }
+}
+
+/**
+ * Creates a new directory `<parent>/<prefix>XXXXXX` (random suffix, never an existing one) that
+ * only this user can enter. @throws when `parent` is missing or not writable.
+ */
+export async function createPrivateDirectory(parent: string, prefix: string): Promise<string> {
+  const path = await mkdtemp(join(parent, prefix))
+  await chmod(path, 0o700) // mkdtemp already uses 0700 on Node; the other runtimes are not bound to it
+  return path
+}
+
+/**
+ * Names in `parent` that start with `prefix` and are real directories (not symlinks) owned by this
+ * user: the only kind of entry it is safe to delete on the strength of its name.
+ */
+export async function ownDirectoriesIn(parent: string, prefix: string): Promise<string[]> {
+  const uid = process.getuid?.()
+  const names = (await readdir(parent)).filter((name) => name.startsWith(prefix))
+  const owned: string[] = []
+  for (const name of names) {
+    const stats = await lstat(join(parent, name)).catch(() => undefined)
+    if (stats?.isDirectory() && (uid === undefined || stats.uid === uid)) owned.push(name)
+  }
+  return owned
+}
+
+/** Deletes a file or a directory tree; a missing one is not an error. */
+export async function removePath(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true })
+}
+
+/** `name` inside directory `parent`, with the platform's separator. */
+export function childPath(parent: string, name: string): string {
+  return join(parent, name)
+}
+
+/** A binary file read and written at explicit positions or appended to. */
+export interface BinaryFile {
+  /** Writes every byte (looping over short writes). */
+  write(bytes: Uint8Array): Promise<void>
+  /** Reads up to `into.length` bytes at `position`; resolves with the count (0 at the end). */
+  read(into: Uint8Array, position: number): Promise<number>
+  close(): Promise<void>
+}
+
+/**
+ * Opens `path`: 'create' makes a new file readable by this user only (failing if it exists),
+ * 'append' adds to an existing one, 'read' only reads. @throws the runtime's error when it cannot.
+ */
+export async function openBinaryFile(path: string, mode: 'create' | 'append' | 'read'): Promise<BinaryFile> {
+  const handle: FileHandle = await open(path, mode === 'create' ? 'wx' : mode === 'append' ? 'a' : 'r', 0o600)
+  return {
+    write: async (bytes) => {
+      for (let offset = 0; offset < bytes.length; ) {
+        const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset)
+        if (bytesWritten <= 0) throw new Error(`write to ${path} made no progress`)
+        offset += bytesWritten
+      }
+    },
+    read: async (into, position) => (await handle.read(into, 0, into.length, position)).bytesRead,
+    close: () => handle.close(),
+  }
 }

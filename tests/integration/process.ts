@@ -35,6 +35,11 @@ export function scriptCommand(script: string): { command: string; args: string[]
   }
 }
 
+export interface Command {
+  readonly command: string
+  readonly args: readonly string[]
+}
+
 export interface ExitStatus {
   readonly code: number | null
   readonly signal: string | null
@@ -50,9 +55,10 @@ export class FixtureProcess {
   #exit: ExitStatus | undefined
   #listeners: (() => void)[] = []
 
-  constructor(script: string, env: Record<string, string>, scriptArgs: readonly string[] = []) {
-    const { command, args } = scriptCommand(script)
-    this.child = spawn(command, [...args, ...scriptArgs], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  /** `script` is a TypeScript file run on the suite's runtime, or a command to run as is (a built artifact). */
+  constructor(script: string | Command, env: Record<string, string>, scriptArgs: readonly string[] = [], cwd: string = REPO_ROOT) {
+    const { command, args } = typeof script === 'string' ? scriptCommand(script) : script
+    this.child = spawn(command, [...args, ...scriptArgs], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     if (this.child.pid === undefined) throw new Error(`could not spawn ${command} ${args.join(' ')}`)
     this.pid = this.child.pid
     this.child.stdout!.setEncoding('utf8').on('data', (chunk: string) => ((this.#stdout += chunk), this.#notify()))

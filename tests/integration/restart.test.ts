@@ -5,9 +5,9 @@
 import type postgres from 'postgres'
 import { test } from '../harness.ts'
 import { assert, assertEquals, assertRejects } from '../assert.ts'
-import { parseLsn } from '../../src/pg/lsn.ts'
-import type { WriterRecord } from '../../src/writers/writer.ts'
-import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor } from './support.ts'
+import { formatLsn, parseLsn } from '../../src/pg/lsn.ts'
+import { StreamWriter, type WriterRecord } from '../../src/writers/writer.ts'
+import { dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor } from './support.ts'
 
 interface Committed {
   readonly xid: number
@@ -43,6 +43,45 @@ function byTransaction(records: readonly Record<string, unknown>[]): Map<number,
   return map
 }
 
+/**
+ * Keeps the records of one table (other sessions' logical messages reach every slot, whatever the
+ * publication). Once `failWith` is set, a batch holding any of them is remembered and rejected.
+ */
+class TableWriter extends StreamWriter {
+  readonly records: WriterRecord[] = []
+  readonly attempted: WriterRecord[] = []
+  failWith: Error | undefined
+
+  constructor(readonly table: string) {
+    super()
+  }
+
+  override async publish(records: readonly WriterRecord[]): Promise<void> {
+    const mine = records.filter((r) => r.change.relation?.qualifiedName === `public.${this.table}`)
+    if (this.failWith && mine.length > 0) {
+      this.attempted.push(...mine)
+      throw this.failWith
+    }
+    this.records.push(...mine)
+  }
+
+  parsed(): Record<string, unknown>[] {
+    return this.records.map((r) => JSON.parse(r.data) as Record<string, unknown>)
+  }
+}
+
+/** A waitFor check that fails at once with the pipeline's error if the run stopped. */
+function streaming(run: ReturnType<typeof startPipeline>, check: () => boolean): () => boolean {
+  let failure: unknown
+  let stopped = false
+  run.done.then(() => (stopped = true), (error: unknown) => (failure = error))
+  return () => {
+    if (failure) throw failure
+    if (stopped) throw new Error('the pipeline stopped early')
+    return check()
+  }
+}
+
 async function setUp(sql: postgres.Sql): Promise<{ table: string; slot: string; publication: string }> {
   const table = uniqueName('t')
   const slot = uniqueName('s')
@@ -56,17 +95,19 @@ async function setUp(sql: postgres.Sql): Promise<{ table: string; slot: string; 
 test('restart on the same slot resumes after the confirmed position: nothing missed, nothing re-sent', async () => {
   const sql = sqlClient()
   const { table, slot, publication } = await setUp(sql)
+  const runs: ReturnType<typeof startPipeline>[] = []
   try {
     const postgresOptions = { url: TEST_URL, slot, publication, tables: [table], createSlot: false, createPublication: false }
 
     // Run 1: three transactions, all delivered, then a clean stop.
-    const first = new CollectingWriter()
+    const first = new TableWriter(table)
     const run1 = startPipeline({ postgres: postgresOptions, writer: first })
+    runs.push(run1)
     const before: Committed[] = []
     before.push(await commitRows(sql, table, 1, 3))
     before.push(await commitRows(sql, table, 10, 1))
     before.push(await commitRows(sql, table, 20, 1500)) // spans two batches (maxRecords 1000)
-    await waitFor(() => first.records.length >= 1504, 15_000, 'run 1 records')
+    await waitFor(streaming(run1, () => first.records.length >= 1504), 15_000, 'run 1 records')
     await run1.stop()
     await waitInactive(sql, slot)
     const confirmed1 = (await slotState(sql, slot)).confirmed
@@ -78,11 +119,12 @@ test('restart on the same slot resumes after the confirmed position: nothing mis
     during.push(await commitRows(sql, table, 8000, 1))
 
     // Run 2 on the same slot, plus one transaction committed while it streams.
-    const second = new CollectingWriter()
+    const second = new TableWriter(table)
     const run2 = startPipeline({ postgres: postgresOptions, writer: second })
-    await waitFor(() => second.records.length >= 1203, 15_000, 'run 2 records of the stopped period')
+    runs.push(run2)
+    await waitFor(streaming(run2, () => second.records.length >= 1203), 15_000, 'run 2 records of the stopped period')
     during.push(await commitRows(sql, table, 9000, 4))
-    await waitFor(() => second.records.length >= 1207, 15_000, 'run 2 records')
+    await waitFor(streaming(run2, () => second.records.length >= 1207), 15_000, 'run 2 records')
     await new Promise((resolve) => setTimeout(resolve, 200)) // anything extra (a re-send) would arrive now
     await run2.stop()
     await waitInactive(sql, slot)
@@ -105,40 +147,29 @@ test('restart on the same slot resumes after the confirmed position: nothing mis
     const ids = [...r1, ...r2].map((r) => (r.values as number[])[0]!).sort((a, b) => a - b)
     const [{ all }] = (await sql.unsafe(`select array_agg(id order by id) as all from ${table}`)) as unknown as [{ all: number[] }]
     assertEquals(ids, all, 'every committed row arrived exactly once')
-    console.log(`     run 1: ${r1.length} records, confirmed ${confirmed1.toString(16)}; run 2: ${r2.length} records`)
+    console.log(`     run 1: ${r1.length} records in ${t1.size} transactions, slot confirmed at ${formatLsn(confirmed1)}; run 2: ${r2.length} records in ${t2.size} transactions`)
     await dropSlot(sql, slot)
   } finally {
-    await sql`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = ${slot} and not active`
+    await Promise.all(runs.map((run) => run.stop().catch(() => {})))
+    await dropSlot(sql, slot).catch(() => {})
     await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${publication}`)
     await sql.end()
   }
 })
 
-/** Delivers normally until `failWith` is set; then remembers the batch it was handed and rejects. */
-class FailingWriter extends CollectingWriter {
-  failWith: Error | undefined
-  readonly attempted: WriterRecord[] = []
-
-  override async publish(records: readonly WriterRecord[]): Promise<void> {
-    if (this.failWith) {
-      this.attempted.push(...records)
-      throw this.failWith
-    }
-    await super.publish(records)
-  }
-}
-
 test('a rejected publish fails the pipeline with that error, leaves the slot behind it, and a restart re-delivers it identically', async () => {
   const sql = sqlClient()
   const { table, slot, publication } = await setUp(sql)
+  const runs: ReturnType<typeof startPipeline>[] = []
   await sql.unsafe(`alter table ${table} add column amount numeric, add column at timestamptz, add column doc jsonb, add column raw bytea`)
   try {
     const postgresOptions = { url: TEST_URL, slot, publication, tables: [table], createSlot: false, createPublication: false }
-    const writer = new FailingWriter()
+    const writer = new TableWriter(table)
     let lastFlushed = 0n
     const run1 = startPipeline({ postgres: postgresOptions, writer, onFlushed: (lsn) => (lastFlushed = lsn) })
+    runs.push(run1)
     const delivered = await commitRows(sql, table, 1, 5)
-    await waitFor(() => writer.records.length >= 5, 15_000, 'first transaction delivered')
+    await waitFor(streaming(run1, () => writer.records.length >= 5), 15_000, 'first transaction delivered')
     await waitFor(() => lastFlushed > 0n, 5_000, 'first transaction confirmed')
     const confirmedDelivered = lastFlushed
 
@@ -168,12 +199,13 @@ test('a rejected publish fails the pipeline with that error, leaves the slot beh
     await waitInactive(sql, slot)
     const { confirmed } = await slotState(sql, slot)
     assert(confirmed >= confirmedDelivered, 'the delivered transaction stays confirmed')
-    assert(confirmed <= undeliveredLsn, `confirmed_flush_lsn ${confirmed.toString(16)} did not advance past the undelivered commit ${undeliveredLsn.toString(16)}`)
+    assert(confirmed <= undeliveredLsn, `confirmed_flush_lsn ${formatLsn(confirmed)} did not advance past the undelivered commit ${formatLsn(undeliveredLsn)}`)
 
     // Restart: the undelivered transaction comes again, same ids, byte-identical records; the delivered one does not.
-    const again = new CollectingWriter()
+    const again = new TableWriter(table)
     const run2 = startPipeline({ postgres: postgresOptions, writer: again })
-    await waitFor(() => again.records.length >= 5, 15_000, 're-delivered records')
+    runs.push(run2)
+    await waitFor(streaming(run2, () => again.records.length >= 5), 15_000, 're-delivered records')
     await new Promise((resolve) => setTimeout(resolve, 200))
     await run2.stop()
     assertEquals(again.records.map((r) => r.change.id), writer.attempted.map((r) => r.change.id), 'same record ids')
@@ -181,10 +213,11 @@ test('a rejected publish fails the pipeline with that error, leaves the slot beh
       assert(again.records[i]!.data === writer.attempted[i]!.data, `record ${again.records[i]!.change.id} is byte-identical:\n${again.records[i]!.data}\n${writer.attempted[i]!.data}`)
     }
     assert(again.records.every((r) => r.change.transactionId !== delivered.xid), 'the delivered transaction was not re-sent')
-    console.log(`     rejected after ${rejectMs} ms; confirmed ${confirmed.toString(16)} <= undelivered commit ${undeliveredLsn.toString(16)}; re-delivered ${again.records.length} identical records`)
+    console.log(`     rejected after ${rejectMs} ms; slot confirmed at ${formatLsn(confirmed)} <= undelivered commit ${formatLsn(undeliveredLsn)}; re-delivered ${again.records.length} byte-identical records`)
     await dropSlot(sql, slot)
   } finally {
-    await sql`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = ${slot} and not active`
+    await Promise.all(runs.map((run) => run.stop().catch(() => {})))
+    await dropSlot(sql, slot).catch(() => {})
     await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${publication}`)
     await sql.end()
   }

@@ -37,3 +37,29 @@ test('streams INSERT/UPDATE/DELETE with the original record shape and confirms t
     await sql.end()
   }
 })
+
+test('an idle or filtered stream still confirms the server WAL position (no WAL pile-up)', async () => {
+  const sql = sqlClient()
+  const watched = uniqueName('watched')
+  const other = uniqueName('other')
+  const slot = uniqueName('s')
+  const publication = uniqueName('p')
+  try {
+    await sql.unsafe(`create table ${watched} (id int primary key); create table ${other} (id int primary key)`)
+    const writer = new CollectingWriter()
+    const run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [watched], createSlot: true, createPublication: true }, writer })
+    await waitForStreaming(sql, slot)
+    await sql.unsafe(`insert into ${other} select generate_series(1, 1000)`)
+    const [{ lsn }] = (await sql<{ lsn: string }[]>`select pg_current_wal_insert_lsn()::text as lsn`) as unknown as [{ lsn: string }]
+    await waitFor(async () => {
+      const [row] = await sql<{ past: boolean }[]>`select confirmed_flush_lsn >= ${lsn}::pg_lsn as past from pg_replication_slots where slot_name = ${slot}`
+      return row?.past === true
+    }, 15_000, 'the slot to confirm past the filtered changes')
+    assertEquals(writer.records.length, 0, 'no records for the unpublished table')
+    await run.stop()
+    await dropSlot(sql, slot)
+  } finally {
+    await sql.unsafe(`drop table if exists ${watched}, ${other}; drop publication if exists ${publication}`)
+    await sql.end()
+  }
+})
