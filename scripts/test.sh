@@ -54,7 +54,15 @@ stop_pg_if_ours() {
     bash "$ROOT/scripts/pg.sh" stop
   fi
 }
-trap 'stop_runner; stop_pg_if_ours' EXIT
+# Kafka (for the Kafka tests): started below if it is not running; stopped at the end only if this run started it.
+we_started_kafka=0
+stop_kafka_if_ours() {
+  if [ "$we_started_kafka" -eq 1 ]; then
+    we_started_kafka=0
+    bash "$ROOT/scripts/kafka.sh" stop
+  fi
+}
+trap 'stop_runner; stop_pg_if_ours; stop_kafka_if_ours' EXIT
 trap 'echo "test.sh: interrupted" >&2; exit 130' INT
 trap 'echo "test.sh: terminated" >&2; exit 143' TERM
 trap 'exit 129' HUP
@@ -66,6 +74,15 @@ bash scripts/pg.sh start || { echo "test.sh: scripts/pg.sh start failed" >&2; ex
 pg_env="$(bash scripts/pg.sh env)" || { echo "test.sh: scripts/pg.sh env failed" >&2; exit 1; }
 eval "$pg_env"
 printf '%s\n' "$pg_env" | sed 's/^export /    /'
+
+# --- Kafka (scripts/kafka.sh: jars from Maven Central, KRaft single node on 127.0.0.1:19092) -------
+# Without java or mvn the Kafka tests say so and skip; a failed start is left for them to report.
+if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then
+  if ! bash scripts/kafka.sh status >/dev/null 2>&1; then
+    if bash scripts/kafka.sh start; then we_started_kafka=1; else echo "test.sh: scripts/kafka.sh start failed" >&2; fi
+  fi
+  eval "$(bash scripts/kafka.sh env)"
+fi
 
 # --- runtimes ----------------------------------------------------------------------------------
 total_passed=0
@@ -127,6 +144,7 @@ for rt in "${runtimes[@]}"; do
 done
 
 stop_pg_if_ours
+stop_kafka_if_ours
 
 echo
 echo "==> summary"

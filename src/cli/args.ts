@@ -1,5 +1,9 @@
 /** @module Command-line parsing: argv to a command, a config file path and configuration overrides. */
 import { ConfigError, closestMatch, showValue, type ConfigOverrides } from '../config/schema.ts'
+import type { KafkaOverrides } from '../config/kafka.ts'
+import { KAFKA_SWITCHES, KAFKA_VALUE_FLAGS } from './kafka-args.ts'
+import type { KinesisOverrides } from '../config/kinesis.ts'
+import { KINESIS_SWITCHES, KINESIS_VALUE_FLAGS } from './kinesis-args.ts'
 
 /** What the invocation asks for. */
 export type Command = 'run' | 'help' | 'version'
@@ -20,6 +24,10 @@ export interface WriterChoice {
   file?: string | undefined
   module?: string | undefined
   options?: Record<string, string> | undefined
+  /** Kafka settings; any of them implies writer type "kafka". */
+  kafka?: KafkaOverrides | undefined
+  /** Kinesis settings; any of them implies writer type "kinesis". */
+  kinesis?: KinesisOverrides | undefined
 }
 
 interface Draft {
@@ -63,7 +71,7 @@ const FLAGS = new Map<string, Flag>([
   ['--create-slot', postgresSwitch('createSlot')],
   ['--create-publication', postgresSwitch('createPublication')],
   ['--drop-slot-on-exit', postgresSwitch('dropSlotOnExit')],
-  ['--writer', value('<stdout|file|module>', (d, x) => void (d.writer.type = x))],
+  ['--writer', value('<stdout|file|module|kafka|kinesis>', (d, x) => void (d.writer.type = x))],
   ['--file', value('<path>', (d, x) => void (d.writer.file = x))],
   ['--writer-module', value('<path>', (d, x) => void (d.writer.module = x))],
   ['--writer-option', value('<key=value>', setWriterOption)],
@@ -75,6 +83,10 @@ const FLAGS = new Map<string, Flag>([
   ['-h', { kind: 'command', command: 'help' }],
   ['--version', { kind: 'command', command: 'version' }],
 ])
+for (const [name, arg, set] of KAFKA_VALUE_FLAGS) FLAGS.set(name, value(arg, (d, x) => void set((d.writer.kafka ??= {}), x)))
+for (const [name, set] of KAFKA_SWITCHES) FLAGS.set(name, { kind: 'switch', set: (d, on) => set((d.writer.kafka ??= {}), on) })
+for (const [name, arg, set] of KINESIS_VALUE_FLAGS) FLAGS.set(name, value(arg, (d, x) => void set((d.writer.kinesis ??= {}), x)))
+for (const [name, set] of KINESIS_SWITCHES) FLAGS.set(name, { kind: 'switch', set: (d, on) => set((d.writer.kinesis ??= {}), on) })
 for (const [name, flag] of [...FLAGS]) {
   if (flag.kind === 'switch') FLAGS.set(name.replace(/^--/, '--no-'), { ...flag, negated: true })
 }
@@ -175,7 +187,7 @@ const withPath = (configPath: string | undefined): { configPath?: string } => (c
 function overrides(draft: Draft, issues: string[]): ConfigOverrides {
   const flags: ConfigOverrides = {}
   if (Object.keys(draft.postgres).length > 0) flags.postgres = draft.postgres
-  const names = { type: '--writer', file: '--file', module: '--writer-module', options: '--writer-option' }
+  const names = { type: '--writer', file: '--file', module: '--writer-module', options: '--writer-option', kafka: 'a --kafka-* flag', kinesis: 'a --kinesis-* flag' }
   const writer = writerOverride(draft.writer, names, issues)
   if (writer !== undefined) flags.writer = writer
   if (Object.keys(draft.batch).length > 0) flags.batch = draft.batch
@@ -192,6 +204,8 @@ export interface WriterNames {
   file: string
   module: string
   options?: string
+  kafka?: string
+  kinesis?: string
 }
 
 /**
@@ -199,13 +213,17 @@ export interface WriterNames {
  * module writer. Contradictions within the source are problems; a later source may still replace it.
  */
 export function writerOverride(choice: WriterChoice, names: WriterNames, issues: string[]): ConfigOverrides['writer'] {
-  const { type, file, module, options } = choice
-  if (file !== undefined && module !== undefined) {
-    issues.push(`writer: ${names.file} and ${names.module} both choose a writer; give only one`)
+  const { type, file, module, options, kafka, kinesis } = choice
+  const kafkaNames = names.kafka ?? 'Kafka settings'
+  const kinesisNames = names.kinesis ?? 'Kinesis settings'
+  const choosers = [[file, names.file], [module, names.module], [kafka, kafkaNames], [kinesis, kinesisNames]].filter(([set]) => set !== undefined)
+  if (choosers.length > 1) {
+    const all = choosers.length === 2 ? 'both' : 'all'
+    issues.push(`writer: ${choosers.map(([, name]) => name).join(' and ')} ${all} choose a writer; give only one`)
   }
-  const implied = file !== undefined ? 'file' : module !== undefined ? 'module' : undefined
+  const implied = file !== undefined ? 'file' : module !== undefined ? 'module' : kafka !== undefined ? 'kafka' : kinesis !== undefined ? 'kinesis' : undefined
   if (type !== undefined && implied !== undefined && type !== implied) {
-    const by = implied === 'file' ? names.file : names.module
+    const by = implied === 'file' ? names.file : implied === 'module' ? names.module : implied === 'kafka' ? kafkaNames : kinesisNames
     issues.push(`writer.type: ${by} needs writer type "${implied}", but ${names.type} is ${showValue(type)}`)
   }
   const chosen = type ?? implied
@@ -219,6 +237,8 @@ export function writerOverride(choice: WriterChoice, names: WriterNames, issues:
   const path = chosen === 'file' ? file : chosen === 'module' ? module : undefined
   if (path !== undefined) writer.path = path
   if (options !== undefined && (chosen ?? 'module') === 'module') writer.options = options
+  if (kafka !== undefined && chosen === 'kafka') Object.assign(writer, kafka)
+  if (kinesis !== undefined && chosen === 'kinesis') Object.assign(writer, kinesis)
   return Object.keys(writer).length > 0 ? writer : undefined
 }
 

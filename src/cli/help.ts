@@ -2,7 +2,7 @@
 
 /** Help for newcomers: what the tool does, how to start it, every flag with its variable and default. */
 export const HELP_TEXT = `pg-to-brokers: stream every committed PostgreSQL change, in commit order, to a broker
-(JSON lines on stdout, a file, or your own writer module), using logical replication (pgoutput).
+(JSON lines on stdout, a file, Kafka, Kinesis, or your own writer module), using logical replication (pgoutput).
 
 Usage:
   pg-to-brokers run [flags]    start streaming (the default command when flags are given)
@@ -57,13 +57,59 @@ variables, then flags, each overriding the one before; empty environment variabl
                                 drop the slot when stopping (changes made while stopped are then
                                 never sent); env PG_TO_BROKERS_DROP_SLOT_ON_EXIT (true/false/1/0);
                                 default false
-  --writer <stdout|file|module> where changes go; env PG_TO_BROKERS_WRITER; default stdout
+  --writer <stdout|file|module|kafka|kinesis>
+                                where changes go; env PG_TO_BROKERS_WRITER; default stdout
   --file <path>                 append JSON lines to this file (implies --writer file)
                                 env PG_TO_BROKERS_FILE_PATH; no default
   --writer-module <path>        file path or URL of a module whose default export is a StreamWriter
                                 subclass (implies --writer module); env PG_TO_BROKERS_WRITER_MODULE
   --writer-option <key=value>   option passed to the module writer, as text; repeatable;
                                 no env variable
+
+Kafka writer (--writer kafka; any --kafka-* flag or PG_TO_BROKERS_KAFKA_* variable implies it):
+  --kafka-brokers <host:port,…> bootstrap servers (required); env PG_TO_BROKERS_KAFKA_BROKERS
+  --kafka-topic <topic>         send every change to this topic; env PG_TO_BROKERS_KAFKA_TOPIC
+  --kafka-topic-template <template>
+                                one topic per table, e.g. cdc.{schema}.{table}; characters other
+                                than letters, digits, . _ - become _ (give a topic or a template)
+                                env PG_TO_BROKERS_KAFKA_TOPIC_TEMPLATE
+  --kafka-client-id <id>        env PG_TO_BROKERS_KAFKA_CLIENT_ID; default pg-to-brokers
+  --kafka-compression <none|gzip|snappy|lz4|zstd>
+                                env PG_TO_BROKERS_KAFKA_COMPRESSION; default none (zstd needs
+                                Node >= 22.15, Deno or Bun)
+  --kafka-sasl-mechanism <plain|scram-sha-256|scram-sha-512>
+                                env PG_TO_BROKERS_KAFKA_SASL_MECHANISM; default: no SASL
+  --kafka-sasl-username <name>  env PG_TO_BROKERS_KAFKA_SASL_USERNAME; the password only from
+                                env PG_TO_BROKERS_KAFKA_SASL_PASSWORD or the config file
+  --kafka-ssl, --no-kafka-ssl   TLS to the brokers (the runtime's trusted CAs; CA, certificate and
+                                key files in the config file's writer.ssl)
+                                env PG_TO_BROKERS_KAFKA_SSL (true/false/1/0); default off
+  Messages: key = the partition key (primary-key values by default), value = the record, headers
+  id, lsn, transaction_id, operation, table_name. The producer is idempotent with acks=all;
+  topics are never created. Only in the config file: writer.deliveryTimeoutMs (120000),
+  writer.connectTimeoutMs (10000), writer.maxRequestBytes (1000000), writer.ssl.{caFile,
+  certFile, keyFile, rejectUnauthorized}.
+
+Kinesis writer (--writer kinesis; any --kinesis-* flag or PG_TO_BROKERS_KINESIS_* variable implies it):
+  --kinesis-stream <name|arn>   the stream (required; a value starting with arn: is a stream ARN)
+                                env PG_TO_BROKERS_KINESIS_STREAM
+  --kinesis-region <region>     e.g. us-east-1 (required); else AWS_REGION, else AWS_DEFAULT_REGION,
+                                else the region in the stream ARN
+  --kinesis-endpoint <url>      endpoint override: a VPC endpoint, or a local server such as
+                                http://127.0.0.1:4568; env PG_TO_BROKERS_KINESIS_ENDPOINT
+  --kinesis-aggregation, --no-kinesis-aggregation
+                                pack records into KPL aggregated records (read them with the KCL or
+                                a KPL de-aggregator); default off
+  Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY(/AWS_SESSION_TOKEN), else the AWS_PROFILE
+  profile in ~/.aws/credentials or ~/.aws/config (static keys), else the ECS/EKS container
+  endpoint, else EC2 instance metadata (IMDSv2). Record: Data = the record, PartitionKey = the
+  partition key (table + primary-key values by default). Per partition key, no record is stored
+  after a later one, even when PutRecords fails partly. Only in the config file: writer.partitionKey
+  ("row", "table" or "constant"), writer.constantKey, writer.explicitHashKey (false),
+  writer.maxConcurrentRequests (4), writer.maxAttempts (10), writer.maxRetryTimeMs (120000),
+  writer.requestTimeoutMs (30000), writer.oversizedRecord ("fail" or "dead-letter"),
+  writer.deadLetterPath.
+
   --batch-size <n>              most changes per batch handed to the writer, 1-100000
                                 env PG_TO_BROKERS_BATCH_SIZE; default 1000
   --max-batch-latency-ms <n>    longest a change waits for its batch to fill, 0-600000
@@ -78,13 +124,21 @@ Config file (JSON; every key optional except postgres.url; unknown keys are erro
     "postgres": { "url": "postgres://USER:PASSWORD@HOST:5432/app", "slot": "app_cdc",
                   "publication": "app_cdc", "tables": ["public.orders"],
                   "createSlot": true, "createPublication": true, "dropSlotOnExit": false,
-                  "statusIntervalMs": 10000, "connectTimeoutMs": 10000 },
+                  "statusIntervalMs": 10000, "connectTimeoutMs": 10000,
+                  "streaming": "auto", "spoolDirectory": "/var/tmp" },
     "writer": { "type": "file", "path": "changes.jsonl", "fsync": true },
     "batch": { "maxRecords": 1000, "maxBytes": 4194304, "maxLatencyMs": 50, "maxInFlightBatches": 8 },
     "format": "seed",
     "logLevel": "info"
   }
   Only in the file: postgres.statusIntervalMs (how often progress is reported to the server, ms),
-  postgres.connectTimeoutMs, writer.fsync, batch.maxBytes, batch.maxInFlightBatches. A module writer
-  is { "type": "module", "path": "./my-writer.ts", "options": { ... } }.
+  postgres.connectTimeoutMs, postgres.streaming ("auto": stream transactions still in progress,
+  spooled to disk until they commit, when PostgreSQL is 14 or later; "on"; "off": the server keeps
+  them until commit), postgres.spoolDirectory (where those spool files go; default: the OS temp
+  directory, which should not be a RAM disk for large transactions), writer.fsync, batch.maxBytes, batch.maxInFlightBatches. A module writer
+  is { "type": "module", "path": "./my-writer.ts", "options": { ... } }. A Kafka writer is
+  { "type": "kafka", "brokers": ["10.0.0.5:9092"], "topicTemplate": "cdc.{schema}.{table}",
+    "sasl": { "mechanism": "scram-sha-256", "username": "cdc", "password": "..." }, "ssl": true }.
+  A Kinesis writer is { "type": "kinesis", "streamName": "orders", "region": "eu-west-1",
+    "aggregation": true, "oversizedRecord": "dead-letter", "deadLetterPath": "too-big.jsonl" }.
 `

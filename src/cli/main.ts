@@ -40,7 +40,7 @@ async function stream(config: Config): Promise<number> {
     controller.abort()
   })
   try {
-    const writer = await createWriter(config.writer, moduleSpecifier)
+    const writer = await createWriter(config.writer, moduleSpecifier, logger)
     await runSupervised({
       postgres: config.postgres,
       writer,

@@ -2,6 +2,10 @@
 import * as v from 'valibot'
 import { booleanFromText, numberFromText, scanArgs, splitList, writerOverride } from '../cli/args.ts'
 import { ConfigError, ConfigSchema, describeIssues, joinPath, showValue, type Config, type ConfigOverrides } from './schema.ts'
+import { kafkaFromEnv } from '../cli/kafka-args.ts'
+import { kafkaConfigProblems } from './kafka.ts'
+import { kinesisFromEnv } from '../cli/kinesis-args.ts'
+import { kinesisConfigProblems, withKinesisRegion } from './kinesis.ts'
 
 export { ConfigError }
 export type { Config }
@@ -44,12 +48,13 @@ export function loadConfig(sources: ConfigSources): Config {
   const env = readEnv(sources.env, issues)
   const args = scanArgs(sources.argv)
   issues.push(...args.issues)
-  const result = v.safeParse(ConfigSchema, merge(merge(file ?? {}, env, ''), args.flags, ''))
+  const result = v.safeParse(ConfigSchema, withKinesisRegion(merge(merge(file ?? {}, env, ''), args.flags, ''), sources.env))
   if (!result.success) {
     // With an unreadable file, "required" complaints are most likely about what the file would have set.
     const relevant = file === undefined ? result.issues.filter((issue) => issue.input !== undefined) : result.issues
     issues.push(...describeIssues(relevant))
   }
+  if (result.success) issues.push(...kafkaConfigProblems(result.output.writer), ...kinesisConfigProblems(result.output.writer))
   if (!result.success || issues.length > 0) throw new ConfigError([...new Set(issues)])
   return result.output
 }
@@ -82,8 +87,8 @@ function readEnv(env: Record<string, string | undefined>, issues: string[]): Con
   const get = (name: string) => (env[name]?.trim() ? env[name] : undefined)
   const number = (name: string) => mapDefined(get(name), numberFromText)
   const writer = writerOverride(
-    { type: get(ENV.writer), file: get(ENV.filePath), module: get(ENV.writerModule) },
-    { type: ENV.writer, file: ENV.filePath, module: ENV.writerModule },
+    { type: get(ENV.writer), file: get(ENV.filePath), module: get(ENV.writerModule), kafka: kafkaFromEnv(get, issues), kinesis: kinesisFromEnv(get) },
+    { type: ENV.writer, file: ENV.filePath, module: ENV.writerModule, kafka: 'a PG_TO_BROKERS_KAFKA_* variable', kinesis: 'a PG_TO_BROKERS_KINESIS_* variable' },
     issues,
   )
   return compact({

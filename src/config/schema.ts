@@ -1,5 +1,7 @@
 /** @module The configuration schema (valibot), and how its problems read: one line per problem, `path: expectation, got value`. */
 import * as v from 'valibot'
+import { KAFKA_SECRET_PATHS, kafkaWriterSchema, type KafkaOverrides } from './kafka.ts'
+import { kinesisWriterSchema, type KinesisOverrides } from './kinesis.ts'
 
 /** Thrown for any configuration problem; `issues` holds every problem found, one line each. */
 export class ConfigError extends Error {
@@ -10,7 +12,9 @@ export class ConfigError extends Error {
 }
 
 /** Fields whose values must never appear in a message (a connection URL may carry a password). */
-const SECRET_PATHS = new Set(['postgres.url'])
+const SECRET_PATHS = new Set(['postgres.url', ...KAFKA_SECRET_PATHS])
+/** Object keys whose values showValue masks, wherever they appear (e.g. a whole writer section quoted in a message). */
+const SECRET_KEYS = /^(password|secret|token)$/i
 
 // ---- field schemas -------------------------------------------------------------------------
 
@@ -127,12 +131,20 @@ const PostgresSchema = strict(
     dropSlotOnExit: v.optional(bool, false),
     statusIntervalMs: v.optional(integer(100, 600_000), 10_000),
     connectTimeoutMs: v.optional(integer(100, 600_000), 10_000),
+    // 'auto': stream in-progress transactions (protocol 2) when the server can (PostgreSQL 14+).
+    streaming: v.optional(choice(['auto', 'on', 'off']), 'auto'),
+    // Where streamed transactions are spooled until they commit; default: the OS temp directory.
+    spoolDirectory: v.optional(nonEmpty('a directory path')),
   },
   '',
   { url: 'required; set --postgres-url, PG_TO_BROKERS_POSTGRES_URL (or DATABASE_URL), or postgres.url in the config file' },
 )
 
-const WRITER_TYPES = ['stdout', 'file', 'module'] as const
+/** The field helpers writer schemas in other files build on. */
+const fields = { integer, bool, nonEmpty, choice, strict, objectOnly }
+export type SchemaFields = typeof fields
+
+const WRITER_TYPES = ['stdout', 'file', 'module', 'kafka', 'kinesis'] as const
 const writerVariants = v.variant(
   'type',
   [
@@ -151,6 +163,8 @@ const writerVariants = v.variant(
       ' for writer type "module"',
       { path: 'required for writer type "module"; set --writer-module, PG_TO_BROKERS_WRITER_MODULE, or writer.path in the config file' },
     ),
+    kafkaWriterSchema(fields),
+    kinesisWriterSchema(fields),
   ],
   (issue) => (issue.input === undefined ? `required; expected ${oneOf(WRITER_TYPES)}` : `expected ${oneOf(WRITER_TYPES)}`),
 )
@@ -190,7 +204,7 @@ export type ConfigOverrides = {
     createPublication?: boolean
     dropSlotOnExit?: boolean
   }
-  writer?: { type?: string; path?: string; options?: Record<string, string> }
+  writer?: { type?: string; path?: string; options?: Record<string, string> } & KafkaOverrides & KinesisOverrides
   batch?: { maxRecords?: number | string; maxLatencyMs?: number | string }
   format?: string
   logLevel?: string
@@ -223,7 +237,8 @@ export function joinPath(path: string, key: string | number): string {
 
 /** A short, single-line rendering of a value for messages; anything that looks like URL credentials is masked. */
 export function showValue(value: unknown): string {
-  const text = typeof value === 'string' || (typeof value === 'object' && value !== null) ? JSON.stringify(value) : String(value)
+  const mask = (key: string, item: unknown) => (SECRET_KEYS.test(key) ? '***' : item)
+  const text = typeof value === 'string' || (typeof value === 'object' && value !== null) ? JSON.stringify(value, mask) : String(value)
   const masked = text.replace(/:\/\/[^\s/@]*@/g, '://***@')
   return masked.length > 80 ? `${masked.slice(0, 77)}...` : masked
 }

@@ -1,16 +1,22 @@
 /** @module Creates the configured writer; broker writers and user modules are imported only when chosen. */
 import { PgToBrokersError } from '../errors.ts'
+import { importModule } from '../runtime/io.ts'
 import { FileWriter } from './file.ts'
 import { StdoutWriter } from './stdout.ts'
 import { StreamWriter } from './writer.ts'
+import type { KafkaWriterOptions } from './kafka/options.ts'
+import type { KinesisWriterOptions } from './kinesis/options.ts'
+import type { Logger } from '../pipeline/logger.ts'
 
 export type WriterConfig =
   | { readonly type: 'stdout' }
   | { readonly type: 'file'; readonly path: string; readonly fsync: boolean }
   | { readonly type: 'module'; readonly path: string; readonly options: Readonly<Record<string, unknown>> }
+  | ({ readonly type: 'kafka' } & KafkaWriterOptions)
+  | ({ readonly type: 'kinesis' } & KinesisWriterOptions)
 
 /** @throws PgToBrokersError when a writer module cannot be loaded or does not export a StreamWriter. */
-export async function createWriter(config: WriterConfig, resolveModule: (path: string) => string): Promise<StreamWriter> {
+export async function createWriter(config: WriterConfig, resolveModule: (path: string) => string, logger?: Logger): Promise<StreamWriter> {
   switch (config.type) {
     case 'stdout':
       return new StdoutWriter()
@@ -18,6 +24,17 @@ export async function createWriter(config: WriterConfig, resolveModule: (path: s
       return new FileWriter({ path: config.path, fsync: config.fsync })
     case 'module':
       return loadWriterModule(resolveModule(config.path), config.path, config.options)
+    case 'kafka': {
+      // Imported only now, so the Kafka client is loaded (and bundled) only for those who use it.
+      const { KafkaWriter } = await import('./kafka/mod.ts')
+      return new KafkaWriter(config)
+    }
+    case 'kinesis': {
+      // Imported only now, so Kinesis code (signing, MD5, aggregation, credentials) loads only for those who use it.
+      const { KinesisWriter } = await import('./kinesis/mod.ts')
+      const { type: _, ...options } = config
+      return new KinesisWriter({ ...options, logger })
+    }
   }
 }
 
@@ -28,7 +45,7 @@ export async function createWriter(config: WriterConfig, resolveModule: (path: s
 async function loadWriterModule(specifier: string, shownPath: string, options: Readonly<Record<string, unknown>>): Promise<StreamWriter> {
   let module: { default?: unknown }
   try {
-    module = (await import(specifier)) as { default?: unknown }
+    module = (await importModule(specifier)) as { default?: unknown }
   } catch (error) {
     throw new PgToBrokersError('writer_module', `cannot load writer module "${shownPath}": ${(error as Error).message}`, { cause: error })
   }

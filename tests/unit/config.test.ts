@@ -45,6 +45,7 @@ test('config: only the URL is required; everything else has its default', () => 
       dropSlotOnExit: false,
       statusIntervalMs: 10000,
       connectTimeoutMs: 10000,
+      streaming: 'auto',
     },
     writer: { type: 'stdout' },
     batch: { maxRecords: 1000, maxBytes: 4194304, maxLatencyMs: 50, maxInFlightBatches: 8 },
@@ -121,7 +122,7 @@ test('config: every kind of invalid value names its field and what is expected',
   ])
   assertEquals(problems(file({ writer: { path: 'x' } })), [
     'postgres.url: required; set --postgres-url, PG_TO_BROKERS_POSTGRES_URL (or DATABASE_URL), or postgres.url in the config file',
-    'writer.type: required; expected "stdout", "file" or "module"',
+    'writer.type: required; expected "stdout", "file", "module", "kafka" or "kinesis"',
   ])
   assertEquals(problems(file({ postgres: { url: URL }, writer: { type: 'file' } })), [
     'writer.path: required for writer type "file"; set --file, PG_TO_BROKERS_FILE_PATH, or writer.path in the config file',
@@ -149,8 +150,8 @@ test('config: numbers from flags and environment are checked against their field
 
 test('config: unknown keys at any level name the key, suggest a near one and list the allowed keys', () => {
   assertEquals(problems(file({ postgres: { url: URL, passwd: 'x', slots: 'y' }, writer: { type: 'stdout', path: 'x' }, batchh: {}, 'odd key': 1 })), [
-    'postgres.passwd: unknown key; allowed keys: url, slot, publication, tables, createSlot, createPublication, dropSlotOnExit, statusIntervalMs, connectTimeoutMs',
-    'postgres.slots: unknown key (did you mean slot?); allowed keys: url, slot, publication, tables, createSlot, createPublication, dropSlotOnExit, statusIntervalMs, connectTimeoutMs',
+    'postgres.passwd: unknown key; allowed keys: url, slot, publication, tables, createSlot, createPublication, dropSlotOnExit, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory',
+    'postgres.slots: unknown key (did you mean slot?); allowed keys: url, slot, publication, tables, createSlot, createPublication, dropSlotOnExit, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory',
     'writer.path: unknown key; allowed keys for writer type "stdout": type',
     'batchh: unknown key (did you mean batch?); allowed keys: postgres, writer, batch, format, logLevel',
     '["odd key"]: unknown key; allowed keys: postgres, writer, batch, format, logLevel',
@@ -281,7 +282,7 @@ test('config: --file and --writer-module imply their writer; conflicting choices
   assertEquals(problems({ argv: ['--postgres-url', URL, '--file', 'x', '--writer-option', 'a=b'] }), [
     'writer.options: --writer-option apply only to writer type "module", not "file"',
   ])
-  assertEquals(problems({ argv: ['--postgres-url', URL, '--writer', 'kafka'] }), ['writer.type: expected "stdout", "file" or "module", got "kafka"'])
+  assertEquals(problems({ argv: ['--postgres-url', URL, '--writer', 'kinesis-typo'] }), ['writer.type: expected "stdout", "file", "module", "kafka" or "kinesis", got "kinesis-typo"'])
   assertEquals(problems({ env: { [ENV.url]: URL, [ENV.writer]: 'module' } }), [
     'writer.path: required for writer type "module"; set --writer-module, PG_TO_BROKERS_WRITER_MODULE, or writer.path in the config file',
   ])

@@ -1,0 +1,93 @@
+/**
+ * @module Writer records as Kafka messages: key = partition key, value = the encoded record,
+ * headers = where the change came from; and the split of a batch into produce requests that the
+ * broker accepts.
+ */
+import type { WriterRecord } from '../writer.ts'
+
+/** One message as the client takes it (strings, UTF-8 on the wire). */
+export interface KafkaMessage {
+  readonly topic: string
+  readonly key: string
+  readonly value: string
+  readonly headers: Map<string, string>
+}
+
+/**
+ * Header names, the same as the record fields they copy: a consumer can deduplicate on `id` and
+ * order or filter by `lsn`, `transaction_id`, `operation` and `table_name` without parsing values.
+ */
+export const KAFKA_HEADERS = {
+  id: 'id',
+  lsn: 'lsn',
+  transactionId: 'transaction_id',
+  operation: 'operation',
+  table: 'table_name',
+} as const
+
+/** Bytes a record adds to a record batch besides its key, value and header bytes (varints, attributes, header names), rounded up. */
+const RECORD_OVERHEAD_BYTES = 96
+
+/** The message for a record. `table_name` is absent for logical messages, which belong to no table. */
+export function toMessage(record: WriterRecord, topic: string): KafkaMessage {
+  const change = record.change
+  // The id is "<commit LSN>:<ordinal>"; its LSN part is exactly how records show `lsn`.
+  const lsn = change.id.slice(0, change.id.lastIndexOf(':'))
+  const headers = new Map<string, string>([
+    [KAFKA_HEADERS.id, change.id],
+    [KAFKA_HEADERS.lsn, lsn],
+    [KAFKA_HEADERS.transactionId, String(change.transactionId)],
+    [KAFKA_HEADERS.operation, change.operation],
+  ])
+  if (change.relation) headers.set(KAFKA_HEADERS.table, change.relation.qualifiedName)
+  return { topic, key: record.partitionKey, value: record.data, headers }
+}
+
+/** About how many bytes the message takes in a record batch, before compression. */
+export function messageBytes(message: KafkaMessage): number {
+  let bytes = RECORD_OVERHEAD_BYTES + utf8Length(message.key) + utf8Length(message.value)
+  for (const value of message.headers.values()) bytes += utf8Length(value)
+  return bytes
+}
+
+/**
+ * Splits messages, in order, into runs of at most `maxBytes` (a larger message goes alone, and the
+ * broker decides). Runs are sent one after another, so order per key holds across them.
+ */
+export function splitBySize(messages: readonly KafkaMessage[], maxBytes: number): KafkaMessage[][] {
+  const runs: KafkaMessage[][] = []
+  let run: KafkaMessage[] = []
+  let bytes = 0
+  for (const message of messages) {
+    const size = messageBytes(message)
+    if (run.length > 0 && bytes + size > maxBytes) {
+      runs.push(run)
+      run = []
+      bytes = 0
+    }
+    run.push(message)
+    bytes += size
+  }
+  if (run.length > 0) runs.push(run)
+  return runs
+}
+
+/** The largest message of a run, for error messages. */
+export function largestOf(messages: readonly KafkaMessage[]): { id: string; bytes: number; topic: string } | undefined {
+  let best: { id: string; bytes: number; topic: string } | undefined
+  for (const message of messages) {
+    const bytes = utf8Length(message.value) + utf8Length(message.key)
+    if (best === undefined || bytes > best.bytes) best = { id: message.headers.get(KAFKA_HEADERS.id) ?? '?', bytes, topic: message.topic }
+  }
+  return best
+}
+
+const encoder = new TextEncoder()
+
+/** UTF-8 length, without encoding pure ASCII text. */
+export function utf8Length(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) return encoder.encode(text).length
+  }
+  return text.length
+}

@@ -1,0 +1,145 @@
+/** @module KafkaWriter: publishes batches to Kafka with an idempotent producer, resolving only on the brokers' acknowledgements. */
+import { StreamWriter, type WriterRecord } from '../writer.ts'
+import { createProducer, type KafkaProducer } from './client.ts'
+import { isFatalKafkaError, isUnknownTopicError, kafkaFailure, type FailureContext } from './errors.ts'
+import { largestOf, splitBySize, toMessage, type KafkaMessage } from './messages.ts'
+import { resolveKafkaOptions, type KafkaWriterOptions, type ResolvedKafkaOptions } from './options.ts'
+import { PgToBrokersError } from '../../errors.ts'
+
+/**
+ * Writes each record as one Kafka message: key = its partition key (so one row's changes stay on
+ * one partition, in order), value = the encoded record, headers `id`, `lsn`, `transaction_id`,
+ * `operation` and `table_name`.
+ *
+ * Contract: `publish` resolves only after the brokers acknowledged every message of the batch with
+ * acks=all. The producer is idempotent (one request in flight per connection, sequence numbers per
+ * partition), so a retried request is not written twice and never overtakes an earlier one.
+ * Batches are sent one at a time even if `publish` is called concurrently. While the brokers are
+ * unreachable the client keeps retrying; after `deliveryTimeoutMs` `publish` rejects with
+ * PgToBrokersError (code `kafka_timeout`). Any failure discards the producer, and the next batch
+ * starts a new one (a new producer id), so no sequence number is reused for different records.
+ * Duplicates after a crash are re-sends with the same `id` header.
+ */
+export class KafkaWriter extends StreamWriter {
+  readonly #options: ResolvedKafkaOptions
+  #producer: KafkaProducer | undefined
+  /** The previous publish: each waits for it, so batches never overlap (the client must not send concurrently). */
+  #queue: Promise<unknown> = Promise.resolve()
+  /** Rejects the call in progress when the client retries an error that retrying cannot cure. */
+  #fatal: ((error: Error) => void) | undefined
+  /** Errors, besides isFatalKafkaError's, that end the call in progress at once. */
+  #alsoFatal: (error: Error) => boolean = () => false
+  /** Topics the brokers confirmed to exist (a produce request to a missing one would be retried until the deadline). */
+  readonly #knownTopics = new Set<string>()
+
+  /** @throws PgToBrokersError (code kafka_config) for unusable options. */
+  constructor(options: KafkaWriterOptions) {
+    super()
+    this.#options = resolveKafkaOptions(options)
+  }
+
+  /**
+   * Connects, and checks that the brokers answer, the credentials work and the fixed topic exists
+   * (a template's topics are checked as tables appear). @throws PgToBrokersError within connectTimeoutMs.
+   */
+  override async init(): Promise<void> {
+    const topics = this.#options.fixedTopic === undefined ? [] : [this.#options.fixedTopic]
+    const context = this.#context('connecting', topics)
+    const producer = await this.#ensureProducer()
+    await this.#withDeadline(this.#options.connectTimeoutMs, context, async () => {
+      this.#alsoFatal = isUnknownTopicError
+      await producer.metadata({ topics, autocreateTopics: false })
+      for (const topic of topics) this.#knownTopics.add(topic)
+      // Gets the producer id now, so bad credentials or ACLs fail here rather than at the first batch.
+      await producer.initIdempotentProducer({})
+    })
+  }
+
+  override publish(records: readonly WriterRecord[]): Promise<void> {
+    const turn = this.#queue.then(() => this.#publishNow(records))
+    this.#queue = turn.catch(() => {})
+    return turn
+  }
+
+  override async close(): Promise<void> {
+    await this.#queue
+    await this.#discardProducer()
+  }
+
+  async #publishNow(records: readonly WriterRecord[]): Promise<void> {
+    if (records.length === 0) return
+    const router = this.#options.router
+    const messages = records.map((record) => toMessage(record, router.topicFor(record.change)))
+    await this.#checkTopics(messages)
+    for (const run of splitBySize(messages, this.#options.maxRequestBytes)) await this.#send(run)
+  }
+
+  /** Asks the brokers about topics not seen before, so a missing one fails at once with its name. */
+  async #checkTopics(messages: readonly KafkaMessage[]): Promise<void> {
+    const fresh = [...new Set(messages.map((m) => m.topic))].filter((topic) => !this.#knownTopics.has(topic))
+    if (fresh.length === 0) return
+    const producer = await this.#ensureProducer()
+    const context = this.#context('looking up topics', fresh)
+    await this.#withDeadline(this.#options.connectTimeoutMs, context, () => {
+      this.#alsoFatal = isUnknownTopicError
+      return producer.metadata({ topics: fresh, autocreateTopics: false })
+    })
+    for (const topic of fresh) this.#knownTopics.add(topic)
+  }
+
+  /** Sends one produce request's worth of messages and waits for every acknowledgement. */
+  async #send(run: KafkaMessage[]): Promise<void> {
+    const producer = await this.#ensureProducer()
+    const topics = [...new Set(run.map((m) => m.topic))]
+    const context = { ...this.#context(`sending ${run.length} records`, topics), largest: largestOf(run) }
+    await this.#withDeadline(this.#options.deliveryTimeoutMs, context, () => producer.send({ messages: run }))
+  }
+
+  /**
+   * Runs `work` on the current producer; on failure, or when it takes longer than `ms`, closes the
+   * producer (which ends the client's retries) and rejects with a PgToBrokersError.
+   */
+  async #withDeadline<T>(ms: number, context: FailureContext, work: () => Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const running = work()
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)))
+    const fatal = new Promise<never>((_, reject) => (this.#fatal = reject))
+    try {
+      const result = await Promise.race([running, timeout, fatal])
+      if (result !== 'timeout') return result
+    } catch (error) {
+      await this.#discardProducer()
+      throw kafkaFailure(error, context)
+    } finally {
+      clearTimeout(timer)
+      this.#fatal = undefined
+      this.#alsoFatal = () => false
+      running.catch(() => {})
+    }
+    // Timed out: closing the producer makes the pending call fail with the errors it retried on.
+    await this.#discardProducer()
+    const failure = await running.then(() => undefined, (error: unknown) => kafkaFailure(error, context))
+    const reason = failure?.message ?? 'the acknowledgement came as the writer gave up'
+    const code = failure?.code === 'kafka_unreachable' ? failure.code : 'kafka_timeout'
+    throw new PgToBrokersError(code, `gave up after ${ms} ms: ${reason}`, { cause: failure })
+  }
+
+  async #ensureProducer(): Promise<KafkaProducer> {
+    this.#producer ??= await createProducer(this.#options, (error) => {
+      if (isFatalKafkaError(error) || this.#alsoFatal(error)) this.#fatal?.(error)
+    })
+    return this.#producer
+  }
+
+  async #discardProducer(): Promise<void> {
+    const producer = this.#producer
+    this.#producer = undefined
+    // Forced: pending calls fail at once instead of retrying on; errors on the way out change nothing.
+    if (producer) await new Promise<void>((resolve) => producer.close(true, () => resolve()))
+  }
+
+  #context(action: string, topics: readonly string[]): FailureContext {
+    const user = this.#options.sasl?.username
+    return { action, brokers: this.#options.brokers, topics, ...(user === undefined ? {} : { saslUser: user }) }
+  }
+}

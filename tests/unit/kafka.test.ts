@@ -1,0 +1,51 @@
+import { test } from '../harness.ts'
+import { assert, assertEquals } from '../assert.ts'
+import { KAFKA_ENV } from '../../src/cli/kafka-args.ts'
+import { HELP_TEXT } from '../../src/cli/help.ts'
+import { loadConfig } from '../../src/config/load.ts'
+import { sanitizeTopicName, topicNameProblem, topicTemplateProblem } from '../../src/writers/kafka/topics.ts'
+import { splitBySize, type KafkaMessage } from '../../src/writers/kafka/messages.ts'
+
+const URL = 'postgres://u@127.0.0.1:5432/db'
+
+test('kafka topics: names map onto legal topic characters, long names stay distinct', () => {
+  assertEquals(sanitizeTopicName('cdc.public.Order Items'), 'cdc.public.Order_Items')
+  assertEquals(sanitizeTopicName('cdc.sales.Bücher/2024'), 'cdc.sales.B_cher_2024')
+  assertEquals(sanitizeTopicName('..'), '__')
+  const long = sanitizeTopicName('t'.repeat(300))
+  assertEquals(long.length, 249)
+  assert(long !== sanitizeTopicName('t'.repeat(301)), 'different long names stay different')
+  assertEquals(topicNameProblem('ok.name-1_x'), undefined)
+  assert(topicNameProblem('bad name') !== undefined, 'spaces are illegal')
+  assertEquals(topicTemplateProblem('cdc.{schema}.{table}'), undefined)
+  assert(topicTemplateProblem('cdc.{schema}') !== undefined, 'a template needs {table}')
+  assert(topicTemplateProblem('cdc.{db}.{table}') !== undefined, 'unknown placeholders are refused')
+})
+
+test('kafka messages: requests are cut by size, in order; a record over the limit goes alone', () => {
+  const message = (id: number, bytes: number): KafkaMessage => ({ topic: 't', key: 'k', value: 'x'.repeat(bytes), headers: new Map([['id', `0/1:${id}`]]) })
+  const runs = splitBySize([message(0, 300), message(1, 300), message(2, 5000), message(3, 10)], 1000)
+  assertEquals(runs.map((run) => run.map((m) => m.headers.get('id'))), [['0/1:0', '0/1:1'], ['0/1:2'], ['0/1:3']])
+})
+
+test('kafka config: flags, environment and file give one writer; the password is never shown', () => {
+  const config = loadConfig({ argv: ['--postgres-url', URL, '--kafka-topic-template', 'cdc.{schema}.{table}'], env: { [KAFKA_ENV.brokers]: 'a:9092, b:9092', [KAFKA_ENV.saslMechanism]: 'scram-sha-512', [KAFKA_ENV.saslUsername]: 'cdc', [KAFKA_ENV.saslPassword]: 'hunter2' } })
+  assertEquals(config.writer, {
+    type: 'kafka', brokers: ['a:9092', 'b:9092'], topicTemplate: 'cdc.{schema}.{table}', clientId: 'pg-to-brokers', compression: 'none',
+    sasl: { mechanism: 'scram-sha-512', username: 'cdc', password: 'hunter2' }, deliveryTimeoutMs: 120000, connectTimeoutMs: 10000, maxRequestBytes: 1000000,
+  })
+  const bad = JSON.stringify({ postgres: { url: URL }, writer: { type: 'kafka', brokers: ['a:1'], topic: 'bad topic', sasl: 'hunter2' } })
+  let message = ''
+  try {
+    loadConfig({ argv: [], env: {}, fileText: bad, filePath: 'c.json' })
+  } catch (error) {
+    message = (error as Error).message
+  }
+  assert(message.includes('writer.topic: a topic name uses only letters'), message)
+  assert(message.includes('writer.sasl: expected an object'), message)
+  assert(!message.includes('hunter2'), `no password in ${message}`)
+})
+
+test('kafka help: names every Kafka environment variable', () => {
+  for (const name of Object.values(KAFKA_ENV)) assert(HELP_TEXT.includes(name), `help mentions ${name}`)
+})
