@@ -98,8 +98,9 @@ test('cli: a failing writer exits 1 and the slot never advances past undelivered
   const slot = uniqueName('s')
   try {
     await sql.unsafe(`create table ${table} (id int primary key)`)
-    await sql`select pg_create_logical_replication_slot(${slot}, 'pgoutput')`
+    // Publication first: pgoutput looks it up as of each decoded change, so it must predate the slot.
     await sql.unsafe(`create publication ${slot} for table ${table}`)
+    await sql`select pg_create_logical_replication_slot(${slot}, 'pgoutput')`
     const [before] = await sql<{ lsn: string }[]>`select pg_current_wal_insert_lsn()::text as lsn`
     await sql.unsafe(`insert into ${table} values (1)`)
     const run = cli(['run', '--slot', slot, '--publication', slot, '--writer-module', `${REPO_ROOT}tests/integration/fixtures/failing-writer.ts`, '--writer-option', 'message=broker said no'])
