@@ -1,16 +1,17 @@
 #!/usr/bin/env node
-// Runs the CLI from the built bundle when present (installed package), else from the TypeScript
-// sources through tsx (a checkout after `npm install`).
+// The npm bin. An installed package has no src/ (package.json "files"): it runs the bundle. A checkout
+// runs the TypeScript sources through tsx, so that a dist/ left by an earlier build never runs
+// stale code in place of the sources.
 import { existsSync } from 'node:fs'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { dirname, join } from 'node:path'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-const bundle = join(root, 'dist', 'pg-to-brokers.mjs')
-if (existsSync(bundle)) {
-  await import(pathToFileURL(bundle).href)
-} else {
+const sources = join(root, 'src', 'cli', 'entry.ts')
+if (existsSync(sources)) {
   const { register } = await import('tsx/esm/api')
   register()
-  await import(pathToFileURL(join(root, 'src', 'cli', 'entry.ts')).href)
+  await import(pathToFileURL(sources).href)
+} else {
+  await import(pathToFileURL(join(root, 'dist', 'pg-to-brokers.mjs')).href)
 }

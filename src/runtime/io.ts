@@ -123,7 +123,7 @@ export function moduleSpecifier(pathOrUrl: string): string {
 /**
  * `import()` of a module named at run time (a writer module). An executable made by `deno compile`
  * can import only the modules embedded at compile time, and data: URLs: there a file is read and
- * imported as a data: URL, so it must be JavaScript that imports nothing relative (README, "Distribution").
+ * imported as a data: URL, so it must be JavaScript importing only node: built-ins (README, "Distribution").
  */
 export async function importModule(specifier: string): Promise<Record<string, unknown>> {
   if (!isDenoExecutable() || !specifier.startsWith('file:')) return (await import(specifier)) as Record<string, unknown>
