@@ -62,7 +62,9 @@ variables, then flags, each overriding the one before; empty environment variabl
   --file <path>                 append JSON lines to this file (implies --writer file)
                                 env PG_TO_BROKERS_FILE_PATH; no default
   --writer-module <path>        file path or URL of a module whose default export is a StreamWriter
-                                subclass (implies --writer module); env PG_TO_BROKERS_WRITER_MODULE
+                                subclass, or a function returning a writer (an object with
+                                publish(records)); implies --writer module;
+                                env PG_TO_BROKERS_WRITER_MODULE
   --writer-option <key=value>   option passed to the module writer, as text; repeatable;
                                 no env variable
 
