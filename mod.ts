@@ -2,7 +2,7 @@
  * @module pg_to_brokers: stream every committed PostgreSQL change, in commit order, to brokers,
  * confirming the replication slot only after the writer has durably delivered.
  */
-export { runPipeline, type PipelineOptions, type PostgresOptions } from './src/pipeline/pipeline.ts'
+export { runPipeline, type PipelineOptions, type PostgresOptions, type StreamingMode } from './src/pipeline/pipeline.ts'
 export { StreamWriter, type WriterRecord } from './src/writers/writer.ts'
 export { StdoutWriter } from './src/writers/stdout.ts'
 export { FileWriter, type FileWriterOptions } from './src/writers/file.ts'

@@ -82,7 +82,7 @@ export class TransactionAssembler {
       case 'Type':
         return
       default:
-        throw new PgToBrokersError('unexpected_message', `unexpected pgoutput message ${message.tag}: streaming of in-progress transactions is not enabled on this connection`)
+        throw new PgToBrokersError('unexpected_message', `unexpected pgoutput message ${message.tag}: stream messages are for the ChangeReceiver, which spools and replays them`)
     }
   }
 

@@ -29,10 +29,15 @@ interface CopyBothStream {
   on(event: 'data', listener: (chunk: Uint8Array) => void): unknown
   on(event: 'error', listener: (error: Error) => void): unknown
   on(event: 'close' | 'end', listener: () => void): unknown
-  pause(): unknown
-  resume(): unknown
+  readonly readableLength: number
   write(chunk: Uint8Array): boolean
   end(): unknown
+  /**
+   * postgres.js hands each CopyData payload to the stream through `push` (null at CopyDone) and
+   * pauses its socket when `push` returns false; `_read` is what resumes the socket.
+   */
+  push(chunk: Uint8Array | null): boolean
+  _read(size: number): void
 }
 
 /** Pause the socket once this many CopyData messages wait unread: bounds memory under backpressure. */
@@ -50,6 +55,8 @@ export class ReplicationConnection {
   readonly #user: string
   #stream: CopyBothStream | undefined
   #buffered: Uint8Array[] = []
+  /** True while the driver's socket is paused because MAX_BUFFERED_MESSAGES wait unread. */
+  #paused = false
   #wake: (() => void) | undefined
   #failure: Error | undefined
   #ended = false
@@ -97,11 +104,16 @@ export class ReplicationConnection {
       throw explainStartError(error, options, this.#url, this.#user)
     }
     const stream = this.#stream
-    stream.on('data', (chunk) => {
-      this.#buffered.push(chunk)
-      if (this.#buffered.length >= MAX_BUFFERED_MESSAGES) stream.pause()
-      this.#notify()
-    })
+    // Payloads the driver pushed before this point wait in the Readable side, in order; later ones
+    // are taken at `push` while it is empty, where each costs one array append (through the
+    // Readable side each would also be buffered and emitted as a 'data' event: as much CPU as
+    // decoding it). While anything waits there, `push` goes through it, so the order holds.
+    stream.on('data', (chunk: Uint8Array) => this.#receive(chunk))
+    const push = stream.push.bind(stream)
+    stream.push = (chunk) => {
+      if (chunk === null || stream.readableLength > 0) return push(chunk) // null: CopyDone ends the stream
+      return this.#receive(chunk)
+    }
     stream.on('error', (error) => {
       this.#failure ??= explainConnectionError(error, this.#url, this.#user)
       this.#notify()
@@ -124,7 +136,10 @@ export class ReplicationConnection {
       if (this.#buffered.length > 0) {
         const batch = this.#buffered
         this.#buffered = []
-        this.#stream?.resume()
+        if (this.#paused) {
+          this.#paused = false
+          this.#stream?._read(0)
+        }
         yield batch
         continue
       }
@@ -164,6 +179,14 @@ export class ReplicationConnection {
       })
     }
     await this.#sql.end({ timeout: 1 }).catch(() => {})
+  }
+
+  /** Keeps a payload; false asks the driver to pause its socket (MAX_BUFFERED_MESSAGES wait unread). */
+  #receive(chunk: Uint8Array): boolean {
+    this.#buffered.push(chunk)
+    this.#notify()
+    this.#paused = this.#buffered.length >= MAX_BUFFERED_MESSAGES
+    return !this.#paused
   }
 
   #notify(): void {

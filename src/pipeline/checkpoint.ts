@@ -51,7 +51,10 @@ export class Checkpoint {
 
   /**
    * A primary keepalive. When nothing is in flight, its WAL end holds no undelivered change, so
-   * confirming it keeps an idle or fully filtered database from retaining WAL forever.
+   * confirming it keeps an idle or fully filtered database from retaining WAL forever. `idle` must
+   * be false while a transaction is being assembled or published, and while any streamed
+   * in-progress transaction is open (its changes wait in a spool file, and confirming a position
+   * past its start would be a bet on how the server restarts decoding; this stays conservative).
    */
   keepalive(walEnd: Lsn, replyRequested: boolean, idle: boolean): void {
     this.markReceived(walEnd)

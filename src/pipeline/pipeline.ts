@@ -1,19 +1,25 @@
 /**
- * @module The pipeline, top to bottom: replication stream → pgoutput decoder → change model →
+ * @module The pipeline, top to bottom: replication stream → pgoutput receiver (in-progress
+ * transactions the server streams are spooled to disk until they commit) → change model →
  * batcher → writer → checkpoint (LSN confirmed only after delivery).
  */
 import { TransactionAssembler, type ChangeSink } from '../change/assemble.ts'
+import { ChangeReceiver } from '../change/receive.ts'
+import { SpoolDirectory } from '../change/streamed/spool-directory.ts'
 import type { RecordFormat } from '../change/formats/format.ts'
 import { SeedFormat } from '../change/formats/seed.ts'
 import { Catalog } from '../pg/catalog.ts'
 import { formatLsn, type Lsn } from '../pg/lsn.ts'
-import { PgoutputDecoder } from '../pg/pgoutput/decode.ts'
 import { ReplicationConnection } from '../pg/replication.ts'
+import { temporaryDirectory } from '../runtime/io.ts'
 import type { StreamWriter } from '../writers/writer.ts'
 import { Batcher, DEFAULT_BATCH_OPTIONS, type BatchOptions } from './batcher.ts'
 import { Checkpoint } from './checkpoint.ts'
 import { silentLogger, type Logger } from './logger.ts'
 import { prepareSource, type SourceOptions } from './prepare.ts'
+import { explainStreamingFailure, isStreamedDecodingFailure, useStreaming, type StreamingMode } from './streaming.ts'
+
+export type { StreamingMode }
 
 export interface PostgresOptions extends SourceOptions {
   /** postgres:// URL. Never logged. */
@@ -22,6 +28,15 @@ export interface PostgresOptions extends SourceOptions {
   readonly dropSlotOnExit?: boolean
   readonly statusIntervalMs?: number
   readonly connectTimeoutMs?: number
+  /**
+   * Streaming of in-progress transactions (protocol 2): 'auto' (the default) uses it when the
+   * server has it (PostgreSQL 14 and later), 'on' requires it, 'off' never uses it (then the
+   * server keeps a large transaction on its own disk until it commits, and sends it then).
+   * Streamed transactions are spooled to disk until they commit, and delivered whole then.
+   */
+  readonly streaming?: StreamingMode
+  /** Parent of the directory holding spool files of streamed transactions; default: the OS temp directory. */
+  readonly spoolDirectory?: string | undefined
 }
 
 export interface PipelineOptions {
@@ -44,34 +59,60 @@ const XLOG_DATA_HEADER = 25
 
 /**
  * Streams until `signal` aborts (then resolves after a clean stop) or something fails (then
- * rejects with a PgToBrokersError; nothing undelivered was confirmed).
+ * rejects with a PgToBrokersError; nothing undelivered was confirmed). With `streaming` 'auto',
+ * a server failure while decoding a streamed in-progress transaction is not final: the stream
+ * starts again from the slot without streaming (the server then sends transactions at commit).
  */
 export async function runPipeline(options: PipelineOptions): Promise<void> {
   const pg = options.postgres
   const logger = options.logger ?? silentLogger
-  const connectTimeoutMs = pg.connectTimeoutMs ?? 10_000
-  const catalog = await Catalog.open(pg.url, connectTimeoutMs)
-  let replication: ReplicationConnection | undefined
+  const catalog = await Catalog.open(pg.url, pg.connectTimeoutMs ?? 10_000)
   let cleanStop = false
   try {
-    await catalog.checkServer()
+    const { serverVersion } = await catalog.checkServer()
+    const mode = pg.streaming ?? 'auto'
+    let streaming = useStreaming(mode, serverVersion)
     await prepareSource(catalog, pg, logger)
     await options.writer.init()
-    replication = await ReplicationConnection.open(pg.url, connectTimeoutMs)
-    await replication.start({ slot: pg.slot, publication: pg.publication, startLsn: 0n, protoVersion: 1, streaming: false, messages: true })
-    logger.info('streaming', { slot: pg.slot, publication: pg.publication })
-    options.onStreaming?.()
-    await stream(replication, catalog, options, logger)
+    for (;;) {
+      try {
+        await replicate(catalog, options, logger, streaming)
+        break
+      } catch (error) {
+        if (mode !== 'auto' || !isStreamedDecodingFailure(error) || options.signal?.aborted) throw error
+        // The same WAL decodes without streaming; a server fault must not stop a pipeline that did not insist on streaming.
+        logger.warn('PostgreSQL failed to decode a streamed in-progress transaction; continuing without streaming', { reason: (error as Error).message })
+        streaming = false
+        await waitForSlotRelease(catalog, pg.slot)
+      }
+    }
     cleanStop = true
   } finally {
-    await replication?.close()
     await options.writer.close().catch((error) => logger.warn('writer close failed', { error: String(error) }))
     if (cleanStop && pg.dropSlotOnExit) await dropSlot(catalog, pg.slot, logger)
     await catalog.close()
   }
 }
 
-async function stream(replication: ReplicationConnection, catalog: Catalog, options: PipelineOptions, logger: Logger): Promise<void> {
+/** One replication connection, from START_REPLICATION until a stop or a failure; closes it and removes its spool. */
+async function replicate(catalog: Catalog, options: PipelineOptions, logger: Logger, streaming: boolean): Promise<void> {
+  const pg = options.postgres
+  let replication: ReplicationConnection | undefined
+  let spool: SpoolDirectory | undefined
+  try {
+    if (streaming) spool = await SpoolDirectory.open(pg.spoolDirectory ?? temporaryDirectory(), logger)
+    replication = await ReplicationConnection.open(pg.url, pg.connectTimeoutMs ?? 10_000)
+    await replication.start({ slot: pg.slot, publication: pg.publication, startLsn: 0n, protoVersion: streaming ? 2 : 1, streaming, messages: true })
+    logger.info('streaming', { slot: pg.slot, publication: pg.publication, inProgressTransactions: streaming ? 'streamed' : 'sent at commit' })
+    options.onStreaming?.()
+    await stream(replication, catalog, spool, options, logger)
+  } finally {
+    await replication?.close()
+    await spool?.remove()
+  }
+}
+
+async function stream(replication: ReplicationConnection, catalog: Catalog, spool: SpoolDirectory | undefined, options: PipelineOptions, logger: Logger): Promise<void> {
   const checkpoint = new Checkpoint(0n, (received, flushed, reply) => replication.sendStatus(received, flushed, reply))
   // Reading stops when the caller aborts, and as soon as a publish fails (not at the next message).
   const reading = new AbortController()
@@ -89,8 +130,7 @@ async function stream(replication: ReplicationConnection, catalog: Catalog, opti
     change: (change) => batcher.add({ change, data: format.encode(change), partitionKey: writer.assignChangeToPartitionKey(change) }),
     commit: (endLsn) => batcher.commit(endLsn),
   }
-  const assembler = new TransactionAssembler(catalog, sink)
-  const decoder = new PgoutputDecoder()
+  const receiver = new ChangeReceiver(new TransactionAssembler(catalog, sink), spool, logger, reading.signal)
   const signal = options.signal
   if (signal?.aborted) reading.abort()
   signal?.addEventListener('abort', stopReading)
@@ -98,12 +138,15 @@ async function stream(replication: ReplicationConnection, catalog: Catalog, opti
   try {
     for await (const messages of replication.messages(reading.signal)) {
       for (const message of messages) {
+        // Stop between messages: what follows must not be handled (and confirmed) while an interrupted replay left its transaction open.
+        if (reading.signal.aborted) break
         if (message[0] === XLOG_DATA) {
-          const pending = assembler.handle(decoder.decode(message.subarray(XLOG_DATA_HEADER)))
+          const pending = receiver.handle(message.subarray(XLOG_DATA_HEADER))
           if (pending) await pending
         } else if (message[0] === PRIMARY_KEEPALIVE) {
           const view = new DataView(message.buffer, message.byteOffset, message.byteLength)
-          checkpoint.keepalive(view.getBigUint64(1), message[17] === 1, !assembler.inTransaction && batcher.idle)
+          // An open streamed transaction counts as in flight: its changes are spooled, not yet delivered.
+          checkpoint.keepalive(view.getBigUint64(1), message[17] === 1, !receiver.inFlight && batcher.idle)
         }
       }
       if (batcher.failure) throw batcher.failure
@@ -115,10 +158,19 @@ async function stream(replication: ReplicationConnection, catalog: Catalog, opti
     logger.info('stopped', { confirmed: formatLsn(checkpoint.flushed) })
   } catch (error) {
     await batcher.abandon()
-    throw error
+    throw spool ? explainStreamingFailure(error) : error
   } finally {
     checkpoint.stopTimer()
     signal?.removeEventListener('abort', stopReading)
+    await receiver.close()
+  }
+}
+
+/** The walsender may need a moment to release the slot after its connection ended (on error, too). */
+async function waitForSlotRelease(catalog: Catalog, slot: string): Promise<void> {
+  for (let attempt = 0; attempt < 40; attempt++) {
+    if ((await catalog.slot(slot))?.activePid == null) return
+    await new Promise((resolve) => setTimeout(resolve, 250))
   }
 }
 

@@ -86,6 +86,8 @@ test(`a ${ROWS}-row transaction streams in bounded memory, as one transaction`, 
       // Modest batches: the in-flight data stays small (8 batches of 250 records), and so does the
       // garbage the runtime lets pile up between collections, well below the bound.
       PGTB_FIXTURE_BATCH_SIZE: '250',
+      // The server keeps the transaction until commit (large-streamed-transaction.test.ts covers streaming).
+      PGTB_FIXTURE_STREAMING: 'off',
     })
     fixture = p
     await p.waitForLine(/^streaming /, 30_000)

@@ -67,7 +67,15 @@ const COLUMN_FLAG_KEY = 1
  */
 export class PgoutputDecoder {
   private readonly reader = new ByteReader()
-  private inStream = false
+  private inStream: boolean
+
+  /**
+   * `inStream: true` starts inside a stream block, so every data message is read with its xid:
+   * for decoding messages spooled from stream blocks (see change/streamed/replay.ts).
+   */
+  constructor(options: { readonly inStream?: boolean } = {}) {
+    this.inStream = options.inStream ?? false
+  }
 
   /** True between a Stream Start and its Stream Stop. */
   get streaming(): boolean {
