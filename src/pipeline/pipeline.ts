@@ -72,8 +72,9 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     const { serverVersion } = await catalog.checkServer()
     const mode = pg.streaming ?? 'auto'
     let streaming = useStreaming(mode, serverVersion)
-    await prepareSource(catalog, pg, logger)
+    // The destination is checked first: a missing stream or topic must not leave a new slot behind retaining WAL.
     await options.writer.init()
+    await prepareSource(catalog, pg, logger)
     for (;;) {
       try {
         await replicate(catalog, options, logger, streaming)
