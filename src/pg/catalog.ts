@@ -1,5 +1,6 @@
 /** @module An ordinary (non-replication) connection for catalog look-ups: server checks, slot, publication, types, keys. */
-import postgres from 'postgres'
+import type postgres from 'postgres'
+import { openConnection } from './connect.ts'
 import { PgToBrokersError } from '../errors.ts'
 import { explainConnectionError, missingReplicationRole } from './errors.ts'
 import { parseQualifiedName, quoteIdent, quoteQualifiedName, type QualifiedName } from './identifiers.ts'
@@ -37,15 +38,7 @@ export class Catalog {
 
   /** @throws PgToBrokersError when the server cannot be reached or refuses the login. */
   static async open(url: string, connectTimeoutMs: number): Promise<Catalog> {
-    const sql = postgres(url, {
-      max: 1,
-      fetch_types: false,
-      idle_timeout: 0,
-      max_lifetime: null,
-      connect_timeout: Math.ceil(connectTimeoutMs / 1000),
-      onnotice: () => {},
-      connection: { application_name: 'pg_to_brokers_catalog' },
-    })
+    const sql = openConnection(url, connectTimeoutMs, { application_name: 'pg_to_brokers_catalog' })
     try {
       await sql`select 1`
     } catch (error) {

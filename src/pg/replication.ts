@@ -1,5 +1,6 @@
 /** @module A logical replication connection over postgres.js: START_REPLICATION, CopyData in, StandbyStatusUpdate out. */
-import postgres from 'postgres'
+import type postgres from 'postgres'
+import { openConnection } from './connect.ts'
 import { formatLsn, type Lsn } from './lsn.ts'
 import { quoteIdent, quoteLiteral } from './identifiers.ts'
 import { explainConnectionError } from './errors.ts'
@@ -69,15 +70,7 @@ export class ReplicationConnection {
 
   /** Opens a connection in replication=database mode. @throws PgToBrokersError when it cannot. */
   static async open(url: string, connectTimeoutMs: number): Promise<ReplicationConnection> {
-    const sql = postgres(url, {
-      max: 1,
-      fetch_types: false,
-      idle_timeout: 0,
-      max_lifetime: null,
-      connect_timeout: Math.ceil(connectTimeoutMs / 1000),
-      onnotice: () => {},
-      connection: { replication: 'database', application_name: 'pg_to_brokers', ...OUTPUT_SETTINGS },
-    })
+    const sql = openConnection(url, connectTimeoutMs, { replication: 'database', application_name: 'pg_to_brokers', ...OUTPUT_SETTINGS })
     const user = sql.options.user
     const connection = new ReplicationConnection(sql, url, user)
     try {
