@@ -6,7 +6,7 @@
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
 import type postgres from 'postgres'
-import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor } from './support.ts'
+import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
 
 interface Stream {
   readonly writer: CollectingWriter
@@ -17,12 +17,14 @@ interface Stream {
 async function startStream(sql: postgres.Sql, slot: string, publication: string, tables: string[]): Promise<Stream> {
   const writer = new CollectingWriter()
   const run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables, createSlot: true, createPublication: true }, writer })
-  await waitFor(async () => (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length > 0, 15_000, 'slot active')
+  await waitForStreaming(sql, slot)
   return { writer, stop: run.stop }
 }
 
-async function cleanUp(sql: postgres.Sql, slot: string, publication: string, tables: string[]): Promise<void> {
+/** Also after a failure: stops the pipeline so that the slot can go, then drops slot, tables and publication. */
+async function cleanUp(sql: postgres.Sql, stream: Stream | undefined, slot: string, publication: string, tables: string[]): Promise<void> {
   try {
+    await stream?.stop().catch(() => {})
     await dropSlot(sql, slot)
   } finally {
     await sql.unsafe(`drop table if exists ${tables.join(', ')} cascade; drop publication if exists ${publication}`)
@@ -36,6 +38,7 @@ test('UPDATE and DELETE: default identity, primary-key change, REPLICA IDENTITY 
   const full = uniqueName('full')
   const slot = uniqueName('s')
   const publication = uniqueName('p')
+  let stream: Stream | undefined
   try {
     await sql.unsafe(`
       create table ${plain} (id int primary key, name text, n int);
@@ -43,7 +46,8 @@ test('UPDATE and DELETE: default identity, primary-key change, REPLICA IDENTITY 
       alter table ${full} replica identity full;
       insert into ${plain} values (1, 'one', 10), (2, 'two', 20);
       insert into ${full} values (1, 'one', null), (2, 'two', 20)`)
-    const { writer, stop } = await startStream(sql, slot, publication, [plain, full])
+    stream = await startStream(sql, slot, publication, [plain, full])
+    const { writer, stop } = stream
     await sql.unsafe(`update ${plain} set name = 'uno' where id = 1`)
     await sql.unsafe(`update ${plain} set id = 100 where id = 2`)
     await sql.unsafe(`delete from ${plain} where id = 100`)
@@ -111,7 +115,7 @@ test('UPDATE and DELETE: default identity, primary-key change, REPLICA IDENTITY 
     const lsns = writer.records.map((r) => r.change.commitLsn)
     assert(lsns.every((l, i) => i === 0 || l > lsns[i - 1]!), 'commit LSNs increase')
   } finally {
-    await cleanUp(sql, slot, publication, [plain, full])
+    await cleanUp(sql, stream, slot, publication, [plain, full])
   }
 })
 
@@ -122,6 +126,7 @@ test('TRUNCATE: one record per table, with the cascade and restart identity flag
   const other = uniqueName('other')
   const slot = uniqueName('s')
   const publication = uniqueName('p')
+  let stream: Stream | undefined
   try {
     await sql.unsafe(`
       create table ${parent} (id serial primary key);
@@ -130,7 +135,8 @@ test('TRUNCATE: one record per table, with the cascade and restart identity flag
       insert into ${parent} default values;
       insert into ${child} (parent_id) values (1);
       insert into ${other} values (7)`)
-    const { writer, stop } = await startStream(sql, slot, publication, [parent, child, other])
+    stream = await startStream(sql, slot, publication, [parent, child, other])
+    const { writer, stop } = stream
     await sql.unsafe(`truncate ${parent}, ${child} restart identity`)
     await sql.unsafe(`insert into ${parent} default values; insert into ${child} (parent_id) values (1)`)
     await sql.unsafe(`truncate ${parent} cascade`)
@@ -170,7 +176,7 @@ test('TRUNCATE: one record per table, with the cascade and restart identity flag
     assertEquals(changes[6]!.ordinal, 0)
     assertEquals(writer.records[6]!.partitionKey, `public.${other}`)
   } finally {
-    await cleanUp(sql, slot, publication, [child, parent, other])
+    await cleanUp(sql, stream, slot, publication, [child, parent, other])
   }
 })
 
@@ -179,10 +185,12 @@ test('logical messages: transactional ones inside their transaction, non-transac
   const table = uniqueName('msg')
   const slot = uniqueName('s')
   const publication = uniqueName('p')
+  let stream: Stream | undefined
   const prefix = uniqueName('prefix')
   try {
     await sql.unsafe(`create table ${table} (id int primary key)`)
-    const { writer, stop } = await startStream(sql, slot, publication, [table])
+    stream = await startStream(sql, slot, publication, [table])
+    const { writer, stop } = stream
     await sql`select pg_logical_emit_message(true, ${prefix}, 'content')`
     let insertXid = ''
     await sql.begin(async (tx) => {
@@ -222,7 +230,7 @@ test('logical messages: transactional ones inside their transaction, non-transac
     assertEquals(records[3]!.message, { prefix: `${prefix}-bin`, content_hex: '\\xff00', transactional: true })
     assertEquals(changes[3]!.message!.content, new Uint8Array([0xff, 0x00]))
   } finally {
-    await cleanUp(sql, slot, publication, [table])
+    await cleanUp(sql, stream, slot, publication, [table])
   }
 })
 
@@ -231,11 +239,13 @@ test('unchanged TOAST: left out of fields and named in unchanged_toast_fields, s
   const table = uniqueName('toast')
   const slot = uniqueName('s')
   const publication = uniqueName('p')
+  let stream: Stream | undefined
   // ~100 kB of md5 hex: incompressible enough that it is stored out of line.
   const big = `(select string_agg(md5(random()::text), '') from generate_series(1, 3200))`
   try {
     await sql.unsafe(`create table ${table} (id int primary key, note text, big text, n int)`)
-    const { writer, stop } = await startStream(sql, slot, publication, [table])
+    stream = await startStream(sql, slot, publication, [table])
+    const { writer, stop } = stream
     await sql.unsafe(`insert into ${table} values (1, 'a', ${big}, 1)`)
     const [first] = await sql<{ big: string }[]>`select big from ${sql(table)} where id = 1`
     const [toast] = await sql<{ name: string }[]>`select reltoastrelid::regclass::text as name from pg_class where oid = ${table}::regclass`
@@ -291,6 +301,6 @@ test('unchanged TOAST: left out of fields and named in unchanged_toast_fields, s
     assertEquals(changes[4]!.values, [1, 'c', second!.big, 2])
     assertEquals(changes[4]!.unchangedToastFields, undefined)
   } finally {
-    await cleanUp(sql, slot, publication, [table])
+    await cleanUp(sql, stream, slot, publication, [table])
   }
 })

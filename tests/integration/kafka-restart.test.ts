@@ -8,7 +8,7 @@ import { assert, assertEquals } from '../assert.ts'
 import { KafkaWriter } from '../../src/writers/kafka/mod.ts'
 import { brokerPid, createTopics, deleteTopics, KAFKA_BROKERS, kafkaScript, position, readTopics, withKafka } from './kafka-support.ts'
 import { sleep } from './process.ts'
-import { dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor } from './support.ts'
+import { dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
 
 const KEYS = 50
 
@@ -25,7 +25,7 @@ test('kafka restart: the broker stops mid-stream and comes back; nothing is conf
       await createTopics([topic], 3)
       const writer = new KafkaWriter({ brokers: KAFKA_BROKERS, topic, deliveryTimeoutMs: 120_000 })
       const run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true }, writer, batch: { maxRecords: 100 } })
-      await waitFor(async () => (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length > 0, 15_000, 'slot active')
+      await waitForStreaming(sql, slot)
       // A steady workload: each transaction bumps v of 5 keys.
       const workload = (async () => {
         for (let round = 1; writing; round++) {

@@ -9,7 +9,7 @@ import { createTopics, deleteTopics, KAFKA_BROKERS, KAFKA_SASL_BROKERS, position
 import { dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor } from './support.ts'
 
 const slotActive = (sql: ReturnType<typeof sqlClient>, slot: string) => async () =>
-  (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length > 0
+  (await sql`select 1 from pg_replication_slots s join pg_stat_replication r on r.pid = s.active_pid where s.slot_name = ${slot}`).length > 0
 
 test('kafka: every committed change arrives once, keyed by primary key, with id/lsn/transaction headers, in order per key', () =>
   withKafka(async () => {

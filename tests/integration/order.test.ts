@@ -7,7 +7,7 @@ import postgres from 'postgres'
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
 import { parseLsn } from '../../src/pg/lsn.ts'
-import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor } from './support.ts'
+import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
 
 test('interleaved concurrent transactions arrive whole, in commit order', async () => {
   const sql = sqlClient()
@@ -15,11 +15,12 @@ test('interleaved concurrent transactions arrive whole, in commit order', async 
   const table = uniqueName('order')
   const slot = uniqueName('s')
   const publication = uniqueName('p')
+  let run: { stop: () => Promise<void> } | undefined
   try {
     await sql.unsafe(`create table ${table} (id int primary key, tx text not null, seq int not null)`)
     const writer = new CollectingWriter()
-    const run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true }, writer })
-    await waitFor(async () => (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length > 0, 15_000, 'slot active')
+    run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true }, writer })
+    await waitForStreaming(sql, slot)
 
     const names = ['a', 'b', 'c', 'd', 'e'] as const
     type Name = (typeof names)[number]
@@ -68,7 +69,7 @@ test('interleaved concurrent transactions arrive whole, in commit order', async 
     const expectedCount = commitOrder.reduce((sum, n) => sum + inserted.get(n)!.length, 0)
     assertEquals(expectedCount, 10, 'test setup: 10 committed rows')
     await waitFor(() => writer.records.length >= expectedCount, 15_000, `${expectedCount} records`)
-    // Anything from the rolled-back transaction would arrive with a later batch: give it a moment.
+    // A sentinel committed after the rollback: once it arrives, everything before it was decoded.
     await sql.unsafe(`insert into ${table} values (1000, 'z', 0)`)
     await waitFor(() => writer.records.length >= expectedCount + 1, 15_000, 'the sentinel record')
     await run.stop()
@@ -104,9 +105,11 @@ test('interleaved concurrent transactions arrive whole, in commit order', async 
     // Begin order was a, b, c, d; commit order wins.
     assertEquals([...new Set(records.slice(0, expectedCount).map((r) => r.change.transactionId))], commitOrder.map((n) => xids.get(n)!))
     assert(records[expectedCount]!.change.commitLsn > previousLsn, 'the sentinel commits last')
-    await dropSlot(sql, slot)
   } finally {
-    await workers.end()
+    // Also after a failure: end open transactions, stop the pipeline so that the slot can go, drop everything.
+    await workers.end({ timeout: 0 })
+    await run?.stop().catch(() => {})
+    await dropSlot(sql, slot)
     await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${publication}`)
     await sql.end()
   }

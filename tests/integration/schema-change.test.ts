@@ -6,7 +6,7 @@
 import { test } from '../harness.ts'
 import { assertEquals } from '../assert.ts'
 import { JsonText, type PgValue } from '../../src/pg/values/types.ts'
-import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor } from './support.ts'
+import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
 
 interface Expected {
   readonly operation: string
@@ -27,7 +27,7 @@ test('records follow ADD COLUMN, DROP COLUMN and ALTER COLUMN TYPE mid-stream', 
     await sql.unsafe(`create table ${table} (id int primary key, a int, b text, n text)`)
     const writer = new CollectingWriter()
     run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true }, writer })
-    await waitFor(async () => (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length > 0, 15_000, 'slot active')
+    await waitForStreaming(sql, slot)
 
     await sql.unsafe(`insert into ${table} values (1, 10, 'x', '42')`)
     await sql.unsafe(`alter table ${table} add column c jsonb default '{"d": 1}'`)

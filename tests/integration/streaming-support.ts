@@ -11,7 +11,7 @@ import type postgres from 'postgres'
 import type { Logger, LogFields } from '../../src/pipeline/logger.ts'
 import type { WriterRecord } from '../../src/writers/writer.ts'
 import { assert, assertEquals } from '../assert.ts'
-import { CollectingWriter, dropSlot, startPipeline, TEST_URL, uniqueName, waitFor } from './support.ts'
+import { CollectingWriter, dropSlot, startPipeline, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
 
 /** A payload of ~330 bytes per row: 200 rows pass the test server's logical_decoding_work_mem (64kB). */
 export const PAYLOAD_SQL = `repeat(md5(g::text), 10)`
@@ -139,7 +139,7 @@ export async function compareWithUnstreamed(
     await sql`select pg_copy_logical_replication_slot(${slot}, ${copy})`
     const postgresOptions = { url: TEST_URL, publication, tables: [], createSlot: false, createPublication: false, spoolDirectory: spool.path }
     run = startPipeline({ postgres: { ...postgresOptions, slot, streaming: 'on' }, writer: streamed, logger })
-    await waitFor(async () => (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length > 0, 15_000, 'slot active')
+    await waitForStreaming(sql, slot)
     await workload(spool)
     await untilFailed(waitForConfirmed(sql, slot, 'the streaming run to confirm the workload'), run.done)
     await run.stop()

@@ -6,7 +6,7 @@
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
 import { JsonText, type PgValue } from '../../src/pg/values/types.ts'
-import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor } from './support.ts'
+import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
 
 /** One column of an expected row: the decoded value and its exact JSON text in the record. */
 type Cell = readonly [value: PgValue, json: string]
@@ -40,6 +40,7 @@ test('decodes every column type exactly, in change.values and in the JSON record
   const label = uniqueName('label')
   const slot = uniqueName('s')
   const publication = uniqueName('p')
+  let run: { stop: () => Promise<void> } | undefined
   try {
     await sql.unsafe(`
       create type ${mood} as enum ('happy', 'sad', 'it''s "complicated"');
@@ -50,51 +51,55 @@ test('decodes every column type exactly, in change.values and in the JSON record
         t text, vc varchar(10), c3 char(3), j json, jb jsonb, u uuid, by bytea,
         d date, tm time, ttz timetz, ts timestamp, tstz timestamptz, iv interval,
         ai int[], at text[], ai2 int[][], ajb jsonb[], atstz timestamptz[],
-        e ${mood}, di ${posint}, dt ${label}, pt point, ip inet, tsv tsvector
+        e ${mood}, di ${posint}, dt ${label}, pt point, ip inet, tsv tsvector,
+        ae ${mood}[], abx box[], an numeric[]
       )`)
     const writer = new CollectingWriter()
-    const run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true }, writer })
-    await waitFor(async () => (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length > 0, 15_000, 'slot active')
+    run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true }, writer })
+    await waitForStreaming(sql, slot)
 
     // One statement: one transaction, four records in row order. timestamptz/timetz literals carry
-    // explicit non-UTC offsets; the replication connection prints timestamptz in UTC.
-    await sql.unsafe(String.raw`
+    // explicit non-UTC offsets; the replication connection prints timestamptz in UTC. (Backslashes
+    // are doubled rather than using String.raw: Bun's transpiler escapes non-ASCII in raw templates.)
+    await sql.unsafe(`
       insert into ${table} values
       (1, true, 32767, 2147483647, 9223372036854775807, '3.25', 'NaN',
        '12345678901234567890.12345678901234567890',
-       'it''s "quoted" \ back\slash, ünïcödé ✓ 😀', 'a''b"c\dé😀', 'ab',
-       '{"b": 1,  "a": [1, 2.50, "x\"y\\z"], "big": 123456789012345678901234567890}',
-       '{"quote": "say \"hi\"", "bs": "C:\\dir", "uni": "\u00e9\ud83d\ude00", "big": 123456789012345678901234567890, "neg": -0.000000000000000000001, "arr": [true, null]}',
-       'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', '\x00ff10',
+       'it''s "quoted" \\ back\\slash, ünïcödé ✓ 😀', 'a''b"c\\dé😀', 'ab',
+       '{"b": 1,  "a": [1, 2.50, "x\\"y\\\\z"], "big": 123456789012345678901234567890}',
+       '{"quote": "say \\"hi\\"", "bs": "C:\\\\dir", "uni": "\\u00e9\\ud83d\\ude00", "big": 123456789012345678901234567890, "neg": -0.000000000000000000001, "arr": [true, null]}',
+       'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11', '\\x00ff10',
        '2024-02-29', '23:59:59.999999', '12:34:56.123456+05:30', '2024-02-29 13:14:15.123456',
        '2024-02-29 13:14:15.123456+02', '1 year 2 months 3 days 04:05:06.789',
-       '{1,NULL,-3}', array[null, 'a"b', 'c\d', 'e,f', '{g}', '', 'NULL', 'null', ' sp ', 'é😀'],
-       '{{1,2},{3,4}}', array['{"a": 1}', '[1, "x\"y"]', 'null', null]::jsonb[],
+       '{1,NULL,-3}', array[null, 'a"b', 'c\\d', 'e,f', '{g}', '', 'NULL', 'null', ' sp ', 'é😀'],
+       '{{1,2},{3,4}}', array['{"a": 1}', '[1, "x\\"y"]', 'null', null]::jsonb[],
        array['2024-01-01 00:00:00.000001+00', 'infinity', '-infinity', null]::timestamptz[],
-       'it''s "complicated"', 42, 'dom \ "text"', '(1.5,-2)', '192.168.0.1/24', 'b a a'),
+       'it''s "complicated"', 42, 'dom \\ "text"', '(1.5,-2)', '192.168.0.1/24', 'b a a',
+       array['sad', 'it''s "complicated"']::${mood}[], '{(1,2),(0,0);(3,4),(2,2)}', '{1.50,NaN,-0.000001,NULL}'),
       (2, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
-       null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null),
+       null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+       null, null, null),
       (3, false, -32768, -2147483648, -9223372036854775808, 'Infinity', '-Infinity', 'NaN',
-       '', '', '', '""', '{}', '00000000-0000-0000-0000-000000000000', '\x',
+       '', '', '', '""', '{}', '00000000-0000-0000-0000-000000000000', '\\x',
        'infinity', '00:00:00', '00:00:00-08', 'infinity', '-infinity', '-1 day -00:00:01.5',
        '{}', '{""}', '[0:1][1:2]={{5,6},{7,8}}', '{}', array['-infinity']::timestamptz[],
-       'happy', 1, '', '(0,0)', '::1', ''),
+       'happy', 1, '', '(0,0)', '::1', '', '{}', '{}', '{}'),
       (4, null, 0, -1, 9007199254740993, 'NaN', 'Infinity', '-0.000000000000000000000000000000000000001',
-       '😀🎉', null, 'x', '[]', '"\\"', null, null, '0001-01-01', null, null, '2000-01-01 00:00:00',
-       '1999-12-31 23:59:59.999999-08', '0', null, '{"\\\\"}', null, null, null,
-       null, null, null, null, null, null)`)
+       '😀🎉', null, 'x', '[]', '"\\\\"', null, null, '0001-01-01', null, null, '2000-01-01 00:00:00',
+       '1999-12-31 23:59:59.999999-08', '0', null, '{"\\\\\\\\"}', null, null, null,
+       null, null, null, null, null, null, null, null, null)`)
 
     await waitFor(() => writer.records.length >= 4, 15_000, '4 records')
     await run.stop()
 
     const enumName = mood
-    const expectedFields = ['id', 'b', 'i2', 'i4', 'i8', 'f4', 'f8', 'n', 't', 'vc', 'c3', 'j', 'jb', 'u', 'by', 'd', 'tm', 'ttz', 'ts', 'tstz', 'iv', 'ai', 'at', 'ai2', 'ajb', 'atstz', 'e', 'di', 'dt', 'pt', 'ip', 'tsv']
+    const expectedFields = ['id', 'b', 'i2', 'i4', 'i8', 'f4', 'f8', 'n', 't', 'vc', 'c3', 'j', 'jb', 'u', 'by', 'd', 'tm', 'ttz', 'ts', 'tstz', 'iv', 'ai', 'at', 'ai2', 'ajb', 'atstz', 'e', 'di', 'dt', 'pt', 'ip', 'tsv', 'ae', 'abx', 'an']
     const expectedTypes = [
       'integer', 'boolean', 'smallint', 'integer', 'bigint', 'real', 'double precision', 'numeric',
       'text', 'character varying', 'character', 'json', 'jsonb', 'uuid', 'bytea',
       'date', 'time without time zone', 'time with time zone', 'timestamp without time zone', 'timestamp with time zone', 'interval',
       'integer[]', 'text[]', 'integer[]', 'jsonb[]', 'timestamp with time zone[]',
-      enumName, 'integer', 'text', 'point', 'inet', 'tsvector',
+      enumName, 'integer', 'text', 'point', 'inet', 'tsvector', `${enumName}[]`, 'box[]', 'numeric[]',
     ]
 
     const jsonText = '{"b": 1,  "a": [1, 2.50, "x\\"y\\\\z"], "big": 123456789012345678901234567890}'
@@ -132,6 +137,10 @@ test('decodes every column type exactly, in change.values and in the JSON record
       str('(1.5,-2)'),
       str('192.168.0.1/24'),
       str("'a' 'b'"),
+      [['sad', 'it\'s "complicated"'], '["sad","it\'s \\"complicated\\""]'],
+      // box[] is the one built-in array whose delimiter is ';': its elements contain commas.
+      [['(1,2),(0,0)', '(3,4),(2,2)'], '["(1,2),(0,0)","(3,4),(2,2)"]'],
+      [['1.50', 'NaN', '-0.000001', null], '["1.50","NaN","-0.000001",null]'],
     ]
     const row2: Cell[] = [[2, '2'], ...expectedFields.slice(1).map(() => NULL)]
     const row3: Cell[] = [
@@ -167,6 +176,9 @@ test('decodes every column type exactly, in change.values and in the JSON record
       str('(0,0)'),
       str('::1'),
       str(''),
+      [[], '[]'],
+      [[], '[]'],
+      [[], '[]'],
     ]
     const row4: Cell[] = [
       [4, '4'],
@@ -192,7 +204,7 @@ test('decodes every column type exactly, in change.values and in the JSON record
       str('PT0S'),
       NULL,
       [['\\\\'], '["\\\\\\\\"]'],
-      ...Array.from({ length: 9 }, () => NULL),
+      ...Array.from({ length: 12 }, () => NULL),
     ]
     const rows = [row1, row2, row3, row4]
 
@@ -228,8 +240,10 @@ test('decodes every column type exactly, in change.values and in the JSON record
     assert(typeof writer.records[0]!.change.values[4] === 'bigint' && typeof writer.records[2]!.change.values[4] === 'bigint', 'int8 values are bigint')
     assert(writer.records[0]!.data.includes(',9223372036854775807,') && writer.records[2]!.data.includes(',-9223372036854775808,'), 'int8 extremes as bare digits')
     assert(writer.records[0]!.data.includes('"big": 123456789012345678901234567890'), 'jsonb number beyond 2^53 keeps its digits')
-    await dropSlot(sql, slot)
   } finally {
+    // Also after a failure: stop the pipeline so that the slot can go, then drop everything.
+    await run?.stop().catch(() => {})
+    await dropSlot(sql, slot)
     await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${publication}; drop type if exists ${mood}; drop domain if exists ${posint}; drop domain if exists ${label}`)
     await sql.end()
   }
