@@ -57,7 +57,7 @@ interface CommandFlag {
 type Flag = ValueFlag | SwitchFlag | CommandFlag
 
 const value = (arg: string, set: ValueFlag['set']): ValueFlag => ({ kind: 'value', arg, set })
-const postgresSwitch = (key: 'createSlot' | 'createPublication' | 'dropSlotOnExit'): SwitchFlag => ({
+const postgresSwitch = (key: 'createSlot' | 'createPublication' | 'dropSlotOnExit' | 'standby'): SwitchFlag => ({
   kind: 'switch',
   set: (draft, on) => void (draft.postgres[key] = on),
 })
@@ -71,6 +71,7 @@ const FLAGS = new Map<string, Flag>([
   ['--create-slot', postgresSwitch('createSlot')],
   ['--create-publication', postgresSwitch('createPublication')],
   ['--drop-slot-on-exit', postgresSwitch('dropSlotOnExit')],
+  ['--standby', postgresSwitch('standby')],
   ['--writer', value('<stdout|file|module|kafka|kinesis>', (d, x) => void (d.writer.type = x))],
   ['--file', value('<path>', (d, x) => void (d.writer.file = x))],
   ['--writer-module', value('<path>', (d, x) => void (d.writer.module = x))],

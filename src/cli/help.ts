@@ -57,6 +57,9 @@ variables, then flags, each overriding the one before; empty environment variabl
                                 drop the slot when stopping (changes made while stopped are then
                                 never sent); env PG_TO_BROKERS_DROP_SLOT_ON_EXIT (true/false/1/0);
                                 default false
+  --standby, --no-standby       when another process streams from the slot, wait (polling every
+                                second) and take over when it stops, instead of failing;
+                                env PG_TO_BROKERS_STANDBY (true/false/1/0); default false
   --writer <stdout|file|module|kafka|kinesis>
                                 where changes go; env PG_TO_BROKERS_WRITER; default stdout
   --file <path>                 append JSON lines to this file (implies --writer file)

@@ -64,7 +64,9 @@ async function readConfigFile(path: string): Promise<string> {
   try {
     return await readTextFile(path)
   } catch (error) {
-    const reason = (error as { code?: string }).code === 'ENOENT' ? 'no such file' : (error as Error).message
+    // Runtimes word these differently; the common codes get one wording everywhere.
+    const reasons: Record<string, string> = { ENOENT: 'no such file', EISDIR: 'it is a directory', EACCES: 'permission denied' }
+    const reason = reasons[(error as { code?: string }).code ?? ''] ?? (error as Error).message
     throw new ConfigError([`config file ${path}: cannot read it (${reason})`])
   }
 }

@@ -29,6 +29,7 @@ export const ENV = {
   publication: 'PG_TO_BROKERS_PUBLICATION',
   tables: 'PG_TO_BROKERS_TABLES',
   dropSlotOnExit: 'PG_TO_BROKERS_DROP_SLOT_ON_EXIT',
+  standby: 'PG_TO_BROKERS_STANDBY',
   writer: 'PG_TO_BROKERS_WRITER',
   filePath: 'PG_TO_BROKERS_FILE_PATH',
   writerModule: 'PG_TO_BROKERS_WRITER_MODULE',
@@ -101,18 +102,23 @@ function readEnv(env: Record<string, string | undefined>, issues: string[]): Con
 }
 
 function postgresFromEnv(get: (name: string) => string | undefined, issues: string[]): NonNullable<ConfigOverrides['postgres']> {
-  const drop = get(ENV.dropSlotOnExit)
-  const dropSlotOnExit = mapDefined(drop, booleanFromText)
-  if (drop !== undefined && dropSlotOnExit === undefined) {
-    issues.push(`postgres.dropSlotOnExit (${ENV.dropSlotOnExit}): expected true, false, 1 or 0, got ${showValue(drop)}`)
-  }
+  const dropSlotOnExit = envBoolean(get, 'dropSlotOnExit', issues)
+  const standby = envBoolean(get, 'standby', issues)
   return compact({
     url: get(ENV.url) ?? get(ENV.urlFallback),
     slot: get(ENV.slot),
     publication: get(ENV.publication),
     tables: mapDefined(get(ENV.tables), splitList),
     dropSlotOnExit,
+    standby,
   })
+}
+
+function envBoolean(get: (name: string) => string | undefined, key: 'dropSlotOnExit' | 'standby', issues: string[]): boolean | undefined {
+  const text = get(ENV[key])
+  const on = mapDefined(text, booleanFromText)
+  if (text !== undefined && on === undefined) issues.push(`postgres.${key} (${ENV[key]}): expected true, false, 1 or 0, got ${showValue(text)}`)
+  return on
 }
 
 // ---- merging -------------------------------------------------------------------------------

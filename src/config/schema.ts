@@ -129,6 +129,8 @@ const PostgresSchema = strict(
     createSlot: v.optional(bool, true),
     createPublication: v.optional(bool, true),
     dropSlotOnExit: v.optional(bool, false),
+    // Wait while another process streams from the slot, and take over when it stops (one active streamer per slot).
+    standby: v.optional(bool, false),
     statusIntervalMs: v.optional(integer(100, 600_000), 10_000),
     connectTimeoutMs: v.optional(integer(100, 600_000), 10_000),
     // 'auto': stream in-progress transactions (protocol 2) when the server can (PostgreSQL 14+).
@@ -203,6 +205,7 @@ export type ConfigOverrides = {
     createSlot?: boolean
     createPublication?: boolean
     dropSlotOnExit?: boolean
+    standby?: boolean
   }
   writer?: { type?: string; path?: string; options?: Record<string, string> } & KafkaOverrides & KinesisOverrides
   batch?: { maxRecords?: number | string; maxLatencyMs?: number | string }

@@ -29,6 +29,8 @@ const TEXT_OID = 25
 export class Catalog {
   readonly #sql: postgres.Sql
   readonly #types = new Map<number, PgType>()
+  /** Slots whose advisory lock this session holds (session locks stack, so each is taken once). */
+  readonly #leases = new Set<string>()
   readonly user: string
 
   private constructor(sql: postgres.Sql) {
@@ -38,7 +40,7 @@ export class Catalog {
 
   /** @throws PgToBrokersError when the server cannot be reached or refuses the login. */
   static async open(url: string, connectTimeoutMs: number): Promise<Catalog> {
-    const sql = openConnection(url, connectTimeoutMs, { application_name: 'pg_to_brokers_catalog' })
+    const sql = await openConnection(url, connectTimeoutMs, { application_name: 'pg_to_brokers_catalog' })
     try {
       await sql`select 1`
     } catch (error) {
@@ -111,6 +113,29 @@ export class Catalog {
     return missing
   }
 
+  /** Configured tables ("schema.table") that the publication does not publish (none for FOR ALL TABLES). */
+  async tablesNotInPublication(publication: string, tables: readonly string[]): Promise<string[]> {
+    const rows = await this.#sql<{ name: string }[]>`select schemaname || '.' || tablename as name from pg_publication_tables where pubname = ${publication}`
+    const published = new Set(rows.map((r) => r.name))
+    return tables.map((t) => parseQualifiedName(t)).map((n) => `${n.schema}.${n.name}`).filter((name) => !published.has(name))
+  }
+
+  /**
+   * Published tables that have neither a primary key nor another replica identity: PostgreSQL
+   * refuses UPDATE and DELETE on them while they are published, and their changes carry no key.
+   */
+  async tablesWithoutReplicaIdentity(publication: string): Promise<string[]> {
+    const rows = await this.#sql<{ name: string }[]>`
+      select p.schemaname || '.' || p.tablename as name
+      from pg_publication_tables p
+      join pg_namespace n on n.nspname = p.schemaname
+      join pg_class c on c.relnamespace = n.oid and c.relname = p.tablename
+      where p.pubname = ${publication}
+        and (c.relreplident = 'n' or (c.relreplident = 'd' and not exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisprimary)))
+      order by 1`
+    return rows.map((r) => r.name)
+  }
+
   /** Primary-key column names of a relation, in key order; empty when it has none. */
   async primaryKey(relationOid: number): Promise<string[]> {
     const rows = await this.#sql<{ attname: string }[]>`
@@ -129,7 +154,23 @@ export class Catalog {
     return out
   }
 
+  /**
+   * Takes the session-level advisory lock keyed on the slot name without waiting; true when this
+   * session holds it. The lock ends with the session, so a killed holder frees it at once.
+   */
+  async tryLeaseSlot(slot: string): Promise<boolean> {
+    if (this.#leases.has(slot)) return true
+    const [row] = await this.#sql<{ ok: boolean }[]>`select pg_try_advisory_lock(hashtext('pg_to_brokers:' || ${slot})) as ok`
+    if (row?.ok === true) this.#leases.add(slot)
+    return row?.ok === true
+  }
+
+  /** Releases the advisory locks taken, then ends the session. Never throws. */
   async close(): Promise<void> {
+    for (const slot of this.#leases) {
+      await this.#sql`select pg_advisory_unlock(hashtext('pg_to_brokers:' || ${slot}))`.catch(() => {})
+    }
+    this.#leases.clear()
     await this.#sql.end({ timeout: 1 }).catch(() => {})
   }
 

@@ -27,6 +27,10 @@ export function explainConnectionError(error: unknown, url: string, user: string
   const e = (error ?? {}) as DriverError
   const target = describeTarget(url)
   const message = redact(String(e.message ?? error), url)
+  // The server answered the SSLRequest with "N" and the driver went on with the handshake anyway.
+  if (/before secure TLS connection was established/.test(message)) {
+    return new PgToBrokersError('pg_tls_failed', `PostgreSQL at ${target} does not accept TLS (the connection closed during the TLS handshake): enable ssl on the server, or set sslmode=disable or sslmode=prefer in the URL`, { cause: error })
+  }
   switch (e.code) {
     case 'ECONNREFUSED':
       return new PgToBrokersError('pg_unreachable', `cannot connect to PostgreSQL at ${target}: connection refused (is the server running and listening there?)`, { cause: error })
@@ -47,6 +51,16 @@ export function explainConnectionError(error: unknown, url: string, user: string
     case '57P02':
     case '57P03':
       return new PgToBrokersError('pg_connection_lost', `lost the connection to PostgreSQL at ${target}: ${message}`, { cause: error })
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'CERT_SIGNATURE_FAILURE':
+      return new PgToBrokersError('pg_tls_failed', `cannot verify the TLS certificate of PostgreSQL at ${target} (${e.code}): set sslrootcert in the URL to the CA certificate that signed the server's certificate`, { cause: error })
+    case 'CERT_HAS_EXPIRED':
+      return new PgToBrokersError('pg_tls_failed', `the TLS certificate of PostgreSQL at ${target} has expired`, { cause: error })
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return new PgToBrokersError('pg_tls_failed', `the TLS certificate of PostgreSQL at ${target} is not for that host name: ${message} (connect by a name the certificate lists, or use sslmode=verify-ca)`, { cause: error })
     case '28P01':
       return new PgToBrokersError('pg_auth_failed', `password authentication failed for user "${user}" at ${target}: check the password in the PostgreSQL URL`, { cause: error })
     case '28000':

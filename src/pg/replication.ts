@@ -3,7 +3,7 @@ import type postgres from 'postgres'
 import { openConnection } from './connect.ts'
 import { formatLsn, type Lsn } from './lsn.ts'
 import { quoteIdent, quoteLiteral } from './identifiers.ts'
-import { explainConnectionError } from './errors.ts'
+import { describeTarget, explainConnectionError } from './errors.ts'
 import { PgToBrokersError } from '../errors.ts'
 
 /** Session settings that fix the server's text output format for every value we decode. */
@@ -70,7 +70,7 @@ export class ReplicationConnection {
 
   /** Opens a connection in replication=database mode. @throws PgToBrokersError when it cannot. */
   static async open(url: string, connectTimeoutMs: number): Promise<ReplicationConnection> {
-    const sql = openConnection(url, connectTimeoutMs, { replication: 'database', application_name: 'pg_to_brokers', ...OUTPUT_SETTINGS })
+    const sql = await openConnection(url, connectTimeoutMs, { replication: 'database', application_name: 'pg_to_brokers', ...OUTPUT_SETTINGS })
     const user = sql.options.user
     const connection = new ReplicationConnection(sql, url, user)
     try {
@@ -131,7 +131,7 @@ export class ReplicationConnection {
         this.#buffered = []
         if (this.#paused) {
           this.#paused = false
-          this.#stream?._read(0)
+          this.#resumeSocket()
         }
         yield batch
         continue
@@ -139,6 +139,19 @@ export class ReplicationConnection {
       if (this.#failure) throw this.#failure
       if (this.#ended) throw new PgToBrokersError('pg_stream_ended', 'PostgreSQL ended the replication stream (server shutdown or connection lost)')
       await new Promise<void>((resolve) => (this.#wake = resolve))
+    }
+  }
+
+  /**
+   * Resumes the driver's paused socket. Once the connection is gone the driver has no socket left
+   * (its `_read` would throw a TypeError); the buffered messages are still handed out, then the failure.
+   */
+  #resumeSocket(): void {
+    if (this.#failure || this.#ended) return
+    try {
+      this.#stream?._read(0)
+    } catch (error) {
+      this.#failure ??= new PgToBrokersError('pg_connection_lost', `lost the connection to PostgreSQL at ${describeTarget(this.#url)}: the driver closed its socket`, { cause: error })
     }
   }
 

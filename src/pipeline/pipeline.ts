@@ -17,6 +17,7 @@ import { Batcher, DEFAULT_BATCH_OPTIONS, type BatchOptions } from './batcher.ts'
 import { Checkpoint } from './checkpoint.ts'
 import { silentLogger, type Logger } from './logger.ts'
 import { prepareSource, type SourceOptions } from './prepare.ts'
+import { waitForSlotLease } from './standby.ts'
 import { explainStreamingFailure, isStreamedDecodingFailure, useStreaming, type StreamingMode } from './streaming.ts'
 
 export type { StreamingMode }
@@ -51,6 +52,8 @@ export interface PipelineOptions {
   readonly onFlushed?: (lsn: Lsn) => void
   /** Called once the replication stream has started. */
   readonly onStreaming?: () => void
+  /** Called when a standby starts waiting for the slot (it has connected and checked everything by then). */
+  readonly onStandbyWaiting?: () => void
 }
 
 const XLOG_DATA = 0x77 // 'w'
@@ -74,6 +77,9 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     let streaming = useStreaming(mode, serverVersion)
     // The destination is checked first: a missing stream or topic must not leave a new slot behind retaining WAL.
     await options.writer.init()
+    // A standby waits here (before the slot may be created) until it holds the slot's lease and the slot is free.
+    const standby = { slot: pg.slot, url: pg.url, logger, signal: options.signal, onWaiting: options.onStandbyWaiting }
+    if (pg.standby && !(await waitForSlotLease(catalog, standby))) return
     await prepareSource(catalog, pg, logger)
     for (;;) {
       try {

@@ -10,6 +10,8 @@ export interface SourceOptions {
   readonly tables: readonly string[]
   readonly createSlot: boolean
   readonly createPublication: boolean
+  /** Wait for a slot in use by another process instead of failing (see standby.ts). */
+  readonly standby?: boolean
 }
 
 /**
@@ -28,8 +30,23 @@ export async function prepareSource(catalog: Catalog, options: SourceOptions, lo
     }
     await catalog.createPublication(options.publication, options.tables)
     logger.info('created publication', { publication: options.publication, tables: options.tables.join(',') || 'ALL TABLES' })
+  } else {
+    await checkPublicationTables(catalog, options)
+  }
+  const keyless = await catalog.tablesWithoutReplicaIdentity(options.publication)
+  if (keyless.length > 0) {
+    logger.warn(`published tables without a primary key or replica identity (PostgreSQL refuses UPDATE and DELETE on them while they are published; add a primary key or set REPLICA IDENTITY): ${keyless.join(', ')}`, { publication: options.publication })
   }
   await prepareSlot(catalog, options, logger)
+}
+
+/** An existing publication must publish every configured table: otherwise its changes would silently never come. */
+async function checkPublicationTables(catalog: Catalog, options: SourceOptions): Promise<void> {
+  if (options.tables.length === 0) return
+  const absent = await catalog.tablesNotInPublication(options.publication, options.tables)
+  if (absent.length === 0) return
+  const list = absent.join(', ')
+  throw new PgToBrokersError('publication_missing_table', `publication "${options.publication}" does not include the configured table${absent.length > 1 ? 's' : ''} ${list}: add ${absent.length > 1 ? 'them' : 'it'} with ALTER PUBLICATION … ADD TABLE ${list}, or remove ${absent.length > 1 ? 'them' : 'it'} from tables`)
 }
 
 async function prepareSlot(catalog: Catalog, options: SourceOptions, logger: Logger): Promise<void> {

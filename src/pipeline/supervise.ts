@@ -2,6 +2,7 @@
 import { PgToBrokersError } from '../errors.ts'
 import type { Logger } from './logger.ts'
 import { runPipeline, type PipelineOptions } from './pipeline.ts'
+import { STANDBY_POLL_MS } from './standby.ts'
 
 /** Errors that a new connection can cure. Configuration and permission errors are final. */
 const TRANSIENT_CODES = new Set(['pg_stream_ended', 'pg_unreachable', 'pg_connection_lost'])
@@ -17,16 +18,28 @@ export async function runSupervised(options: PipelineOptions & { readonly logger
   let failures = 0
   for (;;) {
     try {
-      await runPipeline({ ...options, onStreaming: () => ((started = true), (failures = 0)) })
+      // A waiting standby has passed the start-up checks too: from then on, a lost connection is retried.
+      await runPipeline({ ...options, onStreaming: () => ((started = true), (failures = 0)), onStandbyWaiting: () => (started = true) })
       return
     } catch (error) {
-      if (!started || options.signal?.aborted || !isTransient(error)) throw error
+      if (options.signal?.aborted) throw error
+      if (options.postgres.standby && isSlotInUse(error)) {
+        // Another process took the slot between the standby's check and START_REPLICATION: wait again.
+        await sleep(STANDBY_POLL_MS, options.signal)
+        if (options.signal?.aborted) return
+        continue
+      }
+      if (!started || !isTransient(error)) throw error
       const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures++) * (0.5 + Math.random() / 2)
       options.logger.warn('connection lost; reconnecting', { reason: (error as Error).message, retryInMs: Math.round(delay) })
       await sleep(delay, options.signal)
       if (options.signal?.aborted) return
     }
   }
+}
+
+function isSlotInUse(error: unknown): boolean {
+  return error instanceof PgToBrokersError && error.code === 'slot_in_use'
 }
 
 function isTransient(error: unknown): boolean {

@@ -4,7 +4,7 @@ import { assertEquals } from '../assert.ts'
 import { currentRuntime } from './process.ts'
 import { runCampaign } from './faults/campaign.ts'
 
-const SHORT_FORM_FAULTS = 24
+const SHORT_FORM_FAULTS = 20
 
 test('faults: kill -9, connection cuts, stalls and PostgreSQL restarts under a workload: 0 missing, order kept, duplicates identical', async () => {
   const tally = await runCampaign({ faults: SHORT_FORM_FAULTS })

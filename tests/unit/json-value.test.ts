@@ -51,6 +51,11 @@ test('strings are JSON-escaped', () => {
   check('1234567890123456789012345678901234567890.5', '"1234567890123456789012345678901234567890.5"')
 })
 
+test('strings are escaped exactly as JSON.stringify escapes them', () => {
+  const samples = ['a\u007fb', '\u2028\u2029', '\ud800', 'x\udfffy', '\ud83d\ude00', 'é', '/', '<\/script>', '\u001f\u0020', 'tab\there']
+  for (const sample of samples) check(sample, JSON.stringify(sample))
+})
+
 test('bytes become the PostgreSQL hex text as a JSON string', () => {
   check(new Uint8Array([0, 255]), '"\\\\x00ff"', '\\x00ff')
   check(new Uint8Array([]), '"\\\\x"', '\\x')

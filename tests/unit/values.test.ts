@@ -39,6 +39,12 @@ test('int8 decodes to an exact bigint at both extremes', () => {
   assertEquals(decode(20, '-9223372036854775808'), -9223372036854775808n)
   assertEquals(decode(20, '9007199254740993'), 9007199254740993n) // 2^53 + 1, not representable as a number
   assertEquals(decode(20, '0'), 0n)
+  // Around the 15-character switch between Number() and BigInt() parsing.
+  assertEquals(decode(20, '999999999999999'), 999999999999999n)
+  assertEquals(decode(20, '-99999999999999'), -99999999999999n)
+  assertEquals(decode(20, '-999999999999999'), -999999999999999n)
+  assertEquals(decode(20, '9999999999999999'), 9999999999999999n)
+  assertEquals(decode(20, '42'), 42n)
 })
 
 test('float4 and float8 decode to numbers, NaN and infinities included', () => {

@@ -4,6 +4,11 @@ import { JsonText, type PgValue } from '../../pg/values/types.ts'
 const HEX_DIGITS = new TextEncoder().encode('0123456789abcdef')
 const BYTES_PREFIX = new TextEncoder().encode('"\\\\x') // the JSON text "\\x
 const ascii = new TextDecoder()
+/**
+ * What JSON.stringify escapes in a string: '"', '\\', control characters, and UTF-16 surrogates
+ * (it keeps valid pairs, but telling those apart is its job). Strings without any are quoted as-is.
+ */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
 
 /**
  * JSON text for a PgValue: bigint as bare digits (exact, though many parsers read it as a double);
@@ -14,7 +19,8 @@ const ascii = new TextDecoder()
 export function encodeJsonValue(value: PgValue): string {
   switch (typeof value) {
     case 'string':
-      return JSON.stringify(value)
+      // Most values need no escaping; a regular-expression test and a quote beat JSON.stringify there.
+      return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`
     case 'number':
       // String() gives the shortest round-trip form, which is valid JSON for finite numbers.
       return Number.isFinite(value) ? String(value) : `"${value}"`

@@ -10,7 +10,14 @@ const asText: ValueDecoder = (text) => text
 const asBoolean: ValueDecoder = (text) => text === 't'
 // Number() also reads the float spellings the server uses: 'NaN', 'Infinity', '-Infinity', '1e+100'.
 const asNumber: ValueDecoder = (text) => Number(text)
-const asBigInt: ValueDecoder = (text) => BigInt(text)
+/** Up to 15 characters an int8 is below 2^53 in magnitude, so Number() reads it exactly, and BigInt(number) beats BigInt(text). */
+const EXACT_NUMBER_DIGITS = 15
+const asBigInt: ValueDecoder = (text) => {
+  if (text.length > EXACT_NUMBER_DIGITS) return BigInt(text)
+  const n = Number(text)
+  // Anything but an integer is malformed: BigInt(text) then throws the runtime's usual error.
+  return Number.isInteger(n) ? BigInt(n) : BigInt(text)
+}
 const asJson: ValueDecoder = (text) => new JsonText(text)
 
 /** Decoders by scalar OID; any OID not listed keeps the server's text. */

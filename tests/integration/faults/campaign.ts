@@ -50,7 +50,9 @@ export async function runCampaign(options: CampaignOptions): Promise<Tally> {
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31)
   const random = mulberry32(seed)
   const started = Date.now()
-  const cluster = await startFaultCluster()
+  // A fast shutdown waits for each logical walsender until its client confirms the sent position,
+  // or until wal_sender_timeout (60 s by default): a short timeout keeps each restart short.
+  const cluster = await startFaultCluster('pg-faults', ['wal_sender_timeout=5s'])
   const proxy = await PgProxy.start(cluster.port)
   const sql = postgres(cluster.url, { max: 1, onnotice: () => {}, connect_timeout: 5 })
   const output = join(tmpdir(), `pgtb-faults-${process.pid}-${seed}.jsonl`)

@@ -81,6 +81,7 @@ export async function startFaultCluster(name = 'pg-faults', extraOptions: readon
         } catch { break }
         spawnSync('sleep', ['0.05'])
       }
+      if (process.env.FAULT_KEEP_LOG) execFileSync('cp', [`${dir}/log`, process.env.FAULT_KEEP_LOG])
       rmSync(dir, { recursive: true, force: true })
     },
   }

@@ -1,6 +1,7 @@
 /**
  * @module The long fault campaign (`npm run faults`): at least 200 faults, then the tally.
- * `FAULTS=<n>` changes the count, `FAULT_SEED=<n>` replays a seed, `FAULT_TRACE=1` prints each fault.
+ * `FAULTS=<n>` changes the count, `FAULT_SEED=<n>` replays a seed, `FAULT_TRACE=1` prints each fault,
+ * `FAULT_KEEP_LOG=<file>` keeps the throwaway server's log.
  */
 import process from 'node:process'
 import { runCampaign } from './campaign.ts'
