@@ -22,7 +22,12 @@ export async function runSupervised(options: PipelineOptions & { readonly logger
       await runPipeline({ ...options, onStreaming: () => ((started = true), (failures = 0)), onStandbyWaiting: () => (started = true) })
       return
     } catch (error) {
-      if (options.signal?.aborted) throw error
+      // Stopping while the connection is lost (e.g. during a server restart) is a clean stop: nothing
+      // unconfirmed was delivered-and-forgotten. A writer failure while stopping is still a failure.
+      if (options.signal?.aborted) {
+        if (started && isTransient(error)) return
+        throw error
+      }
       if (options.postgres.standby && isSlotInUse(error)) {
         // Another process took the slot between the standby's check and START_REPLICATION: wait again.
         await sleep(STANDBY_POLL_MS, options.signal)
