@@ -1,0 +1,129 @@
+/**
+ * @module The consumers the benchmark compares, as commands. Each gets its own copy of the
+ * template slot and writes to /dev/null (stdout) where it writes anything.
+ */
+import process from 'node:process'
+import type { Job } from './runners/job.ts'
+
+export type Transport = 'unix' | 'tcp'
+
+export interface Connection {
+  /** TCP URL with password (postgres://user:pass@127.0.0.1:port/pgtb_bench). */
+  readonly tcpUrl: string
+  /** The unix socket directory, and the port that names the socket file. */
+  readonly socketDir: string
+  readonly port: number
+  readonly user: string
+  readonly password: string
+  readonly database: string
+}
+
+export interface Paths {
+  /** Directory of the esbuild bundles of the runners, for Node. */
+  readonly bundles: string
+  readonly deno: string
+  readonly bun: string
+  /** Directory holding pg_recvlogical. */
+  readonly pgBin: string
+  /** Extra flags for every Node consumer (--node-flags=…), e.g. V8 heap sizes. */
+  readonly nodeFlags: readonly string[]
+}
+
+export interface Command {
+  readonly file: string
+  readonly args: readonly string[]
+  readonly env: Readonly<Record<string, string>>
+}
+
+export interface Consumer {
+  /** Stable id, used in --consumers=… and as the slot name suffix. */
+  readonly id: string
+  readonly label: string
+  readonly transport: Transport
+  /** The consumer against which the others are compared (pg_recvlogical over the unix socket). */
+  readonly baseline?: boolean
+  /** Readies what the consumer writes to (a broker's stream or topic): fields for its job, and how to clean up. */
+  readonly prepare?: () => Promise<{ readonly extra: Readonly<Record<string, unknown>>; readonly cleanup: () => Promise<void> }>
+  command(job: Job, paths: Paths, connection: Connection): Command
+}
+
+type Runner = 'pipeline' | 'pg-logical-replication' | 'postgres-subscribe'
+
+/**
+ * In running order. Consumers run one after another on a shared machine, so those compared most
+ * directly run next to each other: per transport, pg_recvlogical, this project on Node, then the
+ * two Node libraries; Deno and Bun after; the profiled run last.
+ */
+export function consumers(profileDir: string): Consumer[] {
+  const list: Consumer[] = []
+  for (const transport of ['unix', 'tcp'] as const) {
+    list.push({
+      id: `pg_recvlogical_${transport}`,
+      label: `pg_recvlogical (pgoutput), ${transport}`,
+      transport,
+      ...(transport === 'unix' ? { baseline: true } : {}),
+      command: (job, paths, c) => pgRecvlogical(job, paths, c, transport),
+    })
+    list.push(pipeline('node', transport))
+    list.push({
+      id: `postgres_subscribe_${transport}`,
+      label: `postgres.js subscribe('*'), ${transport}`,
+      transport,
+      command: (job, paths, c) => script('node', 'postgres-subscribe', job, paths, c, transport),
+    })
+    list.push({
+      id: `pg_logical_replication_${transport}`,
+      label: `pg-logical-replication (defaults), ${transport}`,
+      transport,
+      command: (job, paths, c) => script('node', 'pg-logical-replication', job, paths, c, transport),
+    })
+  }
+  for (const runtime of ['deno', 'bun'] as const) for (const transport of ['unix', 'tcp'] as const) list.push(pipeline(runtime, transport))
+  list.push({
+    id: 'pipeline_node_unix_profiled',
+    label: 'pg_to_brokers → stdout, node --cpu-prof, unix',
+    transport: 'unix',
+    command: (job, paths, c) => script('node', 'pipeline', job, paths, c, 'unix', [`--cpu-prof`, `--cpu-prof-dir=${profileDir}`]),
+  })
+  return list
+}
+
+function pipeline(runtime: 'node' | 'deno' | 'bun', transport: Transport): Consumer {
+  return {
+    id: `pipeline_${runtime}_${transport}`,
+    label: `pg_to_brokers → stdout, ${runtime}, ${transport}`,
+    transport,
+    command: (job, paths, c) => script(runtime, 'pipeline', job, paths, c, transport),
+  }
+}
+
+function pgRecvlogical(job: Job, paths: Paths, c: Connection, transport: Transport): Command {
+  const host = transport === 'unix' ? c.socketDir : '127.0.0.1'
+  return {
+    file: `${paths.pgBin}/pg_recvlogical`,
+    args: [
+      `--dbname=host=${host} port=${c.port} user=${c.user} dbname=${c.database}`,
+      `--slot=${job.slot}`, '--start', '--no-loop',
+      '-o', 'proto_version=1', '-o', `publication_names=${job.publication}`,
+      `--endpos=${job.targetLsn}`, '--file=/dev/null',
+    ],
+    env: { PGPASSWORD: c.password },
+  }
+}
+
+/** A runner script on a runtime: Node runs the esbuild bundle (as the npm package ships), Deno and Bun the TypeScript. */
+function script(runtime: 'node' | 'deno' | 'bun', runner: Runner, job: Job, paths: Paths, c: Connection, transport: Transport, nodeArgs: readonly string[] = []): Command {
+  const url = transport === 'tcp' ? c.tcpUrl : `postgres:///${c.database}`
+  // With no host in the URL, postgres.js and pg take it from PGHOST: a directory means its unix socket.
+  const socketEnv = transport === 'unix' ? { PGHOST: c.socketDir, PGPORT: String(c.port), PGUSER: c.user } : {}
+  const env = { ...socketEnv, PGTB_BENCH_JOB: JSON.stringify({ ...job, url }) }
+  const source = new URL(`./runners/${runner}.ts`, import.meta.url).pathname
+  switch (runtime) {
+    case 'node':
+      return { file: process.execPath, args: [...paths.nodeFlags, ...nodeArgs, `${paths.bundles}/${runner}.mjs`], env }
+    case 'deno':
+      return { file: paths.deno, args: ['run', '-A', '--quiet', source], env }
+    case 'bun':
+      return { file: paths.bun, args: [source], env }
+  }
+}

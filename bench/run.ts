@@ -1,0 +1,269 @@
+/**
+ * @module `npm run bench [-- options]`: sets up each workload behind a template slot, copies the slot
+ * once per consumer, drains every copy with every consumer in one run, then measures
+ * commit→acknowledgement latency and summarises a CPU profile. Prints Markdown tables; writes the
+ * raw figures to .cache/bench/results-<time>.json. See bench/RESULTS.md.
+ *
+ *   --quick                  a tenth of the rows
+ *   --workloads=main,wide,single
+ *   --consumers=<id>,…       a subset (ids in bench/consumers.ts; e.g. pipeline_node_unix)
+ *   --no-latency --no-profile
+ *   --brokers                also the Kinesis and Kafka writers (needs scripts/kinesis.sh, scripts/kafka.sh)
+ *   --node-flags="<flags>"   extra flags for the Node consumers, e.g. "--max-semi-space-size=2"
+ *   --substitute=<src file>=<file>,…   bundle <file> in place of a source file (Node runs only): A/B a module
+ *   --wait-idle=<seconds>    wait up to this long for the machine's 1-minute load to fall below 1 (default 120)
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import process from 'node:process'
+import { brokerConsumers } from './brokers.ts'
+import { buildBundles } from './bundle.ts'
+import { consumers as allConsumers, type Connection, type Consumer, type Paths } from './consumers.ts'
+import * as db from './db.ts'
+import { loadRows, measureLatency, type LatencyResult, type LoadShape } from './latency.ts'
+import { measure, sleep, stopConsumers } from './measure.ts'
+import { loadAverage } from './proc.ts'
+import { summariseProfile, type ProfileSummary } from './profile.ts'
+import { latencyTable, profileTable, rssProfile, workloadTable, type ConsumerResult, type WorkloadResult } from './report.ts'
+import type { Job } from './runners/job.ts'
+import { workloads } from './workloads.ts'
+
+const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '')
+const OUT = `${ROOT}/.cache/bench`
+const PROFILE_DIR = `${OUT}/profile`
+const PROFILED = 'pipeline_node_unix_profiled'
+/** Free space needed: the workloads write ~0.7 GB of WAL (full size), retained until their slots go. */
+const MIN_FREE_BYTES = 3 * 1024 ** 3
+
+interface Options {
+  readonly quick: boolean
+  readonly workloads: readonly string[] | undefined
+  readonly consumers: readonly string[] | undefined
+  readonly latency: boolean
+  readonly profile: boolean
+  readonly brokers: boolean
+  readonly waitIdleSeconds: number
+  readonly nodeFlags: readonly string[]
+  readonly substitutes: ReadonlyMap<string, string>
+}
+
+function parseOptions(argv: readonly string[]): Options {
+  const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
+  const list = (name: string) => value(name)?.split(',').filter(Boolean)
+  return {
+    quick: argv.includes('--quick'),
+    workloads: list('workloads'),
+    consumers: list('consumers'),
+    latency: !argv.includes('--no-latency'),
+    profile: !argv.includes('--no-profile'),
+    brokers: argv.includes('--brokers'),
+    waitIdleSeconds: Number(value('wait-idle') ?? 120),
+    nodeFlags: (value('node-flags') ?? '').split(' ').filter(Boolean),
+    substitutes: new Map((list('substitute') ?? []).map((pair) => pair.split('=') as [string, string])),
+  }
+}
+
+/** Set by ^C or SIGTERM: the consumer running is killed, and the run stops before the next one (slots are dropped). */
+const interrupted = new AbortController()
+
+async function main(): Promise<void> {
+  const stop = () => {
+    console.error('interrupted: stopping the consumer and dropping the bench slots')
+    interrupted.abort()
+    stopConsumers()
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+  const options = parseOptions(process.argv.slice(2))
+  const env = postgresEnvironment()
+  checkDisk()
+  mkdirSync(OUT, { recursive: true })
+  rmSync(PROFILE_DIR, { recursive: true, force: true })
+  mkdirSync(PROFILE_DIR, { recursive: true })
+  const paths: Paths = { bundles: `${OUT}/bundles`, deno: `${ROOT}/node_modules/.bin/deno`, bun: `${ROOT}/node_modules/.bin/bun`, pgBin: env.pgBin, nodeFlags: options.nodeFlags }
+  await buildBundles(ROOT, paths.bundles, options.substitutes)
+  await db.ensureDatabase(env.url)
+  const connection = connectionOf(env)
+  const admin = db.connect(connection.tcpUrl)
+  const machine = await describeMachine(admin, paths)
+  console.log(`# pg_to_brokers benchmark, ${new Date().toISOString()}${options.quick ? ' (quick)' : ''}\n\n${machine}\n`)
+  const results: WorkloadResult[] = []
+  let latency: LatencyResult[] = []
+  let profile: ProfileSummary | undefined
+  try {
+    await waitForIdle(options.waitIdleSeconds)
+    await db.createSchema(admin)
+    const chosen = selectConsumers(options)
+    for (const workload of workloads(options.quick ? 0.1 : 1)) {
+      if (options.workloads && !options.workloads.includes(workload.name)) continue
+      const consumers = withBaselineAgain(chosen.filter((c) => workload.name === 'main' || c.id !== PROFILED))
+      const result = await runWorkload(admin, workload, consumers, paths, connection)
+      results.push(result)
+      console.log(`${workloadTable(result)}\n`)
+      if (workload.name === 'single') for (const r of result.results) console.log(`- RSS over the run, ${r.label}: ${rssProfile(r)}`)
+    }
+    if (options.latency) {
+      latency = await runLatency(admin, paths, connection, options.quick)
+      console.log(`\n${latencyTable(latency, describeLoad(latencyShape(options.quick)))}\n`)
+    }
+    profile = options.profile ? profileOf(paths) : undefined
+    if (profile) console.log(`${profileTable(profile)}\n`)
+  } finally {
+    await db.dropBenchSlots(admin).catch((error) => console.error(`could not drop the bench slots: ${error}`))
+    await admin.end()
+  }
+  const file = `${OUT}/results-${new Date().toISOString().replaceAll(':', '-')}.json`
+  writeFileSync(file, JSON.stringify({ machine, options, results, latency, profile }, null, 1))
+  console.log(`raw figures: ${file}`)
+}
+
+async function runWorkload(admin: ReturnType<typeof db.connect>, workload: ReturnType<typeof workloads>[number], consumers: readonly Consumer[], paths: Paths, connection: Connection): Promise<WorkloadResult> {
+  await db.truncateTables(admin)
+  await db.createTemplateSlot(admin)
+  const started = performance.now()
+  await workload.run(admin)
+  const targetLsn = await db.commitMarker(admin, workload.name)
+  console.error(`${workload.name}: workload committed in ${((performance.now() - started) / 1000).toFixed(1)} s, ends at ${targetLsn}`)
+  const slots = consumers.map((c) => `${db.SLOT_PREFIX}${c.id}`)
+  await db.copyTemplate(admin, slots)
+  const expectedRows = workload.rows + 1 // the marker row
+  const results: ConsumerResult[] = []
+  for (const consumer of consumers) {
+    interrupted.signal.throwIfAborted()
+    const slot = `${db.SLOT_PREFIX}${consumer.id}`
+    const report = `${OUT}/${consumer.id}.report.json`
+    const prepared = await consumer.prepare?.()
+    const job: Job = { ...prepared?.extra, url: '', slot, publication: db.PUBLICATION, targetLsn, expectedRows, report }
+    const timeoutMs = Math.max(120_000, (expectedRows / 2_000) * 1000)
+    const measurement = await measure(admin, slot, consumer.command(job, paths, connection), report, timeoutMs)
+    await prepared?.cleanup()
+    results.push({ id: consumer.id, label: consumer.label, baseline: consumer.baseline === true, expectedRows, measurement })
+    console.error(`  ${consumer.label}: ${(expectedRows / measurement.seconds).toFixed(0)} rows/s, exit ${measurement.exitCode}`)
+    if (measurement.exitCode !== 0) console.error(measurement.stderr)
+    await db.dropSlot(admin, slot)
+  }
+  return { name: workload.name, title: workload.title, results }
+}
+
+function latencyShape(quick: boolean): LoadShape {
+  return { rowsPerSecond: 4000, transactionsPerSecond: 40, seconds: quick ? 5 : 20 }
+}
+
+function describeLoad(shape: LoadShape): string {
+  return `${shape.rowsPerSecond} rows/s as ${shape.transactionsPerSecond} transactions/s for ${shape.seconds} s, synchronous_commit = on`
+}
+
+/** Default batching on each runtime, and on Node with a short batch latency to show what the batcher's timer costs. */
+async function runLatency(admin: ReturnType<typeof db.connect>, paths: Paths, connection: Connection, quick: boolean): Promise<LatencyResult[]> {
+  const shape = latencyShape(quick)
+  const runs: { id: string; runtime: string; batchLatencyMs?: number }[] = [
+    { id: 'pipeline_node_unix', runtime: 'node' },
+    { id: 'pipeline_deno_unix', runtime: 'deno' },
+    { id: 'pipeline_bun_unix', runtime: 'bun' },
+    { id: 'pipeline_node_unix', runtime: 'node', batchLatencyMs: 1 },
+  ]
+  const consumers = allConsumers(PROFILE_DIR)
+  const results: LatencyResult[] = []
+  for (const run of runs) {
+    interrupted.signal.throwIfAborted()
+    const consumer = consumers.find((c) => c.id === run.id)!
+    const slot = `${db.SLOT_PREFIX}latency`
+    const report = `${OUT}/latency.report.json`
+    const job: Job = {
+      url: '', slot, publication: db.PUBLICATION, targetLsn: '0/0', expectedRows: loadRows(shape), report, latency: true,
+      ...(run.batchLatencyMs === undefined ? {} : { batchLatencyMs: run.batchLatencyMs }),
+    }
+    const label = `pg_to_brokers → stdout, ${run.runtime}, unix, ${run.batchLatencyMs === undefined ? 'default batching (maxLatencyMs 50)' : `maxLatencyMs ${run.batchLatencyMs}`}`
+    await sleep(1000)
+    results.push(await measureLatency(connection.tcpUrl, admin, slot, label, consumer.command(job, paths, connection), report, shape))
+    console.error(`  latency, ${label}: p99 ${results[results.length - 1]!.p99.toFixed(1)} ms`)
+  }
+  return results
+}
+
+/**
+ * The baseline runs first and once more last: consumers run one after another on a shared
+ * machine, and the two baseline figures show how much the conditions drifted meanwhile.
+ */
+function withBaselineAgain(consumers: readonly Consumer[]): Consumer[] {
+  const baseline = consumers.find((c) => c.baseline)
+  if (!baseline || consumers.length < 3) return [...consumers]
+  const again: Consumer = { id: `${baseline.id}_again`, label: `${baseline.label} (again, last)`, transport: baseline.transport, command: baseline.command }
+  return [...consumers, again]
+}
+
+function selectConsumers(options: Options): Consumer[] {
+  let list = [...allConsumers(PROFILE_DIR), ...(options.brokers ? brokerConsumers(ROOT) : [])]
+  if (!options.profile) list = list.filter((c) => c.id !== PROFILED)
+  if (options.consumers) {
+    const unknown = options.consumers.filter((id) => !list.some((c) => c.id === id))
+    if (unknown.length > 0) throw new Error(`unknown consumer ${unknown.join(', ')}: choose from ${list.map((c) => c.id).join(', ')}`)
+    list = list.filter((c) => options.consumers!.includes(c.id) || c.baseline)
+  }
+  return list
+}
+
+function profileOf(paths: Paths): ProfileSummary | undefined {
+  const file = readdirSync(PROFILE_DIR).find((name) => name.endsWith('.cpuprofile'))
+  return file ? summariseProfile(`${PROFILE_DIR}/${file}`, `${paths.bundles}/pipeline.mjs`) : undefined
+}
+
+interface PostgresEnvironment {
+  readonly url: string
+  readonly socketDir: string
+  readonly pgBin: string
+}
+
+/** Starts the project's PostgreSQL if it is not running (scripts/pg.sh), and reads its settings. */
+function postgresEnvironment(): PostgresEnvironment {
+  execFileSync('bash', [`${ROOT}/scripts/pg.sh`, 'start'], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const text = execFileSync('bash', [`${ROOT}/scripts/pg.sh`, 'env'], { encoding: 'utf8' })
+  const read = (name: string) => {
+    const match = new RegExp(`^export ${name}=(.*)$`, 'm').exec(text)
+    if (!match) throw new Error(`scripts/pg.sh env did not print ${name}`)
+    return match[1]!.replace(/^'(.*)'$/, '$1')
+  }
+  return { url: read('PG_TO_BROKERS_TEST_URL'), socketDir: read('PG_TO_BROKERS_TEST_SOCKET_DIR'), pgBin: read('PG_TO_BROKERS_PG_BIN') }
+}
+
+function connectionOf(env: PostgresEnvironment): Connection {
+  const url = new URL(env.url)
+  return {
+    tcpUrl: db.databaseUrl(env.url, db.BENCH_DATABASE),
+    socketDir: env.socketDir,
+    port: Number(url.port),
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    database: db.BENCH_DATABASE,
+  }
+}
+
+function checkDisk(): void {
+  const line = execFileSync('df', ['-k', '--output=avail', ROOT], { encoding: 'utf8' }).trim().split('\n').pop()!
+  const free = Number(line) * 1024
+  if (free < MIN_FREE_BYTES) throw new Error(`only ${(free / 1024 ** 3).toFixed(1)} GB free under ${ROOT}: the benchmark needs ${MIN_FREE_BYTES / 1024 ** 3} GB for WAL`)
+}
+
+async function waitForIdle(seconds: number): Promise<void> {
+  const deadline = Date.now() + seconds * 1000
+  while (loadAverage() >= 1 && Date.now() < deadline) await sleep(5000)
+  console.error(`1-minute load average at start: ${loadAverage().toFixed(2)}`)
+}
+
+async function describeMachine(admin: ReturnType<typeof db.connect>, paths: Paths): Promise<string> {
+  const version = (file: string, args: string[]) => execFileSync(file, args, { encoding: 'utf8' }).split('\n')[0]!.trim()
+  const cpu = cpus()
+  return [
+    `- machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), Linux`,
+    `- Node ${process.version}, ${version(paths.deno, ['--version'])}, Bun ${version(paths.bun, ['--version'])}`,
+    `- PostgreSQL ${await db.serverVersion(admin)}, logical_decoding_work_mem 64MB on the bench database`,
+  ].join('\n')
+}
+
+try {
+  await main()
+} catch (error) {
+  if (!interrupted.signal.aborted) throw error
+  process.exitCode = 130
+}
