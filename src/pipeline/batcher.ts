@@ -76,8 +76,12 @@ export class Batcher {
   /** Everything added so far belongs to transactions that end at or before `endLsn`. */
   commit(endLsn: Lsn): void {
     if (this.#failure) throw this.#failure
-    if (this.#open.records.length > 0) this.#open.ackLsn = endLsn
-    else if (this.#sealed.length > 0) this.#sealed[this.#sealed.length - 1]!.ackLsn = endLsn
+    if (this.#open.records.length > 0) {
+      this.#open.ackLsn = endLsn
+      // An idle writer gets the transaction at once instead of after maxLatencyMs; a busy one keeps
+      // the batch filling, so batches grow exactly when the writer is the bottleneck.
+      if (!this.#publishing && this.#sealed.length === 0) this.#seal()
+    } else if (this.#sealed.length > 0) this.#sealed[this.#sealed.length - 1]!.ackLsn = endLsn
     else this.#onDurable(endLsn)
   }
 
