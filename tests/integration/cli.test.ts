@@ -119,7 +119,7 @@ test('cli: a failing writer exits 1 and the slot never advances past undelivered
 
 test('cli: wal_level below logical names the setting and the fix', async () => {
   const { startReplicaLevelServer } = await import('./replica-level-server.ts')
-  const server = startReplicaLevelServer()
+  const server = await startReplicaLevelServer()
   try {
     await expectFailure(['run', '--slot', 'never_created'], { PG_TO_BROKERS_POSTGRES_URL: server.url }, 1,
       'PostgreSQL has wal_level=replica, but logical decoding needs wal_level=logical: run ALTER SYSTEM SET wal_level = logical and restart the server')

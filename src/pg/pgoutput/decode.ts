@@ -5,6 +5,33 @@
  */
 import { ByteReader, DecodeError } from './byte-reader.ts'
 import {
+  BEGIN,
+  COMMIT,
+  ORIGIN,
+  RELATION,
+  TYPE,
+  INSERT,
+  UPDATE,
+  DELETE,
+  TRUNCATE,
+  MESSAGE,
+  STREAM_START,
+  STREAM_STOP,
+  STREAM_COMMIT,
+  STREAM_ABORT,
+  TUPLE_KEY,
+  TUPLE_OLD,
+  TUPLE_NEW,
+  COLUMN_NULL,
+  COLUMN_UNCHANGED,
+  COLUMN_TEXT,
+  COLUMN_BINARY,
+  TRUNCATE_CASCADE,
+  TRUNCATE_RESTART_IDENTITY,
+  MESSAGE_TRANSACTIONAL,
+  COLUMN_FLAG_KEY,
+} from './tags.ts'
+import {
   UNCHANGED_TOAST,
   type BeginMessage,
   type CommitMessage,
@@ -29,33 +56,6 @@ import {
 export { DecodeError }
 
 // Message and sub-message tags (Byte1), as char codes.
-const BEGIN = 0x42 // 'B'
-const COMMIT = 0x43 // 'C'
-const ORIGIN = 0x4f // 'O'
-const RELATION = 0x52 // 'R'
-const TYPE = 0x59 // 'Y'
-const INSERT = 0x49 // 'I'
-const UPDATE = 0x55 // 'U'
-const DELETE = 0x44 // 'D'
-const TRUNCATE = 0x54 // 'T'
-const MESSAGE = 0x4d // 'M'
-const STREAM_START = 0x53 // 'S'
-const STREAM_STOP = 0x45 // 'E'
-const STREAM_COMMIT = 0x63 // 'c'
-const STREAM_ABORT = 0x41 // 'A'
-const TUPLE_KEY = 0x4b // 'K'
-const TUPLE_OLD = 0x4f // 'O'
-const TUPLE_NEW = 0x4e // 'N'
-const COLUMN_NULL = 0x6e // 'n'
-const COLUMN_UNCHANGED = 0x75 // 'u'
-const COLUMN_TEXT = 0x74 // 't'
-const COLUMN_BINARY = 0x62 // 'b'
-
-const TRUNCATE_CASCADE = 1
-const TRUNCATE_RESTART_IDENTITY = 2
-const MESSAGE_TRANSACTIONAL = 1
-const COLUMN_FLAG_KEY = 1
-
 /**
  * Decodes one pgoutput payload at a time. Stateful only to track whether it is between
  * Stream Start and Stream Stop, where Relation, Type, Insert, Update, Delete, Truncate and

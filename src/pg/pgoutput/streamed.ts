@@ -1,15 +1,8 @@
 /** @module Reads the framing of a raw pgoutput payload sent inside a stream block, without decoding it. */
 import { DecodeError } from './byte-reader.ts'
-
 // The message kinds that carry a leading (sub)transaction xid inside a stream block (protocol 2).
-const RELATION = 0x52 // 'R'
-const TYPE = 0x59 // 'Y'
-const INSERT = 0x49 // 'I'
-const UPDATE = 0x55 // 'U'
-const DELETE = 0x44 // 'D'
-const TRUNCATE = 0x54 // 'T'
-const MESSAGE = 0x4d // 'M'
-const MESSAGE_TRANSACTIONAL = 1
+import { DELETE, INSERT, MESSAGE, MESSAGE_TRANSACTIONAL, RELATION, TRUNCATE, TYPE, UPDATE } from './tags.ts'
+
 /** Tag (1 byte) + xid (4 bytes); a Message's flags byte follows. */
 const XID_END = 5
 
