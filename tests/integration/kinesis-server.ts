@@ -6,10 +6,11 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import { createServer, connect } from 'node:net'
+import { connect } from 'node:net'
 import process from 'node:process'
 import { join } from 'node:path'
 import { REPO_ROOT } from './process.ts'
+import { freePort } from './faults/cluster.ts'
 
 const PACKAGE = join(REPO_ROOT, '.cache/kinesis/node_modules/kinesis-local')
 const SCRIPT_PID_FILE = join(REPO_ROOT, '.cache/kinesis/server.pid')
@@ -86,18 +87,7 @@ async function startServer(): Promise<string> {
   return `http://127.0.0.1:${port}`
 }
 
-/** A port the OS says is free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
+export { freePort }
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
