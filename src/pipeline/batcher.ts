@@ -118,6 +118,16 @@ export class Batcher {
     if (!this.#publishing && !this.#abandoned) this.#loop = this.#publishLoop()
   }
 
+  /** When a publish ends, a buffered batch that already ends a transaction goes next, not after the timer. */
+  #sealCompleteTransactions(): boolean {
+    if (this.#abandoned || this.#open.records.length === 0 || this.#open.ackLsn === undefined) return false
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#sealed.push(this.#open)
+    this.#open = emptyBatch()
+    return true
+  }
+
   #capacity(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const check = () => {
@@ -132,7 +142,7 @@ export class Batcher {
   async #publishLoop(): Promise<void> {
     this.#publishing = true
     try {
-      while (this.#sealed.length > 0) {
+      while (this.#sealed.length > 0 || this.#sealCompleteTransactions()) {
         const batch = this.#sealed[0]!
         await this.#writer.publish(batch.records)
         this.#sealed.shift()
