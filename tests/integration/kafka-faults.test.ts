@@ -65,21 +65,22 @@ test('kafka faults: a missing topic (fixed, or from the template) stops the pipe
     const fixed = await failingRun({ writer: () => ({ brokers: KAFKA_BROKERS, topic: uniqueName('pgtb_missing') }) })
     assert(/Kafka topic "pgtb_missing_[^"]+" does not exist on .*create it first/.test(fixed.error.message), `clear message: ${fixed.error.message}`)
     const prefix = uniqueName('pgtb_missing')
-    let beforeInsert = ''
+    let afterInsert = ''
     const templated = await failingRun({
       writer: () => ({ brokers: KAFKA_BROKERS, topicTemplate: `${prefix}.{table}` }),
       during: async (sql, table) => {
-        beforeInsert = String((await sql`select pg_current_wal_insert_lsn()::text as l`)[0]!.l)
         await sql.unsafe(`insert into ${table} values (1, 'a')`)
+        afterInsert = String((await sql`select pg_current_wal_insert_lsn()::text as l`)[0]!.l)
       },
     })
     assert(templated.error.message.includes(`Kafka topic "${prefix}.kf_`), `names the topic: ${templated.error.message}`)
     assert(templated.error.message.includes('the writer never creates topics'), templated.error.message)
-    // Keepalives may confirm WAL before the insert while the stream idles; never the insert itself.
+    // Keepalives may confirm WAL up to the insert's own record while the walsender waits for its
+    // commit (the transaction is still re-sent: its commit lies beyond); never the commit's end.
     const check = sqlClient()
     try {
-      const [row] = await check`select ${templated.confirmedAfter}::pg_lsn <= ${beforeInsert}::pg_lsn as held`
-      assert(row?.held === true, `the slot (${templated.confirmedAfter}) stays before the undelivered insert (${beforeInsert})`)
+      const [row] = await check`select ${templated.confirmedAfter}::pg_lsn < ${afterInsert}::pg_lsn as held`
+      assert(row?.held === true, `the slot (${templated.confirmedAfter}) stays before the end of the undelivered insert's commit (${afterInsert})`)
     } finally {
       await check.end()
     }
