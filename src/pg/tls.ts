@@ -4,7 +4,7 @@
  * postgres.js treats any sslmode text as "use TLS" (even "disable") and verifies only against the
  * system CAs, so both parameters are taken out of the URL and turned into its `ssl` option here.
  */
-import { checkServerIdentity, type ConnectionOptions, type PeerCertificate } from 'node:tls'
+import { checkServerIdentity, type ConnectionOptions, type PeerCertificate } from '../runtime/tls.ts'
 import { PgToBrokersError } from '../errors.ts'
 import { readTextFile } from '../runtime/io.ts'
 

@@ -3,7 +3,7 @@
  * knows the client library's option names.
  */
 import { compatibilityPartitioner, Producer, stringSerializers, type ProducerOptions } from '@platformatic/kafka'
-import type { ConnectionOptions as TlsOptions } from 'node:tls'
+import type { ConnectionOptions as TlsOptions } from '../../runtime/tls.ts'
 import { PgToBrokersError } from '../../errors.ts'
 import { readTextFile } from '../../runtime/io.ts'
 import { parseBroker, type KafkaSaslMechanism, type KafkaSslOptions, type ResolvedKafkaOptions } from './options.ts'
