@@ -3,13 +3,12 @@ import type { Change, Operation } from '../change.ts'
 import type { RelationSchema } from '../relations.ts'
 import type { RecordFormat } from './format.ts'
 import { CommitFields, jsonStringList, jsonValueList, messageContentJson } from './json-parts.ts'
-import { encodeJsonValue } from './json-value.ts'
 
 /** The text around a row's values that only depends on its relation (and operation): built once per relation. */
 interface RelationText {
-  /** `{"fields":[…],"values":[` */
+  /** `{"fields":[…],"values":` */
   readonly head: string
-  /** `],"types":[…],"table_name":"s.t","operation":"` + operation + `"`, per operation. */
+  /** `,"types":[…],"table_name":"s.t","operation":"` + operation + `"`, per operation. */
   readonly tails: Partial<Record<Operation, string>>
   readonly typesAndTable: string
 }
@@ -57,10 +56,7 @@ export class SeedFormat implements RecordFormat {
     // The relation's own lists (not a subset: key-only old rows, unchanged TOAST) take the cached text.
     if (!relation || change.fields !== relation.fields || change.types !== relation.types) return genericRowText(change)
     const text = this.#textOf(relation)
-    let out = text.head
-    const values = change.values
-    for (let i = 0; i < values.length; i++) out += i === 0 ? encodeJsonValue(values[i]!) : ',' + encodeJsonValue(values[i]!)
-    return out + (text.tails[change.operation] ??= `${text.typesAndTable},"operation":"${change.operation}"`)
+    return text.head + jsonValueList(change.values) + (text.tails[change.operation] ??= `${text.typesAndTable},"operation":"${change.operation}"`)
   }
 
   #textOf(relation: RelationSchema): RelationText {
@@ -68,8 +64,8 @@ export class SeedFormat implements RecordFormat {
     let text = this.#relations.get(relation)
     if (text === undefined) {
       text = {
-        head: `{"fields":${jsonStringList(relation.fields)},"values":[`,
-        typesAndTable: `],"types":${jsonStringList(relation.types)},"table_name":${JSON.stringify(relation.qualifiedName)}`,
+        head: `{"fields":${jsonStringList(relation.fields)},"values":`,
+        typesAndTable: `,"types":${jsonStringList(relation.types)},"table_name":${JSON.stringify(relation.qualifiedName)}`,
         tails: {},
       }
       this.#relations.set(relation, text)
