@@ -1,7 +1,7 @@
 /** @module Appends records as JSON lines to a file, fsynced before a batch counts as delivered. */
 import { openAppendFile, type AppendFile } from '../runtime/io.ts'
 import { PgToBrokersError } from '../errors.ts'
-import { StreamWriter, type WriterRecord } from './writer.ts'
+import { jsonLines, StreamWriter, type WriterRecord } from './writer.ts'
 
 export interface FileWriterOptions {
   readonly path: string
@@ -30,8 +30,7 @@ export class FileWriter extends StreamWriter {
 
   override async publish(records: readonly WriterRecord[]): Promise<void> {
     if (!this.#file) throw new PgToBrokersError('writer_not_ready', 'FileWriter.publish called before init')
-    let text = ''
-    for (const record of records) text += record.data + '\n'
+    const text = jsonLines(records)
     await this.#file.append(text)
     if (this.#fsync) await this.#file.sync()
   }

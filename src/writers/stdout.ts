@@ -1,7 +1,7 @@
 /** @module Writes records as JSON lines to standard output: the embedded default writer. */
 import type { Change } from '../change/change.ts'
 import { writeStdout } from '../runtime/io.ts'
-import { StreamWriter, type WriterRecord } from './writer.ts'
+import { jsonLines, StreamWriter, type WriterRecord } from './writer.ts'
 
 /** The partition key of every record: standard output is one stream, in commit order. */
 const STDOUT_PARTITION_KEY = 'stdout'
@@ -9,8 +9,7 @@ const STDOUT_PARTITION_KEY = 'stdout'
 /** One record per line. A batch counts as delivered once the runtime handed it to the OS. */
 export class StdoutWriter extends StreamWriter {
   override async publish(records: readonly WriterRecord[]): Promise<void> {
-    let text = ''
-    for (const record of records) text += record.data + '\n'
+    const text = jsonLines(records)
     await writeStdout(text)
   }
 

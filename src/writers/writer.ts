@@ -55,3 +55,10 @@ function keyFromNamedFields(change: Change): string {
   }
   return key
 }
+
+/** A batch as JSON lines: one record per line, each line ending in a newline. */
+export function jsonLines(records: readonly WriterRecord[]): string {
+  let text = ''
+  for (const record of records) text += record.data + '\n'
+  return text
+}
