@@ -12,10 +12,11 @@ import { spawn } from 'node:child_process'
 import process from 'node:process'
 import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
-import { runPipeline, StdoutWriter, StreamWriter, type Change, type WriterRecord } from '../mod.ts'
+import { runPipeline, StdoutWriter, type StreamWriter } from '../mod.ts'
 import { KafkaWriter, type KafkaWriterOptions } from '../src/writers/kafka/mod.ts'
 import { createTopics, deleteTopics, KAFKA_BROKERS, kafkaAvailable } from '../tests/integration/kafka-support.ts'
 import { currentRuntime, scriptCommand } from '../tests/integration/process.ts'
+import { CountingWriter } from './counting-writer.ts'
 
 const URL = process.env.PG_TO_BROKERS_TEST_URL ?? 'postgres://pgtb:pgtb-secret@127.0.0.1:54329/pgtb'
 const TRANSACTION_ROWS = 1000
@@ -30,34 +31,12 @@ interface Result {
 async function drain(slot: string, publication: string, rows: number, inner: StreamWriter, maxRecords = 1000): Promise<number> {
   const controller = new AbortController()
   const started = performance.now()
-  const writer = new Counting(inner, rows, () => controller.abort())
+  const writer = new CountingWriter(inner, rows, () => controller.abort())
   const postgresOptions = { url: URL, slot, publication, tables: [], createSlot: false, createPublication: false }
   await runPipeline({ postgres: postgresOptions, writer, batch: { maxRecords, maxBytes: 16 * 1024 * 1024 }, signal: controller.signal })
   return writer.finishedAt - started
 }
 
-/** Passes batches on and notes when `rows` records have been delivered. */
-class Counting extends StreamWriter {
-  finishedAt = 0
-  #delivered = 0
-  constructor(private readonly inner: StreamWriter, private readonly rows: number, private readonly done: () => void) {
-    super()
-  }
-  override init(): Promise<void> {
-    return this.inner.init()
-  }
-  override async publish(records: readonly WriterRecord[]): Promise<void> {
-    await this.inner.publish(records)
-    this.#delivered += records.length
-    if (this.#delivered >= this.rows && this.finishedAt === 0) ((this.finishedAt = performance.now()), this.done())
-  }
-  override assignChangeToPartitionKey(change: Change): string {
-    return this.inner.assignChangeToPartitionKey(change)
-  }
-  override close(): Promise<void> {
-    return this.inner.close()
-  }
-}
 
 /** The stdout writer in a child process with stdout on /dev/null; the child reports its time on stderr. */
 function stdoutRun(slot: string, publication: string, rows: number): Promise<Result> {

@@ -13,12 +13,13 @@ import { spawn } from 'node:child_process'
 import process from 'node:process'
 import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
-import { runPipeline, StdoutWriter, StreamWriter, type Change, type WriterRecord } from '../mod.ts'
+import { runPipeline, StdoutWriter, type StreamWriter } from '../mod.ts'
 import { KinesisWriter, type KinesisWriterOptions } from '../src/writers/kinesis/mod.ts'
 import { kinesisEndpoint } from '../tests/integration/kinesis-server.ts'
 import { createStream, deleteStream, TEST_CREDENTIALS, testClient } from '../tests/integration/kinesis-support.ts'
 import { scriptCommand } from '../tests/integration/process.ts'
 import { startNullKinesis } from './null-kinesis.ts'
+import { CountingWriter } from './counting-writer.ts'
 
 const URL = process.env.PG_TO_BROKERS_TEST_URL ?? 'postgres://pgtb:pgtb-secret@127.0.0.1:54329/pgtb'
 const TRANSACTION_ROWS = 1000
@@ -36,7 +37,7 @@ const LOCAL_PLAIN_ROWS = 10_000
 async function drain(slot: string, publication: string, rows: number, inner: StreamWriter, maxRecords = 1000): Promise<number> {
   const controller = new AbortController()
   const started = performance.now()
-  const writer = new Counting(inner, rows, () => controller.abort())
+  const writer = new CountingWriter(inner, rows, () => controller.abort())
   // Transactions are sent at commit (no streaming of in-progress ones): every consumer decodes the same way.
   const postgres = { url: URL, slot, publication, tables: [], createSlot: false, createPublication: false, streaming: 'off' as const }
   await runPipeline({ postgres, writer, batch: { maxRecords }, signal: controller.signal })
@@ -44,28 +45,6 @@ async function drain(slot: string, publication: string, rows: number, inner: Str
   return writer.finishedAt - started
 }
 
-/** Delegates to a writer and notes when `rows` records have been published. */
-class Counting extends StreamWriter {
-  finishedAt = 0
-  #published = 0
-  constructor(private readonly inner: StreamWriter, private readonly rows: number, private readonly done: () => void) {
-    super()
-  }
-  override init(): Promise<void> {
-    return this.inner.init()
-  }
-  override async publish(records: readonly WriterRecord[]): Promise<void> {
-    await this.inner.publish(records)
-    this.#published += records.length
-    if (this.#published >= this.rows && this.finishedAt === 0) ((this.finishedAt = performance.now()), this.done())
-  }
-  override assignChangeToPartitionKey(change: Change): string {
-    return this.inner.assignChangeToPartitionKey(change)
-  }
-  override close(): Promise<void> {
-    return this.inner.close()
-  }
-}
 
 async function kinesisRun(name: string, slot: string, publication: string, rows: number, options: KinesisWriterOptions, maxRecords = 1000): Promise<Result> {
   return { name, rows, ms: await drain(slot, publication, rows, new KinesisWriter(options), maxRecords) }
