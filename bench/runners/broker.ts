@@ -30,7 +30,7 @@ class CountingFormat implements RecordFormat {
   readonly #inner = new SeedFormat()
   rows = 0
 
-  encode(change: Change): string {
+  encode(change: Change): Uint8Array {
     this.rows++
     return this.#inner.encode(change)
   }

@@ -24,7 +24,7 @@ class ObservedFormat implements RecordFormat {
   readonly #inner = new SeedFormat()
   rows = 0
 
-  encode(change: Change): string {
+  encode(change: Change): Uint8Array {
     this.rows++
     return this.#inner.encode(change)
   }
@@ -34,7 +34,7 @@ class LatencyFormat extends ObservedFormat {
   readonly #commits: { lsn: bigint; timeMs: number }[] = []
   lastCommitLsn = -1n
 
-  override encode(change: Change): string {
+  override encode(change: Change): Uint8Array {
     if (change.commitLsn !== this.lastCommitLsn) {
       this.lastCommitLsn = change.commitLsn
       if (change.commitTime !== null) this.#commits.push({ lsn: change.commitLsn, timeMs: Number(change.commitTime) / 1000 + PG_EPOCH_MS })

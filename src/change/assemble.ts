@@ -1,10 +1,10 @@
 /** @module Turns decoded pgoutput messages into changes in commit order, with transaction boundaries. */
 import { PgToBrokersError } from '../errors.ts'
 import { formatLsn, type Lsn } from '../pg/lsn.ts'
-import { UNCHANGED_TOAST, type PgoutputMessage, type Tuple } from '../pg/pgoutput/messages.ts'
-import type { PgValue } from '../pg/values/types.ts'
-import type { Change, OldValues, Operation } from './change.ts'
+import type { PgoutputMessage } from '../pg/pgoutput/messages.ts'
+import type { Change } from './change.ts'
 import { buildRelationSchema, type RelationCatalog, type RelationSchema } from './relations.ts'
+import { oldValues, RowChange, type TransactionPosition } from './row-change.ts'
 
 /** Receives the assembled stream. `commit` marks the point up to which everything was handed to `change`. */
 export interface ChangeSink {
@@ -13,19 +13,8 @@ export interface ChangeSink {
   commit(endLsn: Lsn): void | Promise<void>
 }
 
-interface OpenTransaction {
-  readonly xid: number
-  readonly commitLsn: Lsn
-  readonly commitLsnText: string
-  readonly commitTime: bigint | null
+interface OpenTransaction extends TransactionPosition {
   ordinal: number
-}
-
-interface DecodedTuple {
-  fields: readonly string[]
-  types: readonly string[]
-  values: PgValue[]
-  unchanged: string[] | undefined
 }
 
 /**
@@ -62,17 +51,19 @@ export class TransactionAssembler {
       case 'Relation':
         return buildRelationSchema(message, this.#catalog).then((schema) => void this.#relations.set(schema.oid, schema))
       case 'Insert': {
-        const relation = this.#relation(message.relationOid)
-        return this.#emit('INSERT', relation, decodeTuple(relation, message.newTuple, false), undefined)
+        const txn = this.#transaction()
+        return this.#sink.change(new RowChange('INSERT', this.#relation(message.relationOid), message.newTuple, false, undefined, txn, txn.ordinal++))
       }
       case 'Update': {
+        const txn = this.#transaction()
         const relation = this.#relation(message.relationOid)
         const old = message.oldTuple ? oldValues(relation, message.oldTuple, message.oldKind === 'K') : undefined
-        return this.#emit('UPDATE', relation, decodeTuple(relation, message.newTuple, false), old)
+        return this.#sink.change(new RowChange('UPDATE', relation, message.newTuple, false, old, txn, txn.ordinal++))
       }
       case 'Delete': {
+        const txn = this.#transaction()
         const relation = this.#relation(message.relationOid)
-        return this.#emit('DELETE', relation, decodeTuple(relation, message.oldTuple, message.oldKind === 'K'), undefined)
+        return this.#sink.change(new RowChange('DELETE', relation, message.oldTuple, message.oldKind === 'K', undefined, txn, txn.ordinal++))
       }
       case 'Truncate':
         return this.#truncate(message.relationOids, { cascade: message.cascade, restartIdentity: message.restartIdentity })
@@ -95,27 +86,6 @@ export class TransactionAssembler {
   #transaction(): OpenTransaction {
     if (!this.#open) throw new PgToBrokersError('protocol_error', 'pgoutput sent a change outside a transaction')
     return this.#open
-  }
-
-  #emit(operation: Operation, relation: RelationSchema | undefined, tuple: DecodedTuple, old: OldValues | undefined): void | Promise<void> {
-    const txn = this.#transaction()
-    const ordinal = txn.ordinal++
-    return this.#sink.change({
-      id: `${txn.commitLsnText}:${ordinal}`,
-      operation,
-      relation,
-      fields: tuple.fields,
-      types: tuple.types,
-      values: tuple.values,
-      unchangedToastFields: tuple.unchanged,
-      old,
-      transactionId: txn.xid,
-      commitLsn: txn.commitLsn,
-      commitTime: txn.commitTime,
-      ordinal,
-      truncate: undefined,
-      message: undefined,
-    })
   }
 
   async #truncate(oids: readonly number[], options: { cascade: boolean; restartIdentity: boolean }): Promise<void> {
@@ -142,41 +112,4 @@ export class TransactionAssembler {
     })
     if (!transactional) await this.#sink.commit(lsn)
   }
-}
-
-/** Decodes a tuple with the relation's per-column decoders; `keyOnly` keeps just the replica identity columns. */
-function decodeTuple(relation: RelationSchema, tuple: Tuple, keyOnly: boolean): DecodedTuple {
-  const columns = relation.columns
-  if (tuple.length !== columns.length) {
-    throw new PgToBrokersError('protocol_error', `tuple for ${relation.qualifiedName} has ${tuple.length} columns, its Relation message ${columns.length}`)
-  }
-  const values: PgValue[] = new Array(columns.length)
-  let unchanged: string[] | undefined
-  let partial = keyOnly
-  for (let i = 0; i < columns.length; i++) {
-    const raw = tuple[i]
-    if (raw === null || raw === undefined) values[i] = null
-    else if (raw === UNCHANGED_TOAST) {
-      ;(unchanged ??= []).push(columns[i]!.name)
-      partial = true
-    } else if (typeof raw === 'string') values[i] = columns[i]!.decode(raw)
-    else values[i] = raw
-  }
-  if (!partial) return { fields: relation.fields, types: relation.types, values, unchanged }
-  const fields: string[] = []
-  const types: string[] = []
-  const kept: PgValue[] = []
-  for (let i = 0; i < columns.length; i++) {
-    const column = columns[i]!
-    if (tuple[i] === UNCHANGED_TOAST || (keyOnly && !column.isReplicaIdentity)) continue
-    fields.push(column.name)
-    types.push(relation.types[i]!)
-    kept.push(values[i]!)
-  }
-  return { fields, types, values: kept, unchanged }
-}
-
-function oldValues(relation: RelationSchema, tuple: Tuple, keyOnly: boolean): OldValues {
-  const decoded = decodeTuple(relation, tuple, keyOnly)
-  return { kind: keyOnly ? 'key' : 'row', fields: decoded.fields, types: decoded.types, values: decoded.values }
 }

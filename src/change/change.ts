@@ -1,5 +1,6 @@
 /** @module The change model: one committed row change (or truncate, or logical message) with its position. */
 import type { Lsn } from '../pg/lsn.ts'
+import type { Tuple } from '../pg/pgoutput/tuple.ts'
 import type { PgValue } from '../pg/values/types.ts'
 import type { RelationSchema } from './relations.ts'
 
@@ -29,6 +30,12 @@ export interface Change {
   readonly ordinal: number
   readonly truncate: { readonly cascade: boolean; readonly restartIdentity: boolean } | undefined
   readonly message: { readonly prefix: string; readonly content: Uint8Array; readonly transactional: boolean } | undefined
+  /**
+   * The server's bytes behind `values`, when they hold every column of `relation` (so `fields`
+   * is the relation's own list); undefined otherwise. A format may encode from them instead of
+   * from `values`, which are then never decoded. Valid while the change is.
+   */
+  readonly tuple?: Tuple | undefined
 }
 
 export interface OldValues {

@@ -10,9 +10,9 @@ import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
 /** Writes to stdout; resolves once the runtime has handed the bytes to the OS. */
-export function writeStdout(text: string): Promise<void> {
+export function writeStdout(output: string | Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
-    process.stdout.write(text, (error) => (error ? reject(error) : resolve()))
+    process.stdout.write(output, (error) => (error ? reject(error) : resolve()))
   })
 }
 
@@ -22,7 +22,7 @@ export function writeStderr(text: string): void {
 
 /** An append-only file that can be forced to disk. */
 export interface AppendFile {
-  append(text: string): Promise<void>
+  append(output: string | Uint8Array): Promise<void>
   sync(): Promise<void>
   close(): Promise<void>
 }
@@ -43,8 +43,8 @@ export async function openAppendFile(path: string): Promise<AppendFile> {
   const encoder = new TextEncoder()
   return {
     // One write may be short (e.g. a full disk); an append only resolves once every byte is written.
-    append: async (text) => {
-      const bytes = encoder.encode(text)
+    append: async (output) => {
+      const bytes = typeof output === 'string' ? encoder.encode(output) : output
       for (let offset = 0; offset < bytes.length; ) {
         const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset)
         if (bytesWritten <= 0) throw new Error(`write to ${path} made no progress`)

@@ -30,8 +30,7 @@ export class FileWriter extends StreamWriter {
 
   override async publish(records: readonly WriterRecord[]): Promise<void> {
     if (!this.#file) throw new PgToBrokersError('writer_not_ready', 'FileWriter.publish called before init')
-    const text = jsonLines(records)
-    await this.#file.append(text)
+    await this.#file.append(jsonLines(records))
     if (this.#fsync) await this.#file.sync()
   }
 

@@ -9,8 +9,7 @@ const STDOUT_PARTITION_KEY = 'stdout'
 /** One record per line. A batch counts as delivered once the runtime handed it to the OS. */
 export class StdoutWriter extends StreamWriter {
   override async publish(records: readonly WriterRecord[]): Promise<void> {
-    const text = jsonLines(records)
-    await writeStdout(text)
+    await writeStdout(jsonLines(records))
   }
 
   /**

@@ -5,8 +5,8 @@ import { encodeJsonValue } from '../change/formats/json-value.ts'
 /** One change ready to send: its encoded record and the key that keeps its row's history in order. */
 export interface WriterRecord {
   readonly change: Change
-  /** The encoded record (JSON by default); byte-identical when the same change is re-sent. */
-  readonly data: string
+  /** The encoded record (UTF-8 JSON by default); byte-identical when the same change is re-sent. */
+  readonly data: Uint8Array
   readonly partitionKey: string
 }
 
@@ -57,8 +57,15 @@ function keyFromNamedFields(change: Change): string {
 }
 
 /** A batch as JSON lines: one record per line, each line ending in a newline. */
-export function jsonLines(records: readonly WriterRecord[]): string {
-  let text = ''
-  for (const record of records) text += record.data + '\n'
-  return text
+export function jsonLines(records: readonly WriterRecord[]): Uint8Array {
+  let length = 0
+  for (const record of records) length += record.data.length + 1
+  const lines = new Uint8Array(length)
+  let at = 0
+  for (const record of records) {
+    lines.set(record.data, at)
+    at += record.data.length
+    lines[at++] = 0x0a
+  }
+  return lines
 }

@@ -32,7 +32,7 @@ for (const [name, extension] of [['bun executable', 'mjs'], ['bun executable', '
       const module = join(folder, `file-writer-module.${extension}`)
       const source = await readFile(WRITER_MODULE, 'utf8')
       // The TypeScript variant is the same module with type annotations, which the runtime must strip.
-      await writeFile(module, extension === 'ts' ? source.replace('fileWriterModule(options)', 'fileWriterModule(options: { path?: unknown })').replace('publish(records)', 'publish(records: { data: string }[]): Promise<void>') : source)
+      await writeFile(module, extension === 'ts' ? source.replace('fileWriterModule(options)', 'fileWriterModule(options: { path?: unknown })').replace('publish(records)', 'publish(records: { data: Uint8Array }[]): Promise<void>') : source)
       const output = join(folder, 'records.jsonl')
       const lastValue = `drei ✓ "${name} .${extension}"`
       await streamWorkload(a.command, ['--writer-module', module, '--writer-option', `path=${output}`], fromFile(output), lastValue)
@@ -73,8 +73,9 @@ test('distribution: a writer module imported as a data: URL works (how a deno co
   try {
     const module = await importAsDataUrl(pathToFileURL(WRITER_MODULE).href)
     const output = join(folder, 'out.jsonl')
-    const writer = (module.default as (options: object) => { publish(records: { data: string }[]): Promise<void> })({ path: output })
-    await writer.publish([{ data: '{"n":1}' }, { data: '{"n":2}' }])
+    const writer = (module.default as (options: object) => { publish(records: { data: Uint8Array }[]): Promise<void> })({ path: output })
+    const utf8 = new TextEncoder()
+    await writer.publish([{ data: utf8.encode('{"n":1}') }, { data: utf8.encode('{"n":2}') }])
     assertEquals(await readFile(output, 'utf8'), '{"n":1}\n{"n":2}\n')
     const ts = join(folder, 'writer.ts')
     await writeFile(ts, 'export default () => ({ publish: async () => {} })\n')

@@ -10,6 +10,8 @@ import { join } from 'node:path'
 import { createServer } from 'node:http'
 import type postgres from 'postgres'
 import { test } from '../harness.ts'
+
+const utf8 = (text: string) => new TextEncoder().encode(text)
 import { assert, assertEquals, assertRejects } from '../assert.ts'
 import { runPipeline } from '../../src/pipeline/pipeline.ts'
 import { KinesisWriter, type KinesisWriterOptions } from '../../src/writers/kinesis/writer.ts'
@@ -88,7 +90,7 @@ test('kinesis errors: ExpiredTokenException on PutRecords with temporary credent
     const credentials = CredentialProvider.fromChain({ env: { AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${port}/creds`, AWS_EC2_METADATA_DISABLED: 'true' } })
     const w = writer({ endpoint: proxy.endpoint, streamName: stream, credentials })
     await w.init()
-    await w.publish([{ change: fakeChange('0/1:0'), data: '{"n":1}', partitionKey: 'k' }])
+    await w.publish([{ change: fakeChange('0/1:0'), data: utf8('{"n":1}'), partitionKey: 'k' }])
     assertEquals(served, 2, 'credentials fetched at start and again after ExpiredTokenException')
     assertEquals((await readAll(client, stream)).map((r) => r.data), ['{"n":1}'])
   } finally {
@@ -105,7 +107,7 @@ test('kinesis errors: an empty partition key (from a user function) is refused b
   try {
     const w = writer({ endpoint: await kinesisEndpoint(), streamName: stream })
     await w.init()
-    const records = [{ change: fakeChange('0/1:0'), data: '{"n":0}', partitionKey: 'fine' }, { change: fakeChange('0/1:1'), data: '{"n":1}', partitionKey: '' }]
+    const records = [{ change: fakeChange('0/1:0'), data: utf8('{"n":0}'), partitionKey: 'fine' }, { change: fakeChange('0/1:1'), data: utf8('{"n":1}'), partitionKey: '' }]
     await assertRejects(() => w.publish(records), 'record 0/1:1 (logical message "test") has an empty partition key: Kinesis needs 1 to 256 characters')
     assertEquals((await readAll(client, stream)).length, 0, 'nothing of the batch stored')
   } finally {

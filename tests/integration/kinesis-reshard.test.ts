@@ -49,7 +49,7 @@ test('kinesis reshard: after a SplitShard, aggregated records in the wrong child
 async function publishRound(writer: KinesisWriter, round: number): Promise<void> {
   const records = Array.from({ length: KEYS }, (_, i) => {
     const change = { id: `0/${round}:${i}`, relation: undefined, message: { prefix: 'm' } } as unknown as Change
-    return { change, data: JSON.stringify({ key: `k${i}`, round }), partitionKey: `k${i}` }
+    return { change, data: new TextEncoder().encode(JSON.stringify({ key: `k${i}`, round })), partitionKey: `k${i}` }
   })
   await writer.publish(records)
 }

@@ -91,7 +91,7 @@ test('interleaved concurrent transactions arrive whole, in commit order', async 
         assertEquals(c.transactionId, xids.get(name)!, `${name} #${ordinal} xid`)
         assertEquals(c.ordinal, ordinal, `${name} ordinal`)
         assertEquals(c.commitLsn, lsn, `${name} #${ordinal} shares its transaction's commit LSN`)
-        const parsed = JSON.parse(record.data) as { id: string; lsn: string; transaction_id: number }
+        const parsed = JSON.parse(new TextDecoder().decode(record.data)) as { id: string; lsn: string; transaction_id: number }
         assertEquals(parsed.id, `${parsed.lsn}:${ordinal}`, `${name} #${ordinal} id`)
         assertEquals(parseLsn(parsed.lsn), lsn, `${name} #${ordinal} record lsn`)
         assertEquals(parsed.transaction_id, xids.get(name)!, `${name} #${ordinal} record transaction_id`)

@@ -81,7 +81,7 @@ test('distribution: bun executable runs a .ts writer module extending StreamWrit
       'export default class AppendWriter extends StreamWriter {',
       '  constructor(private readonly options: { path: string }) { super() }',
       '  override async publish(records: readonly WriterRecord[]): Promise<void> {',
-      "    await appendFile(this.options.path, records.map((r) => r.data + '\\n').join(''))",
+      "    await appendFile(this.options.path, records.map((r) => new TextDecoder().decode(r.data) + '\\n').join(''))",
       '  }',
       '}',
       '',

@@ -66,7 +66,7 @@ class TableWriter extends StreamWriter {
   }
 
   parsed(): Record<string, unknown>[] {
-    return this.records.map((r) => JSON.parse(r.data) as Record<string, unknown>)
+    return this.records.map((r) => JSON.parse(new TextDecoder().decode(r.data)) as Record<string, unknown>)
   }
 }
 
@@ -209,8 +209,10 @@ test('a rejected publish fails the pipeline with that error, leaves the slot beh
     await new Promise((resolve) => setTimeout(resolve, 200))
     await run2.stop()
     assertEquals(again.records.map((r) => r.change.id), writer.attempted.map((r) => r.change.id), 'same record ids')
+    const text = (record: WriterRecord) => new TextDecoder().decode(record.data)
     for (let i = 0; i < again.records.length; i++) {
-      assert(again.records[i]!.data === writer.attempted[i]!.data, `record ${again.records[i]!.change.id} is byte-identical:\n${again.records[i]!.data}\n${writer.attempted[i]!.data}`)
+      const [resent, first] = [text(again.records[i]!), text(writer.attempted[i]!)]
+      assert(resent === first, `record ${again.records[i]!.change.id} is byte-identical:\n${resent}\n${first}`)
     }
     assert(again.records.every((r) => r.change.transactionId !== delivered.xid), 'the delivered transaction was not re-sent')
     console.log(`     rejected after ${rejectMs} ms; slot confirmed at ${formatLsn(confirmed)} <= undelivered commit ${formatLsn(undeliveredLsn)}; re-delivered ${again.records.length} byte-identical records`)

@@ -82,11 +82,12 @@ test('records follow ADD COLUMN, DROP COLUMN and ALTER COLUMN TYPE mid-stream', 
       assertEquals(c.fields, want.fields, `${where} fields`)
       assertEquals(c.types, want.types, `${where} types`)
       assertEquals(c.values, want.values, `${where} values`)
-      const parsed = JSON.parse(record.data) as { fields: unknown; types: unknown }
+      const parsed = JSON.parse(new TextDecoder().decode(record.data)) as { fields: unknown; types: unknown }
       assertEquals(parsed.fields, want.fields, `${where} record fields`)
       assertEquals(parsed.types, want.types, `${where} record types`)
-      const start = record.data.indexOf('"values":') + '"values":'.length
-      assertEquals(record.data.slice(start, record.data.indexOf(',"types":[')), want.json, `${where} record values`)
+      const text = new TextDecoder().decode(record.data)
+      const start = text.indexOf('"values":') + '"values":'.length
+      assertEquals(text.slice(start, text.indexOf(',"types":[')), want.json, `${where} record values`)
     }
     // The transaction with DDL inside: three changes (two schemas), one xid, ordinals 0..2.
     const last = writer.records.slice(7, 10).map((r) => r.change)

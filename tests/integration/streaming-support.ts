@@ -77,9 +77,10 @@ export async function waitForConfirmed(sql: postgres.Sql, slot: string, what: st
 
 /** Fails with the first differing record, not with two arrays of thousands of records. */
 export function assertSameRecords(actual: readonly WriterRecord[], expected: readonly WriterRecord[], what: string): void {
+  const text = (record: WriterRecord) => new TextDecoder().decode(record.data)
   for (let i = 0; i < Math.min(actual.length, expected.length); i++) {
-    if (actual[i]!.data !== expected[i]!.data || actual[i]!.partitionKey !== expected[i]!.partitionKey) {
-      throw new Error(`${what}: record ${i} differs:\n       streamed     ${actual[i]!.data.slice(0, 300)}\n       not streamed ${expected[i]!.data.slice(0, 300)}`)
+    if (text(actual[i]!) !== text(expected[i]!) || actual[i]!.partitionKey !== expected[i]!.partitionKey) {
+      throw new Error(`${what}: record ${i} differs:\n       streamed     ${text(actual[i]!).slice(0, 300)}\n       not streamed ${text(expected[i]!).slice(0, 300)}`)
     }
   }
   assertEquals(actual.length, expected.length, `${what}: record count`)

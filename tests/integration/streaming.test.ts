@@ -91,7 +91,7 @@ test('server behaviour: streamed changes carry their subtransaction\'s xid; ROLL
     assert(starts.length >= 2, `the transaction was streamed in several blocks (got ${starts.length})`)
     assert(starts.every((m) => m.tag === 'StreamStart' && m.xid === xids.top), 'every Stream Start names the top-level xid')
     assert(starts[0]!.tag === 'StreamStart' && starts[0]!.firstSegment, 'the first block is marked first')
-    const inserts = messages.flatMap((m) => (m.tag === 'Insert' ? [{ id: Number(m.newTuple[0]), xid: m.streamXid }] : []))
+    const inserts = messages.flatMap((m) => (m.tag === 'Insert' ? [{ id: Number(m.newTuple.values()[0]), xid: m.streamXid }] : []))
     const idsOf = (xid: number) => inserts.filter((i) => i.xid === xid).map((i) => i.id)
     const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
     assertEquals(idsOf(xids.top), range(1, 1000), 'rows of the top level carry the top-level xid')

@@ -26,7 +26,7 @@ export class CollectingWriter extends StreamWriter {
   }
 
   parsed(): Record<string, unknown>[] {
-    return this.records.map((r) => JSON.parse(r.data) as Record<string, unknown>)
+    return this.records.map((r) => JSON.parse(new TextDecoder().decode(r.data)) as Record<string, unknown>)
   }
 }
 

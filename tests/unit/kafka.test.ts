@@ -23,7 +23,7 @@ test('kafka topics: names map onto legal topic characters, long names stay disti
 })
 
 test('kafka messages: requests are cut by size, in order; a record over the limit goes alone', () => {
-  const message = (id: number, bytes: number): KafkaMessage => ({ topic: 't', key: 'k', value: 'x'.repeat(bytes), headers: new Map([['id', `0/1:${id}`]]) })
+  const message = (id: number, bytes: number): KafkaMessage => ({ topic: 't', key: 'k', value: new Uint8Array(bytes).fill(0x78), headers: new Map([['id', `0/1:${id}`]]) })
   const runs = splitBySize([message(0, 300), message(1, 300), message(2, 5000), message(3, 10)], 1000)
   assertEquals(runs.map((run) => run.map((m) => m.headers.get('id'))), [['0/1:0', '0/1:1'], ['0/1:2'], ['0/1:3']])
 })

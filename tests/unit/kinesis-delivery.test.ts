@@ -13,7 +13,7 @@ const encoder = new TextEncoder()
 function entry(id: number, key: string, bytes = 20, hashed = false): Entry {
   const change = { id: `0/1:${id}`, relation: undefined, message: { prefix: 'm', content: new Uint8Array(0), transactional: true } } as unknown as Change
   const data = encoder.encode(`${id}:`.padEnd(bytes, '.'))
-  return { record: { change, data: '', partitionKey: key }, partitionKey: key, explicitHashKey: undefined, hashKey: hashed ? hashKeyOf(key) : undefined, data, size: data.length + key.length, attempts: 0, notBefore: 0, firstAttemptAt: undefined }
+  return { record: { change, data, partitionKey: key }, partitionKey: key, explicitHashKey: undefined, hashKey: hashed ? hashKeyOf(key) : undefined, data, size: data.length + key.length, attempts: 0, notBefore: 0, firstAttemptAt: undefined }
 }
 
 function shardMap(count: number): ShardMap {

@@ -42,5 +42,5 @@ test('kinesis writer: invalid options fail at construction with the option named
 
 test('kinesis writer: publish before init is an error', async () => {
   const writer = new KinesisWriter(BASE)
-  await assertRejects(() => writer.publish([{ change: rowChange(1), data: '{}', partitionKey: '' }]), 'KinesisWriter.publish called before init')
+  await assertRejects(() => writer.publish([{ change: rowChange(1), data: new TextEncoder().encode('{}'), partitionKey: '' }]), 'KinesisWriter.publish called before init')
 })

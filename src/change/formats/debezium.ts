@@ -5,6 +5,7 @@ import { encodeJsonValue } from './json-value.ts'
 import type { PgValue } from '../../pg/values/types.ts'
 import { CommitFields, messageContentJson } from './json-parts.ts'
 
+const utf8 = new TextEncoder()
 const OP_CODES = { INSERT: 'c', UPDATE: 'u', DELETE: 'd', TRUNCATE: 't', MESSAGE: 'm' } as const
 
 /**
@@ -16,7 +17,11 @@ export class DebeziumFormat implements RecordFormat {
   readonly name = 'debezium'
   readonly #commit = new CommitFields()
 
-  encode(change: Change): string {
+  encode(change: Change): Uint8Array {
+    return utf8.encode(this.#text(change))
+  }
+
+  #text(change: Change): string {
     const row = rowJson(change.fields, change.values)
     const before = change.operation === 'DELETE' ? row : change.old ? rowJson(change.old.fields, change.old.values) : 'null'
     const after = change.operation === 'INSERT' || change.operation === 'UPDATE' ? row : 'null'

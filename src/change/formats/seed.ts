@@ -1,8 +1,14 @@
 /** @module The default record format, the original project's: {fields, values, types, table_name, operation, transaction_id, …}. */
+import { formatLsn } from '../../pg/lsn.ts'
+import { readInt32, type Tuple } from '../../pg/pgoutput/tuple.ts'
+import { COLUMN_BINARY, COLUMN_TEXT } from '../../pg/pgoutput/tags.ts'
 import type { Change, Operation } from '../change.ts'
 import type { RelationSchema } from '../relations.ts'
 import type { RecordFormat } from './format.ts'
+import { JsonBytes } from './json-bytes.ts'
 import { CommitFields, jsonStringList, jsonValueList, messageContentJson } from './json-parts.ts'
+import { encodeJsonValue } from './json-value.ts'
+import { textFormOf, writeTextAsJson, type TextForm } from './text-to-json.ts'
 
 /** The text around a row's values that only depends on its relation (and operation): built once per relation. */
 interface RelationText {
@@ -11,7 +17,14 @@ interface RelationText {
   /** `,"types":[…],"table_name":"s.t","operation":"` + operation + `"`, per operation. */
   readonly tails: Partial<Record<Operation, string>>
   readonly typesAndTable: string
+  /** The same as bytes, for rows encoded from the server's bytes: `head` + `[`, and `]` + each tail. */
+  readonly headBytes: Uint8Array
+  readonly tailBytes: Partial<Record<Operation, Uint8Array>>
+  /** How each column's text becomes JSON. */
+  readonly forms: readonly TextForm[]
 }
+
+const utf8 = new TextEncoder()
 
 /**
  * `{fields, values, types, table_name, operation, transaction_id}` followed by what consumers need
@@ -34,14 +47,59 @@ export class SeedFormat implements RecordFormat {
   #txTime: bigint | null = -1n
   #txBefore = ''
   #txAfter = ''
+  /** `#txBefore` + the commit LSN + ':' (the id up to the ordinal), and `#txAfter`, as bytes. */
+  #txIdBytes = new Uint8Array(0)
+  #txAfterBytes = new Uint8Array(0)
+  readonly #out = new JsonBytes()
 
-  encode(change: Change): string {
-    let out = this.#rowText(change)
-    if (change.commitLsn !== this.#txLsn || change.transactionId !== this.#txId || change.commitTime !== this.#txTime) this.#transaction(change)
-    out += this.#txBefore + change.id + this.#txAfter
-    if (change.old) {
-      out += `,"old":{"kind":"${change.old.kind}","fields":${jsonStringList(change.old.fields)},"values":${jsonValueList(change.old.values)},"types":${jsonStringList(change.old.types)}}`
+  encode(change: Change): Uint8Array {
+    const out = this.#out
+    out.begin()
+    if (change.tuple && change.relation && !change.unchangedToastFields) this.#encodeFromBytes(change, change.relation, change.tuple)
+    else out.text(this.#encodeText(change))
+    return out.finish()
+  }
+
+  /** The record written from the server's bytes: no value is decoded unless its type needs it (see text-to-json.ts). */
+  #encodeFromBytes(change: Change, relation: RelationSchema, tuple: Tuple): void {
+    const out = this.#out
+    const text = this.#textOf(relation)
+    out.raw(text.headBytes)
+    const forms = text.forms
+    const columns = relation.columns
+    const bytes = tuple.bytes
+    let at = tuple.start
+    for (let i = 0; i < tuple.columnCount; i++) {
+      if (i > 0) out.byte(0x2c) // ,
+      const kind = bytes[at]!
+      if (kind === COLUMN_TEXT) {
+        const end = at + 5 + readInt32(bytes, at + 1)
+        writeTextAsJson(out, forms[i]!, columns[i]!, bytes, at + 5, end)
+        at = end
+      } else if (kind === COLUMN_BINARY) {
+        const end = at + 5 + readInt32(bytes, at + 1)
+        out.text(encodeJsonValue(bytes.subarray(at + 5, end)))
+        at = end
+      } else {
+        out.ascii('null') // 'n'; a tuple with 'u' columns carries no `tuple`
+        at++
+      }
     }
+    out.raw((text.tailBytes[change.operation] ??= utf8.encode(`]${text.tails[change.operation] ?? this.#tail(text, change.operation)}`)))
+    this.#transactionOf(change)
+    out.raw(this.#txIdBytes)
+    out.integer(change.ordinal)
+    out.raw(this.#txAfterBytes)
+    if (change.old) out.text(oldText(change.old))
+    out.byte(0x7d) // }
+  }
+
+  /** The record as a string, from the decoded values: changes without a tuple (partial rows, truncates, messages). */
+  #encodeText(change: Change): string {
+    let out = this.#rowText(change)
+    this.#transactionOf(change)
+    out += this.#txBefore + change.id + this.#txAfter
+    if (change.old) out += oldText(change.old)
     if (change.unchangedToastFields) out += `,"unchanged_toast_fields":${JSON.stringify(change.unchangedToastFields)}`
     if (change.truncate) out += `,"truncate":{"cascade":${change.truncate.cascade},"restart_identity":${change.truncate.restartIdentity}}`
     if (change.message) {
@@ -56,17 +114,25 @@ export class SeedFormat implements RecordFormat {
     // The relation's own lists (not a subset: key-only old rows, unchanged TOAST) take the cached text.
     if (!relation || change.fields !== relation.fields || change.types !== relation.types) return genericRowText(change)
     const text = this.#textOf(relation)
-    return text.head + jsonValueList(change.values) + (text.tails[change.operation] ??= `${text.typesAndTable},"operation":"${change.operation}"`)
+    return text.head + jsonValueList(change.values) + (text.tails[change.operation] ?? this.#tail(text, change.operation))
+  }
+
+  #tail(text: RelationText, operation: Operation): string {
+    return (text.tails[operation] = `${text.typesAndTable},"operation":"${operation}"`)
   }
 
   #textOf(relation: RelationSchema): RelationText {
     if (relation === this.#lastRelation) return this.#lastText!
     let text = this.#relations.get(relation)
     if (text === undefined) {
+      const head = `{"fields":${jsonStringList(relation.fields)},"values":`
       text = {
-        head: `{"fields":${jsonStringList(relation.fields)},"values":`,
+        head,
         typesAndTable: `,"types":${jsonStringList(relation.types)},"table_name":${JSON.stringify(relation.qualifiedName)}`,
         tails: {},
+        headBytes: utf8.encode(`${head}[`),
+        tailBytes: {},
+        forms: relation.columns.map(textFormOf),
       }
       this.#relations.set(relation, text)
     }
@@ -75,13 +141,21 @@ export class SeedFormat implements RecordFormat {
     return text
   }
 
-  #transaction(change: Change): void {
+  /** Rebuilds the transaction's text when the change starts another transaction. */
+  #transactionOf(change: Change): void {
+    if (change.commitLsn === this.#txLsn && change.transactionId === this.#txId && change.commitTime === this.#txTime) return
     this.#txLsn = change.commitLsn
     this.#txId = change.transactionId
     this.#txTime = change.commitTime
     this.#txBefore = `,"transaction_id":${change.transactionId},"id":"`
     this.#txAfter = `","lsn":${this.#commit.lsn(change.commitLsn)},"commit_time":${this.#commit.time(change.commitTime)}`
+    this.#txIdBytes = utf8.encode(`${this.#txBefore}${formatLsn(change.commitLsn)}:`)
+    this.#txAfterBytes = utf8.encode(this.#txAfter)
   }
+}
+
+function oldText(old: NonNullable<Change['old']>): string {
+  return `,"old":{"kind":"${old.kind}","fields":${jsonStringList(old.fields)},"values":${jsonValueList(old.values)},"types":${jsonStringList(old.types)}}`
 }
 
 function genericRowText(change: Change): string {

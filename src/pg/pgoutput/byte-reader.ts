@@ -65,6 +65,16 @@ export class ByteReader {
     return this.pos
   }
 
+  /** The array being read (offsets are relative to it). */
+  get array(): Uint8Array {
+    return this.data
+  }
+
+  /** Continues reading at `offset`, which a caller that parsed ahead (see `Tuple.read`) already checked. */
+  seek(offset: number): void {
+    this.pos = offset
+  }
+
   /** Bytes left to read. */
   get remaining(): number {
     return this.data.length - this.pos

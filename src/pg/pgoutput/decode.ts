@@ -22,17 +22,12 @@ import {
   TUPLE_KEY,
   TUPLE_OLD,
   TUPLE_NEW,
-  COLUMN_NULL,
-  COLUMN_UNCHANGED,
-  COLUMN_TEXT,
-  COLUMN_BINARY,
   TRUNCATE_CASCADE,
   TRUNCATE_RESTART_IDENTITY,
   MESSAGE_TRANSACTIONAL,
   COLUMN_FLAG_KEY,
 } from './tags.ts'
 import {
-  UNCHANGED_TOAST,
   type BeginMessage,
   type CommitMessage,
   type DeleteMessage,
@@ -47,11 +42,10 @@ import {
   type StreamStartMessage,
   type StreamStopMessage,
   type TruncateMessage,
-  type Tuple,
-  type TupleValue,
   type TypeMessage,
   type UpdateMessage,
 } from './messages.ts'
+import { Tuple } from './tuple.ts'
 
 export { DecodeError }
 
@@ -264,22 +258,11 @@ function expectNewTuple(r: ByteReader, kind: number): void {
   }
 }
 
-/** Reads TupleData: Int16 column count, then one kind byte per column and, for 't' and 'b', its value. */
+/** Reads TupleData, keeping its values as bytes (see `Tuple`). */
 function readTuple(r: ByteReader): Tuple {
-  const count = readCount(r, 'tuple column')
-  const values: TupleValue[] = []
-  for (let i = 0; i < count; i++) {
-    const kind = r.u8()
-    if (kind === COLUMN_TEXT) values.push(r.text(readLength(r, 'column value')))
-    else if (kind === COLUMN_NULL) values.push(null)
-    else if (kind === COLUMN_UNCHANGED) values.push(UNCHANGED_TOAST)
-    else if (kind === COLUMN_BINARY) values.push(r.bytes(readLength(r, 'column value')))
-    else {
-      const at = r.offset - 1
-      throw new DecodeError(`unknown tuple column kind 0x${hex(kind)} at offset ${at}`, at)
-    }
-  }
-  return values
+  const { tuple, end } = Tuple.read(r.array, r.offset)
+  r.seek(end)
+  return tuple
 }
 
 /** Int16 count; negative means a misread, never a real count. */

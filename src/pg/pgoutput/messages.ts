@@ -1,21 +1,12 @@
 /** @module The pgoutput logical replication messages (protocol versions 1 and 2), as decoded. */
+import type { Tuple } from './tuple.ts'
 
 /** A WAL position: a 64-bit unsigned integer. Shown as "X/Y" only at the edges (see `lsn.ts`). */
 export type Lsn = bigint
 
-/**
- * One column of a tuple as sent by pgoutput:
- * - `null`: the column is NULL ('n');
- * - `UNCHANGED_TOAST`: an unchanged TOASTed value the server did not send ('u');
- * - `string`: the value in text format ('t');
- * - `Uint8Array`: the value in binary format ('b'), only when the binary option is on.
- */
-export type TupleValue = string | null | Uint8Array | typeof UNCHANGED_TOAST
+import { Tuple } from './tuple.ts'
 
-/** Marks an unchanged TOASTed column: the server did not send its value, it is not NULL. */
-export const UNCHANGED_TOAST: unique symbol = Symbol.for('pg-to-brokers.unchanged-toast')
-
-export type Tuple = TupleValue[]
+export { Tuple, UNCHANGED_TOAST, type TupleValue } from './tuple.ts'
 
 export interface RelationColumn {
   /** True when the column is part of the replica identity key (flag bit 1). */

@@ -48,6 +48,11 @@ export function decoderFor(type: PgType): ValueDecoder {
   return SCALAR_DECODERS.get(type.scalarOid) ?? asText
 }
 
+/** True when values of this type are the server's text unchanged (numeric, text, uuid, date, enums, …). */
+export function keepsServerText(type: PgType): boolean {
+  return type.element === undefined && !SCALAR_DECODERS.has(type.scalarOid)
+}
+
 function arrayDecoder(element: PgType, arrayDelimiter: string): ValueDecoder {
   const decodeElement = decoderFor(element)
   // typdelim belongs to the element type (box: ';'), but a resolver may have copied it onto the

@@ -2,14 +2,23 @@
  * @module Builds the @platformatic/kafka producer from the writer's options: the one file that
  * knows the client library's option names.
  */
-import { compatibilityPartitioner, Producer, stringSerializers, type ProducerOptions } from '@platformatic/kafka'
+import { Buffer } from 'node:buffer'
+import { compatibilityPartitioner, Producer, stringSerializer, type ProducerOptions, type Serializers } from '@platformatic/kafka'
 import type { ConnectionOptions as TlsOptions } from '../../runtime/tls.ts'
 import { PgToBrokersError } from '../../errors.ts'
 import { readTextFile } from '../../runtime/io.ts'
 import { parseBroker, type KafkaSaslMechanism, type KafkaSslOptions, type ResolvedKafkaOptions } from './options.ts'
 
 /** Keys, values, header names and header values are strings; the client encodes them as UTF-8. */
-export type KafkaProducer = Producer<string, string, string, string>
+export type KafkaProducer = Producer<string, Uint8Array, string, string>
+
+/** Keys and headers are strings; values are the records' bytes, passed on without a copy. */
+const SERIALIZERS: Serializers<string, Uint8Array, string, string> = {
+  key: stringSerializer,
+  value: (value) => (value === undefined ? undefined : Buffer.from(value.buffer, value.byteOffset, value.byteLength)),
+  headerKey: stringSerializer,
+  headerValue: stringSerializer,
+}
 
 /** The longest pause between two attempts while the brokers are unreachable. */
 const MAX_RETRY_DELAY_MS = 1_000
@@ -29,7 +38,7 @@ const SASL_MECHANISMS: Record<KafkaSaslMechanism, 'PLAIN' | 'SCRAM-SHA-256' | 'S
  * @throws PgToBrokersError when a TLS file cannot be read.
  */
 export async function createProducer(options: ResolvedKafkaOptions, onRetry: (error: Error) => void): Promise<KafkaProducer> {
-  const producerOptions: ProducerOptions<string, string, string, string> = {
+  const producerOptions: ProducerOptions<string, Uint8Array, string, string> = {
     clientId: options.clientId,
     bootstrapBrokers: options.brokers.map(parseBroker),
     idempotent: true,
@@ -44,7 +53,7 @@ export async function createProducer(options: ResolvedKafkaOptions, onRetry: (er
     connectTimeout: Math.min(options.connectTimeoutMs, 5_000),
     compression: options.compression,
     partitioner: compatibilityPartitioner,
-    serializers: stringSerializers,
+    serializers: SERIALIZERS,
     autocreateTopics: false,
     metadataMaxAge: 30_000,
   }

@@ -5,11 +5,11 @@
  */
 import type { WriterRecord } from '../writer.ts'
 
-/** One message as the client takes it (strings, UTF-8 on the wire). */
+/** One message as the client takes it (key and headers as strings, UTF-8 on the wire). */
 export interface KafkaMessage {
   readonly topic: string
   readonly key: string
-  readonly value: string
+  readonly value: Uint8Array
   readonly headers: Map<string, string>
 }
 
@@ -45,7 +45,7 @@ export function toMessage(record: WriterRecord, topic: string): KafkaMessage {
 
 /** About how many bytes the message takes in a record batch, before compression. */
 export function messageBytes(message: KafkaMessage): number {
-  let bytes = RECORD_OVERHEAD_BYTES + utf8Length(message.key) + utf8Length(message.value)
+  let bytes = RECORD_OVERHEAD_BYTES + utf8Length(message.key) + message.value.length
   for (const value of message.headers.values()) bytes += utf8Length(value)
   return bytes
 }
@@ -76,7 +76,7 @@ export function splitBySize(messages: readonly KafkaMessage[], maxBytes: number)
 export function largestOf(messages: readonly KafkaMessage[]): { id: string; bytes: number; topic: string } | undefined {
   let best: { id: string; bytes: number; topic: string } | undefined
   for (const message of messages) {
-    const bytes = utf8Length(message.value) + utf8Length(message.key)
+    const bytes = message.value.length + utf8Length(message.key)
     if (best === undefined || bytes > best.bytes) best = { id: message.headers.get(KAFKA_HEADERS.id) ?? '?', bytes, topic: message.topic }
   }
   return best

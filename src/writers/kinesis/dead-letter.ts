@@ -19,6 +19,8 @@ export interface DeadLetter {
   readonly data: string
 }
 
+const utf8 = new TextDecoder()
+
 export class DeadLetterFile {
   readonly path: string
   readonly #file: AppendFile
@@ -48,7 +50,7 @@ export class DeadLetterFile {
         partition_key: entry.partitionKey,
         bytes: entry.size,
         reason: `over the Kinesis limit of ${KINESIS_MAX_RECORD_BYTES} bytes per record (data plus partition key)`,
-        data: entry.record.data,
+        data: utf8.decode(entry.record.data),
       }
       text += JSON.stringify(letter) + '\n'
     }

@@ -109,7 +109,7 @@ export class KinesisWriter extends StreamWriter {
     if (partitionKey === '') {
       throw new PgToBrokersError('kinesis_partition_key', `record ${record.change.id} (${describeRecord(record.change)}) has an empty partition key: Kinesis needs 1 to 256 characters (check assignChangeToPartitionKey)`)
     }
-    const data = encoder.encode(record.data)
+    const data = record.data
     const explicit = this.#options.explicitHashKey ? shards.evenHashKey(partitionKey) : undefined
     const hashKey = this.#options.aggregation ? explicit ?? hashKeyOf(partitionKey) : undefined
     const size = data.length + utf8Length(partitionKey)

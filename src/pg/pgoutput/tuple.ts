@@ -1,0 +1,105 @@
+/**
+ * @module TupleData as the server sent it. Its values stay bytes until someone needs them, so a
+ * record format can copy them straight into its output instead of making a string of each one.
+ */
+import { decodeUtf8, DecodeError } from './byte-reader.ts'
+import { COLUMN_BINARY, COLUMN_NULL, COLUMN_TEXT, COLUMN_UNCHANGED } from './tags.ts'
+
+/** Marks an unchanged TOASTed column: the server did not send its value, it is not NULL. */
+export const UNCHANGED_TOAST: unique symbol = Symbol.for('pg-to-brokers.unchanged-toast')
+
+/**
+ * One column of a tuple as sent by pgoutput:
+ * - `null`: the column is NULL ('n');
+ * - `UNCHANGED_TOAST`: an unchanged TOASTed value the server did not send ('u');
+ * - `string`: the value in text format ('t');
+ * - `Uint8Array`: the value in binary format ('b'), only when the binary option is on.
+ */
+export type TupleValue = string | null | Uint8Array | typeof UNCHANGED_TOAST
+
+/** Column kinds, as the byte that starts each column ('n', 'u', 't', 'b'). */
+export { COLUMN_BINARY, COLUMN_NULL, COLUMN_TEXT, COLUMN_UNCHANGED }
+
+/**
+ * A TupleData: `columnCount` columns, each a kind byte and, for 't' and 'b', an Int32 length and
+ * that many bytes. `bytes` is a view of the payload, not a copy: its buffer must not be reused
+ * while the tuple is in use. The layout was checked when the tuple was read, so walking it
+ * (see `forEachColumn`) needs no bounds checks.
+ */
+export class Tuple {
+  constructor(
+    readonly bytes: Uint8Array,
+    /** Offset in `bytes` of the first column's kind byte. */
+    readonly start: number,
+    readonly columnCount: number,
+    /** True when some column is 'u' (its unchanged TOASTed value was not sent). */
+    readonly hasUnchangedToast: boolean,
+  ) {}
+
+  /**
+   * Reads the TupleData at `offset` of `bytes` (Int16 column count, then the columns) and
+   * returns it with the offset just past it. Throws `DecodeError` on a malformed tuple.
+   */
+  static read(bytes: Uint8Array, offset: number): { tuple: Tuple; end: number } {
+    if (offset + 2 > bytes.length) throw tooShort(bytes, offset, 2)
+    const count = (bytes[offset]! << 8) | bytes[offset + 1]!
+    if (count & 0x8000) throw new DecodeError(`negative tuple column count ${count - 0x10000} at offset ${offset}`, offset)
+    const start = offset + 2
+    let at = start
+    let hasUnchangedToast = false
+    for (let i = 0; i < count; i++) {
+      if (at >= bytes.length) throw tooShort(bytes, at, 1)
+      const kind = bytes[at]!
+      if (kind === COLUMN_TEXT || kind === COLUMN_BINARY) {
+        if (at + 5 > bytes.length) throw tooShort(bytes, at + 1, 4)
+        const length = readInt32(bytes, at + 1)
+        if (length < 0) throw new DecodeError(`negative column value length ${length} at offset ${at + 1}`, at + 1)
+        if (at + 5 + length > bytes.length) throw tooShort(bytes, at + 5, length)
+        at += 5 + length
+      } else if (kind === COLUMN_NULL) at++
+      else if (kind === COLUMN_UNCHANGED) {
+        hasUnchangedToast = true
+        at++
+      } else throw new DecodeError(`unknown tuple column kind 0x${kind.toString(16).padStart(2, '0')} at offset ${at}`, at)
+    }
+    return { tuple: new Tuple(bytes, start, count, hasUnchangedToast), end: at }
+  }
+
+  /**
+   * Calls `visit` for each column in order with its kind and, for 't' and 'b', where its value's
+   * bytes are in `bytes` (`start` to `end`; both 0 for 'n' and 'u').
+   */
+  forEachColumn(visit: (index: number, kind: number, start: number, end: number) => void): void {
+    const bytes = this.bytes
+    let at = this.start
+    for (let i = 0; i < this.columnCount; i++) {
+      const kind = bytes[at]!
+      if (kind === COLUMN_TEXT || kind === COLUMN_BINARY) {
+        const end = at + 5 + readInt32(bytes, at + 1)
+        visit(i, kind, at + 5, end)
+        at = end
+      } else {
+        visit(i, kind, 0, 0)
+        at++
+      }
+    }
+  }
+
+  /** Every column as a TupleValue: text decoded from UTF-8, binary values as views of `bytes`. */
+  values(): TupleValue[] {
+    const values: TupleValue[] = new Array(this.columnCount)
+    const bytes = this.bytes
+    this.forEachColumn((i, kind, start, end) => {
+      values[i] = kind === COLUMN_TEXT ? decodeUtf8(bytes, start, end) : kind === COLUMN_BINARY ? bytes.subarray(start, end) : kind === COLUMN_NULL ? null : UNCHANGED_TOAST
+    })
+    return values
+  }
+}
+
+export function readInt32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!
+}
+
+function tooShort(bytes: Uint8Array, at: number, n: number): DecodeError {
+  return new DecodeError(`cannot read ${n} bytes at offset ${at}: the message is ${bytes.length} bytes long`, at)
+}
