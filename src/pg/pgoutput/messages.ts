@@ -4,8 +4,6 @@ import type { Tuple } from './tuple.ts'
 /** A WAL position: a 64-bit unsigned integer. Shown as "X/Y" only at the edges (see `lsn.ts`). */
 export type Lsn = bigint
 
-import { Tuple } from './tuple.ts'
-
 export { Tuple, UNCHANGED_TOAST, type TupleValue } from './tuple.ts'
 
 export interface RelationColumn {
