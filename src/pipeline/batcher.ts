@@ -5,7 +5,7 @@ import type { StreamWriter, WriterRecord } from '../writers/writer.ts'
 export interface BatchOptions {
   /** Seal a batch at this many records. */
   readonly maxRecords: number
-  /** Seal a batch once its records' data reaches this many characters. */
+  /** Seal a batch once its records' data reaches this many bytes. */
   readonly maxBytes: number
   /** Seal a batch this long after its first record arrived, full or not. */
   readonly maxLatencyMs: number
