@@ -79,6 +79,13 @@ export function consumers(profileDir: string): Consumer[] {
     })
   }
   for (const runtime of ['deno', 'bun'] as const) for (const transport of ['unix', 'tcp'] as const) list.push(pipeline(runtime, transport))
+  // V8 grows the young generation to 2 × 16 MB under a steady allocation rate; the deployment flag caps it.
+  list.push({
+    id: 'pipeline_node_unix_semi4',
+    label: 'pg_to_brokers → stdout, node --max-semi-space-size=4, unix',
+    transport: 'unix',
+    command: (job, paths, c) => script('node', 'pipeline', job, paths, c, 'unix', ['--max-semi-space-size=4']),
+  })
   list.push({
     id: 'pipeline_node_unix_profiled',
     label: 'pg_to_brokers → stdout, node --cpu-prof, unix',

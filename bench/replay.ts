@@ -104,7 +104,7 @@ async function replayOnce(messages: readonly Uint8Array[], stage: Stage, catalog
   let rows = 0
   if (stage === 'decode') {
     const decoder = new PgoutputDecoder()
-    for (const message of messages) if (message[0] === XLOG_DATA) decoder.decode(message.subarray(XLOG_DATA_HEADER))
+    for (const message of messages) if (message[0] === XLOG_DATA) decoder.decode(message, XLOG_DATA_HEADER)
     return messages.length
   }
   const writer = new StdoutWriter()
@@ -125,7 +125,7 @@ async function replayOnce(messages: readonly Uint8Array[], stage: Stage, catalog
     const read = messages.slice(at, at + MESSAGES_PER_READ)
     for (const message of read) {
       if (message[0] !== XLOG_DATA) continue
-      const pending = receiver.handle(message.subarray(XLOG_DATA_HEADER))
+      const pending = receiver.handle(message, XLOG_DATA_HEADER)
       if (pending) await pending
     }
     // A socket read ends in a macrotask boundary: let timers and writes run, as they would.

@@ -59,15 +59,21 @@ export class ChangeReceiver {
     return this.#open.size
   }
 
-  /** @throws DecodeError or PgToBrokersError on a malformed or unexpected message, spool I/O errors, or a failed delivery. */
-  handle(payload: Uint8Array): void | Promise<void> {
+  /**
+   * Handles the payload that starts at `start` of `bytes` and runs to its end.
+   * @throws DecodeError or PgToBrokersError on a malformed or unexpected message, spool I/O errors, or a failed delivery.
+   */
+  handle(bytes: Uint8Array, start = 0): void | Promise<void> {
     const block = this.#block
-    if (block && streamedMessageXid(payload) !== undefined) {
-      block.messages++
-      block.bytes += payload.length
-      return this.#writer.append(payload)
+    if (block) {
+      const payload = bytes.subarray(start)
+      if (streamedMessageXid(payload) !== undefined) {
+        block.messages++
+        block.bytes += payload.length
+        return this.#writer.append(payload)
+      }
     }
-    const message = this.#decoder.decode(payload)
+    const message = this.#decoder.decode(bytes, start)
     switch (message.tag) {
       case 'StreamStart':
         return this.#start(message)

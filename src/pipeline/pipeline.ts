@@ -148,7 +148,7 @@ async function stream(replication: ReplicationConnection, catalog: Catalog, spoo
         // Stop between messages: what follows must not be handled (and confirmed) while an interrupted replay left its transaction open.
         if (reading.signal.aborted) break
         if (message[0] === XLOG_DATA) {
-          const pending = receiver.handle(message.subarray(XLOG_DATA_HEADER))
+          const pending = receiver.handle(message, XLOG_DATA_HEADER)
           if (pending) await pending
         } else if (message[0] === PRIMARY_KEEPALIVE) {
           const view = new DataView(message.buffer, message.byteOffset, message.byteLength)

@@ -316,3 +316,18 @@ test('pgoutput: ByteReader reads big-endian integers, strings and views', () => 
   assertThrows(() => r.u8(), 'cannot read 1 bytes at offset 34: the message is 34 bytes long')
   assertThrows(() => r.bytes(-1), 'cannot read -1 bytes')
 })
+
+test('pgoutput: a payload behind a header decodes in place; error offsets still count from the payload', () => {
+  const decoder = new PgoutputDecoder()
+  const payload = enc().tag('I').i32(9).tag('N').tuple(['hé', null, 'x'.repeat(20)]).build()
+  const framed = new Uint8Array(25 + payload.length).fill(0xee)
+  framed.set(payload, 25)
+  assertEquals(plain(decoder.decode(framed, 25)), { tag: 'Insert', relationOid: 9, newTuple: ['hé', null, 'x'.repeat(20)] })
+  for (const cut of [3, 12, payload.length - 1]) {
+    const alone = assertThrows(() => decoder.decode(payload.subarray(0, cut)), DecodeErrorPattern)
+    const inPlace = assertThrows(() => decoder.decode(framed.subarray(0, 25 + cut), 25), DecodeErrorPattern)
+    assertEquals(inPlace.message, alone.message, `cut at ${cut}`)
+    assert(alone instanceof DecodeError && inPlace instanceof DecodeError)
+    assertEquals(inPlace.offset, alone.offset)
+  }
+})

@@ -54,6 +54,7 @@ const RELATION: RelationSchema = {
   fields: COLUMNS.map((c) => c.name), types: COLUMNS.map((c) => c.type.name), keyIndexes: [0],
 }
 const POSITION = { xid: 731, commitLsn: 0x16b3748n, commitLsnText: '0/16B3748', commitTime: 817_000_000_123_456n }
+const NEXT_POSITION = { xid: 732, commitLsn: 0x1_0000_0000n, commitLsnText: '1/0', commitTime: null }
 
 /** TupleData bytes for `texts` ('t' columns, 'n' for null), behind a few bytes of other payload. */
 function tupleOf(texts: readonly (string | null)[]): Tuple {
@@ -92,7 +93,9 @@ test('seed format: a row encoded from its tuple bytes equals the row encoded fro
   const text = new TextDecoder()
   rows().forEach((texts, r) => {
     const tuple = tupleOf(texts)
-    const change = new RowChange(r % 2 === 0 ? 'INSERT' : 'UPDATE', RELATION, tuple, false, undefined, POSITION, r)
+    // Operations, transactions and old values vary from row to row, so no cached fragment may leak into the next row.
+    const old = r % 3 === 2 ? { kind: 'key' as const, fields: ['c0'], types: ['bigint'], values: [BigInt(r)] } : undefined
+    const change = new RowChange(r % 2 === 0 ? 'INSERT' : 'UPDATE', RELATION, tuple, false, old, r % 4 < 2 ? POSITION : NEXT_POSITION, r)
     assert(change.tuple === tuple, 'a complete tuple is kept for the byte path')
     const expected = text.decode(fromDecoded.encode(fromValues(change, change.values)))
     assertEquals(text.decode(fromBytes.encode(change)), expected, `row ${r}: ${JSON.stringify(texts)}`)

@@ -17,11 +17,18 @@ interface RelationText {
   /** `,"types":[…],"table_name":"s.t","operation":"` + operation + `"`, per operation. */
   readonly tails: Partial<Record<Operation, string>>
   readonly typesAndTable: string
-  /** The same as bytes, for rows encoded from the server's bytes: `head` + `[`, and `]` + each tail. */
+  /** `head` + `[` as bytes, for rows encoded from the server's bytes. */
   readonly headBytes: Uint8Array
-  readonly tailBytes: Partial<Record<Operation, Uint8Array>>
   /** How each column's text becomes JSON. */
   readonly forms: readonly TextForm[]
+}
+
+/** The bytes between a row's values and its ordinal, and what they were built for. */
+interface MiddleBytes {
+  readonly text: RelationText | undefined
+  readonly operation: Operation | undefined
+  readonly txSerial: number
+  readonly bytes: Uint8Array
 }
 
 const utf8 = new TextEncoder()
@@ -47,9 +54,12 @@ export class SeedFormat implements RecordFormat {
   #txTime: bigint | null = -1n
   #txBefore = ''
   #txAfter = ''
-  /** `#txBefore` + the commit LSN + ':' (the id up to the ordinal), and `#txAfter`, as bytes. */
-  #txIdBytes = new Uint8Array(0)
-  #txAfterBytes = new Uint8Array(0)
+  /** Counts transactions seen, so that bytes cached for one are not reused for the next. */
+  #txSerial = 0
+  /** `]` + the tail + `#txBefore` + the commit LSN + ':' (up to the ordinal), for one relation, operation and transaction. */
+  #middle: MiddleBytes = { text: undefined, operation: undefined, txSerial: -1, bytes: new Uint8Array(0) }
+  /** `#txAfter` + `}` as bytes: the end of a row without old values. */
+  #txEndBytes = new Uint8Array(0)
   readonly #out = new JsonBytes()
 
   encode(change: Change): Uint8Array {
@@ -85,13 +95,16 @@ export class SeedFormat implements RecordFormat {
         at++
       }
     }
-    out.raw((text.tailBytes[change.operation] ??= utf8.encode(`]${text.tails[change.operation] ?? this.#tail(text, change.operation)}`)))
     this.#transactionOf(change)
-    out.raw(this.#txIdBytes)
+    const middle = this.#middle
+    if (middle.text !== text || middle.operation !== change.operation || middle.txSerial !== this.#txSerial) {
+      const tail = text.tails[change.operation] ?? this.#tail(text, change.operation)
+      this.#middle = { text, operation: change.operation, txSerial: this.#txSerial, bytes: utf8.encode(`]${tail}${this.#txBefore}${formatLsn(change.commitLsn)}:`) }
+    }
+    out.raw(this.#middle.bytes)
     out.integer(change.ordinal)
-    out.raw(this.#txAfterBytes)
-    if (change.old) out.text(oldText(change.old))
-    out.byte(0x7d) // }
+    if (change.old) out.text(`${this.#txAfter}${oldText(change.old)}}`)
+    else out.raw(this.#txEndBytes)
   }
 
   /** The record as a string, from the decoded values: changes without a tuple (partial rows, truncates, messages). */
@@ -131,7 +144,6 @@ export class SeedFormat implements RecordFormat {
         typesAndTable: `,"types":${jsonStringList(relation.types)},"table_name":${JSON.stringify(relation.qualifiedName)}`,
         tails: {},
         headBytes: utf8.encode(`${head}[`),
-        tailBytes: {},
         forms: relation.columns.map(textFormOf),
       }
       this.#relations.set(relation, text)
@@ -149,8 +161,8 @@ export class SeedFormat implements RecordFormat {
     this.#txTime = change.commitTime
     this.#txBefore = `,"transaction_id":${change.transactionId},"id":"`
     this.#txAfter = `","lsn":${this.#commit.lsn(change.commitLsn)},"commit_time":${this.#commit.time(change.commitTime)}`
-    this.#txIdBytes = utf8.encode(`${this.#txBefore}${formatLsn(change.commitLsn)}:`)
-    this.#txAfterBytes = utf8.encode(this.#txAfter)
+    this.#txSerial++
+    this.#txEndBytes = utf8.encode(`${this.#txAfter}}`)
   }
 }
 

@@ -15,8 +15,8 @@ import type { JsonBytes } from './json-bytes.ts'
 export const TextForm = {
   /** Decode to a PgValue and encode that (floats, arrays, timetz, and anything not below). */
   Decoded: 0,
-  /** The text is the JSON: integers, json, jsonb. */
-  Verbatim: 1,
+  /** The text is the JSON, and ASCII: integers. */
+  Integer: 1,
   /** The text, quoted and escaped: types whose value is the server's text. */
   Quoted: 2,
   Boolean: 3,
@@ -26,16 +26,18 @@ export const TextForm = {
   Timestamptz: 5,
   /** '\x…' hex → the JSON string "\\x…". */
   Bytea: 6,
+  /** The text is the JSON: json, jsonb. */
+  Json: 7,
 } as const
 export type TextForm = (typeof TextForm)[keyof typeof TextForm]
 
 const FORM_BY_OID = new Map<number, TextForm>([
-  [21, TextForm.Verbatim], // int2
-  [23, TextForm.Verbatim], // int4
-  [20, TextForm.Verbatim], // int8
-  [26, TextForm.Verbatim], // oid
-  [114, TextForm.Verbatim], // json
-  [3802, TextForm.Verbatim], // jsonb
+  [21, TextForm.Integer], // int2
+  [23, TextForm.Integer], // int4
+  [20, TextForm.Integer], // int8
+  [26, TextForm.Integer], // oid
+  [114, TextForm.Json],
+  [3802, TextForm.Json],
   [16, TextForm.Boolean],
   [1114, TextForm.Timestamp],
   [1184, TextForm.Timestamptz],
@@ -59,7 +61,11 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
 /** Writes the JSON for the text value `bytes[start..end)` of `column`. */
 export function writeTextAsJson(out: JsonBytes, form: TextForm, column: RelationColumnSchema, bytes: Uint8Array, start: number, end: number): void {
   switch (form) {
-    case TextForm.Verbatim:
+    case TextForm.Integer:
+      // Digits and a sign: the server's integer output is ASCII and already the shortest JSON number.
+      out.copy(bytes, start, end)
+      return
+    case TextForm.Json:
       if (end - start <= BYTE_LOOP_MAX && isAscii(bytes, start, end)) out.copy(bytes, start, end)
       else out.text(decodeUtf8(bytes, start, end))
       return
@@ -94,29 +100,19 @@ function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
 }
 
 /**
- * The usual case only: date, space, time and (for timestamptz) '+00', in ASCII. Returns false for
- * anything else ('infinity', BC dates, other offsets), which the decoder then handles.
+ * The shape of every ordinary timestamp the server writes with DateStyle ISO and TimeZone UTC:
+ * 'YYYY-MM-DD HH:MM:SS[.ffffff]' and, for timestamptz, '+00'. Returns false for anything else
+ * ('infinity', BC dates, years past 9999), which the decoder then handles.
  */
 function writeTimestamp(out: JsonBytes, zoned: boolean, bytes: Uint8Array, start: number, end: number): boolean {
-  if (end - start > BYTE_LOOP_MAX || !isAscii(bytes, start, end)) return false
-  let space = -1
-  for (let i = start; i < end; i++) {
-    if (bytes[i] === SPACE) {
-      space = i
-      break
-    }
-  }
-  if (space < 0 || bytes[end - 1] === 0x43 /* 'C' of ' BC' */) return false
-  let timeEnd = end
-  if (zoned) {
-    // '+00' is UTC; with TimeZone UTC the server writes no other offset for ordinary dates.
-    if (bytes[end - 3] !== 0x2b || bytes[end - 2] !== 0x30 || bytes[end - 1] !== 0x30) return false
-    timeEnd = end - 3
-  }
+  const timeEnd = zoned ? end - 3 : end
+  const length = timeEnd - start
+  if (length < 19 || length > 26 || bytes[start + 10] !== SPACE || bytes[end - 1] === 0x43 /* 'C' of ' BC' */) return false
+  if (zoned && (bytes[timeEnd] !== 0x2b || bytes[timeEnd + 1] !== 0x30 || bytes[timeEnd + 2] !== 0x30)) return false
   out.byte(0x22)
-  out.copy(bytes, start, space)
+  out.copy(bytes, start, start + 10)
   out.byte(0x54) // T
-  out.copy(bytes, space + 1, timeEnd)
+  out.copy(bytes, start + 11, timeEnd)
   if (zoned) out.byte(0x5a) // Z
   out.byte(0x22)
   return true

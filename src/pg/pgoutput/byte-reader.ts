@@ -47,32 +47,39 @@ export class ByteReader {
   private view: DataView = new DataView(this.data.buffer)
   private base = 0
   private pos = 0
+  /** Where the payload starts in `data`: offsets in errors count from there. */
+  private origin = 0
 
   constructor(bytes?: Uint8Array) {
     if (bytes) this.reset(bytes)
   }
 
-  /** Starts reading `bytes` from its first byte. */
-  reset(bytes: Uint8Array): void {
+  /** Starts reading `bytes` at `start` (a payload behind a header need not be cut out with a new view first). */
+  reset(bytes: Uint8Array, start = 0): void {
     if (bytes.buffer !== this.view.buffer) this.view = new DataView(bytes.buffer)
     this.data = bytes
     this.base = bytes.byteOffset
-    this.pos = 0
+    this.pos = start
+    this.origin = start
   }
 
-  /** Position of the next byte to read, from the start of the array. */
+  /** Position of the next byte to read, from the start of the payload. */
   get offset(): number {
-    return this.pos
+    return this.pos - this.origin
   }
 
-  /** The array being read (offsets are relative to it). */
+  /** The array being read; `position` is the next byte's index in it. */
   get array(): Uint8Array {
     return this.data
   }
 
-  /** Continues reading at `offset`, which a caller that parsed ahead (see `Tuple.read`) already checked. */
-  seek(offset: number): void {
-    this.pos = offset
+  get position(): number {
+    return this.pos
+  }
+
+  /** Continues reading at index `position` of `array`, which a caller that parsed ahead (see `Tuple.read`) already checked. */
+  seek(position: number): void {
+    this.pos = position
   }
 
   /** Bytes left to read. */
@@ -115,7 +122,7 @@ export class ByteReader {
   cstring(): string {
     const start = this.pos
     const nul = this.data.indexOf(0, start)
-    if (nul < 0) throw new DecodeError(`unterminated string at offset ${start}: no NUL in the ${this.remaining} bytes left`, start)
+    if (nul < 0) throw new DecodeError(`unterminated string at offset ${this.offset}: no NUL in the ${this.remaining} bytes left`, this.offset)
     this.pos = nul + 1
     return decodeUtf8(this.data, start, nul)
   }
@@ -136,7 +143,7 @@ export class ByteReader {
   private claim(n: number): number {
     const at = this.pos
     if (n < 0 || n > this.data.length - at) {
-      throw new DecodeError(`cannot read ${n} bytes at offset ${at}: the message is ${this.data.length} bytes long`, at)
+      throw new DecodeError(`cannot read ${n} bytes at offset ${this.offset}: the message is ${this.data.length - this.origin} bytes long`, this.offset)
     }
     this.pos = at + n
     return at

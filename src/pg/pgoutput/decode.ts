@@ -85,9 +85,9 @@ export class PgoutputDecoder {
    * Decodes one complete payload (the data of one XLogData message).
    * Throws `DecodeError` on an unknown tag, a truncated or malformed payload, or trailing bytes.
    */
-  decode(bytes: Uint8Array): PgoutputMessage {
+  decode(bytes: Uint8Array, start = 0): PgoutputMessage {
     const r = this.reader
-    r.reset(bytes)
+    r.reset(bytes, start)
     const message = this.decodeTagged(r, r.u8())
     if (r.remaining !== 0) {
       // Trailing bytes mean the framing was misread (e.g. a streamed xid expected or not): fail loudly.
@@ -260,7 +260,7 @@ function expectNewTuple(r: ByteReader, kind: number): void {
 
 /** Reads TupleData, keeping its values as bytes (see `Tuple`). */
 function readTuple(r: ByteReader): Tuple {
-  const { tuple, end } = Tuple.read(r.array, r.offset)
+  const { tuple, end } = Tuple.read(r.array, r.position, r.position - r.offset)
   r.seek(end)
   return tuple
 }

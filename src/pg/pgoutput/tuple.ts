@@ -37,30 +37,31 @@ export class Tuple {
   ) {}
 
   /**
-   * Reads the TupleData at `offset` of `bytes` (Int16 column count, then the columns) and
-   * returns it with the offset just past it. Throws `DecodeError` on a malformed tuple.
+   * Reads the TupleData at index `offset` of `bytes` (Int16 column count, then the columns) and
+   * returns it with the index just past it. Throws `DecodeError` on a malformed tuple; its offsets
+   * count from `origin`, where the payload starts.
    */
-  static read(bytes: Uint8Array, offset: number): { tuple: Tuple; end: number } {
-    if (offset + 2 > bytes.length) throw tooShort(bytes, offset, 2)
+  static read(bytes: Uint8Array, offset: number, origin = 0): { tuple: Tuple; end: number } {
+    if (offset + 2 > bytes.length) throw tooShort(bytes, origin, offset, 2)
     const count = (bytes[offset]! << 8) | bytes[offset + 1]!
-    if (count & 0x8000) throw new DecodeError(`negative tuple column count ${count - 0x10000} at offset ${offset}`, offset)
+    if (count & 0x8000) throw malformed(origin, offset, `negative tuple column count ${count - 0x10000}`)
     const start = offset + 2
     let at = start
     let hasUnchangedToast = false
     for (let i = 0; i < count; i++) {
-      if (at >= bytes.length) throw tooShort(bytes, at, 1)
+      if (at >= bytes.length) throw tooShort(bytes, origin, at, 1)
       const kind = bytes[at]!
       if (kind === COLUMN_TEXT || kind === COLUMN_BINARY) {
-        if (at + 5 > bytes.length) throw tooShort(bytes, at + 1, 4)
+        if (at + 5 > bytes.length) throw tooShort(bytes, origin, at + 1, 4)
         const length = readInt32(bytes, at + 1)
-        if (length < 0) throw new DecodeError(`negative column value length ${length} at offset ${at + 1}`, at + 1)
-        if (at + 5 + length > bytes.length) throw tooShort(bytes, at + 5, length)
+        if (length < 0) throw malformed(origin, at + 1, `negative column value length ${length}`)
+        if (at + 5 + length > bytes.length) throw tooShort(bytes, origin, at + 5, length)
         at += 5 + length
       } else if (kind === COLUMN_NULL) at++
       else if (kind === COLUMN_UNCHANGED) {
         hasUnchangedToast = true
         at++
-      } else throw new DecodeError(`unknown tuple column kind 0x${kind.toString(16).padStart(2, '0')} at offset ${at}`, at)
+      } else throw malformed(origin, at, `unknown tuple column kind 0x${kind.toString(16).padStart(2, '0')}`)
     }
     return { tuple: new Tuple(bytes, start, count, hasUnchangedToast), end: at }
   }
@@ -100,6 +101,10 @@ export function readInt32(bytes: Uint8Array, at: number): number {
   return (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!
 }
 
-function tooShort(bytes: Uint8Array, at: number, n: number): DecodeError {
-  return new DecodeError(`cannot read ${n} bytes at offset ${at}: the message is ${bytes.length} bytes long`, at)
+function malformed(origin: number, at: number, what: string): DecodeError {
+  return new DecodeError(`${what} at offset ${at - origin}`, at - origin)
+}
+
+function tooShort(bytes: Uint8Array, origin: number, at: number, n: number): DecodeError {
+  return new DecodeError(`cannot read ${n} bytes at offset ${at - origin}: the message is ${bytes.length - origin} bytes long`, at - origin)
 }
