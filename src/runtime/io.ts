@@ -83,7 +83,12 @@ export function environment(): Record<string, string | undefined> {
 
 /** Standard base64 (RFC 4648) of bytes, by the runtime's native encoder (btoa is several times slower on Node 20). */
 export function base64(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')
+  return bufferView(bytes).toString('base64')
+}
+
+/** The same bytes as a Node `Buffer`, without a copy: for client libraries that take only Buffers. */
+export function bufferView(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 /** The user's home directory (where ~/.aws lives); '' when the runtime cannot tell. */

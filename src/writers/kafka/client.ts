@@ -2,8 +2,8 @@
  * @module Builds the @platformatic/kafka producer from the writer's options: the one file that
  * knows the client library's option names.
  */
-import { Buffer } from 'node:buffer'
 import { compatibilityPartitioner, Producer, stringSerializer, type ProducerOptions, type Serializers } from '@platformatic/kafka'
+import { bufferView } from '../../runtime/io.ts'
 import type { ConnectionOptions as TlsOptions } from '../../runtime/tls.ts'
 import { PgToBrokersError } from '../../errors.ts'
 import { readTextFile } from '../../runtime/io.ts'
@@ -15,7 +15,7 @@ export type KafkaProducer = Producer<string, Uint8Array, string, string>
 /** Keys and headers are strings; values are the records' bytes, passed on without a copy. */
 const SERIALIZERS: Serializers<string, Uint8Array, string, string> = {
   key: stringSerializer,
-  value: (value) => (value === undefined ? undefined : Buffer.from(value.buffer, value.byteOffset, value.byteLength)),
+  value: (value) => (value === undefined ? undefined : bufferView(value)),
   headerKey: stringSerializer,
   headerValue: stringSerializer,
 }
