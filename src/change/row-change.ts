@@ -1,8 +1,6 @@
 /** @module A row change (INSERT, UPDATE, DELETE) whose values are decoded from the server's bytes only when read. */
 import type { Lsn } from '../pg/lsn.ts'
-import { readInt32, UNCHANGED_TOAST, type Tuple } from '../pg/pgoutput/tuple.ts'
-import { COLUMN_BINARY, COLUMN_TEXT } from '../pg/pgoutput/tags.ts'
-import { decodeUtf8 } from '../pg/pgoutput/byte-reader.ts'
+import { UNCHANGED_TOAST, type Tuple } from '../pg/pgoutput/tuple.ts'
 import { PgToBrokersError } from '../errors.ts'
 import type { PgValue } from '../pg/values/types.ts'
 import type { Change, OldValues, Operation } from './change.ts'
@@ -92,24 +90,10 @@ function checkColumnCount(relation: RelationSchema, tuple: Tuple): void {
   }
 }
 
-/** Every column, with the relation's per-column decoders. */
+/** Every column, with the relation's per-column decoders ('u' never reaches here: such tuples are decoded by keptColumns). */
 function decodeColumns(relation: RelationSchema, tuple: Tuple): PgValue[] {
   const columns = relation.columns
-  const bytes = tuple.bytes
-  const values: PgValue[] = new Array(tuple.columnCount)
-  let at = tuple.start
-  for (let i = 0; i < values.length; i++) {
-    const kind = bytes[at]!
-    if (kind === COLUMN_TEXT || kind === COLUMN_BINARY) {
-      const end = at + 5 + readInt32(bytes, at + 1)
-      values[i] = kind === COLUMN_TEXT ? columns[i]!.decode(decodeUtf8(bytes, at + 5, end)) : bytes.subarray(at + 5, end)
-      at = end
-    } else {
-      values[i] = null // 'u' never reaches here: such tuples are decoded by keptColumns
-      at++
-    }
-  }
-  return values
+  return tuple.values().map((value, i) => (typeof value === 'string' ? columns[i]!.decode(value) : value === UNCHANGED_TOAST ? null : value))
 }
 
 interface KeptColumns {

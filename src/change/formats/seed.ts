@@ -65,7 +65,7 @@ export class SeedFormat implements RecordFormat {
   encode(change: Change): Uint8Array {
     const out = this.#out
     out.begin()
-    if (change.tuple && change.relation && !change.unchangedToastFields) this.#encodeFromBytes(change, change.relation, change.tuple)
+    if (change.tuple && change.relation) this.#encodeFromBytes(change, change.relation, change.tuple)
     else out.text(this.#encodeText(change))
     return out.finish()
   }

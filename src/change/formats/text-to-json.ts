@@ -56,7 +56,6 @@ export function textFormOf(column: RelationColumnSchema): TextForm {
  */
 const BYTE_LOOP_MAX = 64
 const SPACE = 0x20
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
 
 /** Writes the JSON for the text value `bytes[start..end)` of `column`. */
 export function writeTextAsJson(out: JsonBytes, form: TextForm, column: RelationColumnSchema, bytes: Uint8Array, start: number, end: number): void {
@@ -70,7 +69,7 @@ export function writeTextAsJson(out: JsonBytes, form: TextForm, column: Relation
       else out.text(decodeUtf8(bytes, start, end))
       return
     case TextForm.Quoted:
-      if (end - start > BYTE_LOOP_MAX || !out.asciiString(bytes, start, end)) quoted(out, decodeUtf8(bytes, start, end))
+      if (end - start > BYTE_LOOP_MAX || !out.asciiString(bytes, start, end)) out.text(encodeJsonValue(decodeUtf8(bytes, start, end)))
       return
     case TextForm.Boolean:
       out.ascii(bytes[start] === 0x74 ? 'true' : 'false')
@@ -88,10 +87,6 @@ export function writeTextAsJson(out: JsonBytes, form: TextForm, column: Relation
       return
   }
   out.text(encodeJsonValue(column.decode(decodeUtf8(bytes, start, end))))
-}
-
-function quoted(out: JsonBytes, text: string): void {
-  out.text(NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`)
 }
 
 function isAscii(bytes: Uint8Array, start: number, end: number): boolean {

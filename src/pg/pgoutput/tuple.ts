@@ -17,14 +17,11 @@ export const UNCHANGED_TOAST: unique symbol = Symbol.for('pg-to-brokers.unchange
  */
 export type TupleValue = string | null | Uint8Array | typeof UNCHANGED_TOAST
 
-/** Column kinds, as the byte that starts each column ('n', 'u', 't', 'b'). */
-export { COLUMN_BINARY, COLUMN_NULL, COLUMN_TEXT, COLUMN_UNCHANGED }
-
 /**
  * A TupleData: `columnCount` columns, each a kind byte and, for 't' and 'b', an Int32 length and
  * that many bytes. `bytes` is a view of the payload, not a copy: its buffer must not be reused
  * while the tuple is in use. The layout was checked when the tuple was read, so walking it
- * (see `forEachColumn`) needs no bounds checks.
+ * needs no bounds checks.
  */
 export class Tuple {
   constructor(
@@ -66,33 +63,22 @@ export class Tuple {
     return { tuple: new Tuple(bytes, start, count, hasUnchangedToast), end: at }
   }
 
-  /**
-   * Calls `visit` for each column in order with its kind and, for 't' and 'b', where its value's
-   * bytes are in `bytes` (`start` to `end`; both 0 for 'n' and 'u').
-   */
-  forEachColumn(visit: (index: number, kind: number, start: number, end: number) => void): void {
+  /** Every column as a TupleValue: text decoded from UTF-8, binary values as views of `bytes`. */
+  values(): TupleValue[] {
     const bytes = this.bytes
+    const values: TupleValue[] = new Array(this.columnCount)
     let at = this.start
-    for (let i = 0; i < this.columnCount; i++) {
+    for (let i = 0; i < values.length; i++) {
       const kind = bytes[at]!
       if (kind === COLUMN_TEXT || kind === COLUMN_BINARY) {
         const end = at + 5 + readInt32(bytes, at + 1)
-        visit(i, kind, at + 5, end)
+        values[i] = kind === COLUMN_TEXT ? decodeUtf8(bytes, at + 5, end) : bytes.subarray(at + 5, end)
         at = end
       } else {
-        visit(i, kind, 0, 0)
+        values[i] = kind === COLUMN_NULL ? null : UNCHANGED_TOAST
         at++
       }
     }
-  }
-
-  /** Every column as a TupleValue: text decoded from UTF-8, binary values as views of `bytes`. */
-  values(): TupleValue[] {
-    const values: TupleValue[] = new Array(this.columnCount)
-    const bytes = this.bytes
-    this.forEachColumn((i, kind, start, end) => {
-      values[i] = kind === COLUMN_TEXT ? decodeUtf8(bytes, start, end) : kind === COLUMN_BINARY ? bytes.subarray(start, end) : kind === COLUMN_NULL ? null : UNCHANGED_TOAST
-    })
     return values
   }
 }
