@@ -4,13 +4,11 @@
  * the slot's flushed LSN reaches the job's target, i.e. once the broker accepted every record.
  */
 import process from 'node:process'
-import type { Change } from '../../src/change/change.ts'
-import type { RecordFormat } from '../../src/change/formats/format.ts'
-import { SeedFormat } from '../../src/change/formats/seed.ts'
 import { runPipeline } from '../../src/pipeline/pipeline.ts'
 import { KafkaWriter } from '../../src/writers/kafka/mod.ts'
 import { KinesisWriter } from '../../src/writers/kinesis/mod.ts'
 import type { StreamWriter } from '../../src/writers/writer.ts'
+import { CountingFormat } from './counting-format.ts'
 import { memoryUsage, nowMs, parseLsnText, readJob, selfPeakRss, writeReport, type Job } from './job.ts'
 
 /** What the harness adds to the job for a broker consumer. */
@@ -24,17 +22,6 @@ export interface BrokerTarget {
 
 /** kinesis-local accepts any well-formed signature: stand-ins, not real keys. */
 const LOCAL_CREDENTIALS = { accessKeyId: 'AKIDBENCHLOCAL', secretAccessKey: 'local-secret-not-real' }
-
-class CountingFormat implements RecordFormat {
-  readonly name = 'seed'
-  readonly #inner = new SeedFormat()
-  rows = 0
-
-  encode(change: Change): Uint8Array {
-    this.rows++
-    return this.#inner.encode(change)
-  }
-}
 
 function writerFor(target: BrokerTarget): StreamWriter {
   if (target.broker === 'kinesis') {

@@ -6,31 +6,16 @@
 import process from 'node:process'
 // The modules mod.ts re-exports, imported directly so the bundle leaves out the CLI (as the package's code-split dist does).
 import type { Change } from '../../src/change/change.ts'
-import type { RecordFormat } from '../../src/change/formats/format.ts'
-import { SeedFormat } from '../../src/change/formats/seed.ts'
 import { runPipeline } from '../../src/pipeline/pipeline.ts'
 import { StdoutWriter } from '../../src/writers/stdout.ts'
+import { CountingFormat } from './counting-format.ts'
 import { memoryUsage, nowMs, parseLsnText, readJob, selfPeakRss, writeReport, type Job } from './job.ts'
 
 /** Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01), in ms. */
 const PG_EPOCH_MS = 946_684_800_000
 
-/**
- * The default format, counting rows; for latency jobs it also notes each transaction's commit
- * time. Throughput jobs pay one extra call and an increment per row.
- */
-class ObservedFormat implements RecordFormat {
-  readonly name = 'seed'
-  readonly #inner = new SeedFormat()
-  rows = 0
-
-  encode(change: Change): Uint8Array {
-    this.rows++
-    return this.#inner.encode(change)
-  }
-}
-
-class LatencyFormat extends ObservedFormat {
+/** For latency jobs, the counting format also notes each transaction's commit time. */
+class LatencyFormat extends CountingFormat {
   readonly #commits: { lsn: bigint; timeMs: number }[] = []
   lastCommitLsn = -1n
 
@@ -54,7 +39,7 @@ class LatencyFormat extends ObservedFormat {
 async function main(job: Job): Promise<void> {
   const target = parseLsnText(job.targetLsn)
   const latency = job.latency ? new LatencyFormat() : undefined
-  const format = latency ?? new ObservedFormat()
+  const format = latency ?? new CountingFormat()
   const latencies: number[] = []
   const controller = new AbortController()
   let started = 0
