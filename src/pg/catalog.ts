@@ -22,6 +22,8 @@ interface TypeRow {
   typelem: number
   typdelim: string
   typcategory: string
+  /** The output function: 'array_out' for true arrays; int2vector and oidvector have their own. */
+  typoutput: string
 }
 
 const TEXT_OID = 25
@@ -180,7 +182,7 @@ export class Catalog {
     const rows = await this.#sql<TypeRow[]>`
       select t.oid::int as oid, format_type(t.oid, null) as name, t.typtype::text as typtype,
              t.typbasetype::int as typbasetype, t.typelem::int as typelem, t.typdelim::text as typdelim,
-             t.typcategory::text as typcategory
+             t.typcategory::text as typcategory, t.typoutput::text as typoutput
       from pg_type t where t.oid = any(${`{${wanted.join(',')}}`}::oid[])`
     const dependencies = rows.flatMap((r) => (r.typtype === 'd' ? [r.typbasetype] : isArray(r) ? [r.typelem] : []))
     await this.#load(dependencies)
@@ -202,8 +204,12 @@ export class Catalog {
   }
 }
 
+/**
+ * int2vector and oidvector also have category 'A' and an element type, but their text is
+ * space-separated ('1 2 3'), not an array literal: only what array_out prints is parsed as one.
+ */
 function isArray(row: TypeRow): boolean {
-  return row.typcategory === 'A' && row.typelem !== 0 && row.typtype !== 'd'
+  return row.typcategory === 'A' && row.typelem !== 0 && row.typtype !== 'd' && row.typoutput === 'array_out'
 }
 
 function unknownType(oid: number): PgType {

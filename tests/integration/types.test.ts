@@ -250,3 +250,49 @@ test('decodes every column type exactly, in change.values and in the JSON record
     await sql.end()
   }
 })
+
+test('int2vector and oidvector (and their arrays, and a domain over one) decode as arrays of numbers', async () => {
+  const sql = sqlClient()
+  const table = uniqueName('vectors')
+  const keys = uniqueName('keys')
+  const slot = uniqueName('s')
+  const publication = uniqueName('p')
+  let run: ReturnType<typeof startPipeline> | undefined
+  try {
+    await sql.unsafe(`
+      create domain ${keys} as int2vector;
+      create table ${table} (id int primary key, iv int2vector, ov oidvector, aiv int2vector[], aov oidvector[], dk ${keys})`)
+    const writer = new CollectingWriter()
+    run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true }, writer })
+    let failure: unknown
+    run.done.catch((error: unknown) => (failure = error))
+    await waitForStreaming(sql, slot)
+    await sql.unsafe(`
+      insert into ${table} values
+      (1, '1 2 -3'::int2vector, '23 25 4294967295'::oidvector, array['1 2', '32767']::int2vector[], array['', '26']::oidvector[], '-32768 0'),
+      (2, ''::int2vector, ''::oidvector, '{}', array[null, '7']::oidvector[], ''),
+      (3, null, null, null, null, null)`)
+    await waitFor(() => {
+      if (failure) throw failure
+      return writer.records.length >= 3
+    }, 15_000, '3 records')
+    await run.stop()
+
+    const expected: Cell[][] = [
+      [[1, '1'], [[1, 2, -3], '[1,2,-3]'], [[23, 25, 4294967295], '[23,25,4294967295]'], [[[1, 2], [32767]], '[[1,2],[32767]]'], [[[], [26]], '[[],[26]]'], [[-32768, 0], '[-32768,0]']],
+      [[2, '2'], [[], '[]'], [[], '[]'], [[], '[]'], [[null, [7]], '[null,[7]]'], [[], '[]']],
+      [[3, '3'], NULL, NULL, NULL, NULL, NULL],
+    ]
+    for (const [r, cells] of expected.entries()) {
+      const record = writer.records[r]!
+      assertEquals(record.change.types, ['integer', 'int2vector', 'oidvector', 'int2vector[]', 'oidvector[]', 'int2vector'], `row ${r + 1} types`)
+      assertEquals(record.change.values, cells.map(([value]) => value), `row ${r + 1} change.values`)
+      assertEquals(rawValues(new TextDecoder().decode(record.data)), `[${cells.map(([, text]) => text).join(',')}]`, `row ${r + 1} raw values JSON`)
+    }
+  } finally {
+    await run?.stop().catch(() => {})
+    await dropSlot(sql, slot)
+    await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${publication}; drop domain if exists ${keys}`)
+    await sql.end()
+  }
+})

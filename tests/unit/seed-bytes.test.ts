@@ -22,6 +22,8 @@ const TYPES: readonly PgType[] = [
   scalar(114, 'json'), scalar(3802, 'jsonb'), scalar(17, 'bytea'), scalar(700, 'real'), scalar(701, 'double precision'),
   { oid: 1007, name: 'integer[]', scalarOid: 0, element: INT4, delimiter: ',' },
   { oid: 16_500, name: 'public.mood', scalarOid: 25, delimiter: ',' },
+  scalar(22, 'int2vector'), scalar(30, 'oidvector'),
+  { oid: 1006, name: 'int2vector[]', scalarOid: 0, element: scalar(22, 'int2vector'), delimiter: ',' },
 ]
 
 /** Texts the server may send for each type: ordinary, edge, escaped, non-ASCII, and longer than the byte loops take. */
@@ -46,6 +48,9 @@ const TEXTS: readonly (readonly (string | null)[])[] = [
   ['0.1', '1e-07', '1.7976931348623157e+308', '-0'],
   ['{1,2,3}', '{}', '{NULL,4}'],
   ['happy', 'sad "very"'],
+  ['1 2 -3', '', '-32768', '32767 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30', null],
+  ['23 25 4294967295', '', '0', '26'],
+  ['{"1 2",3}', '{}', '{"",NULL}'],
 ]
 
 const COLUMNS = TYPES.map((type, i) => ({ name: `c${i}`, type, decode: decoderFor(type), isReplicaIdentity: i === 0 }))

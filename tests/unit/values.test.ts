@@ -34,6 +34,17 @@ test('int2, int4 and oid decode to numbers', () => {
   assertEquals(decode(26, '4294967295'), 4294967295)
 })
 
+test('int2vector and oidvector decode their space-separated text to arrays of numbers', () => {
+  assertEquals(decode(22, '1 2 -3'), [1, 2, -3])
+  assertEquals(decode(22, '-32768 32767'), [-32768, 32767])
+  assertEquals(decode(22, ''), [])
+  assertEquals(decode(30, '23 25 4294967295'), [23, 25, 4294967295])
+  assertEquals(decode(30, '26'), [26])
+  assertEquals(decodeArray(22, '{"1 2",3,"",NULL}'), [[1, 2], [3], [], null])
+  assertThrows(() => decode(22, '1  2'), 'invalid int2vector/oidvector text')
+  assertThrows(() => decode(30, '1 x'), 'expected integers separated by single spaces, got "1 x"')
+})
+
 test('int8 decodes to an exact bigint at both extremes', () => {
   assertEquals(decode(20, '9223372036854775807'), 9223372036854775807n)
   assertEquals(decode(20, '-9223372036854775808'), -9223372036854775808n)

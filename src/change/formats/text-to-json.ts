@@ -1,9 +1,10 @@
 /**
  * @module JSON for a column value written straight from the server's text bytes, for the types
- * where that text maps onto the JSON of the decoded value by copying (integers, json) or by
- * quoting (text-like types, timestamps). The output is byte-identical to encoding the decoded
- * value with `encodeJsonValue`; any other value takes that path. Relies on the session settings
- * of `OUTPUT_SETTINGS` (TimeZone UTC, bytea_output hex), as the decoders do.
+ * where that text maps onto the JSON of the decoded value by copying (integers, json, and integer
+ * vectors with commas for spaces) or by quoting (text-like types, timestamps). The output is
+ * byte-identical to encoding the decoded value with `encodeJsonValue`; any other value takes that
+ * path. Relies on the session settings of `OUTPUT_SETTINGS` (TimeZone UTC, bytea_output hex), as
+ * the decoders do.
  */
 import { decodeUtf8 } from '../../pg/pgoutput/byte-reader.ts'
 import { keepsServerText } from '../../pg/values/decode.ts'
@@ -28,6 +29,8 @@ export const TextForm = {
   Bytea: 6,
   /** The text is the JSON: json, jsonb. */
   Json: 7,
+  /** '1 2 3' → [1,2,3]: int2vector, oidvector. */
+  IntegerVector: 8,
 } as const
 export type TextForm = (typeof TextForm)[keyof typeof TextForm]
 
@@ -42,6 +45,8 @@ const FORM_BY_OID = new Map<number, TextForm>([
   [1114, TextForm.Timestamp],
   [1184, TextForm.Timestamptz],
   [17, TextForm.Bytea],
+  [22, TextForm.IntegerVector], // int2vector
+  [30, TextForm.IntegerVector], // oidvector
 ])
 
 export function textFormOf(column: RelationColumnSchema): TextForm {
@@ -85,8 +90,25 @@ export function writeTextAsJson(out: JsonBytes, form: TextForm, column: Relation
       out.copy(bytes, start, end)
       out.byte(0x22)
       return
+    case TextForm.IntegerVector:
+      writeIntegerVector(out, bytes, start, end)
+      return
   }
   out.text(encodeJsonValue(column.decode(decodeUtf8(bytes, start, end))))
+}
+
+/** The server's integers, already shortest JSON numbers, with each separating space made a comma. */
+function writeIntegerVector(out: JsonBytes, bytes: Uint8Array, start: number, end: number): void {
+  out.byte(0x5b) // [
+  let from = start
+  for (let i = start; i < end; i++) {
+    if (bytes[i] !== SPACE) continue
+    out.copy(bytes, from, i)
+    out.byte(0x2c) // ,
+    from = i + 1
+  }
+  out.copy(bytes, from, end)
+  out.byte(0x5d) // ]
 }
 
 function isAscii(bytes: Uint8Array, start: number, end: number): boolean {

@@ -19,6 +19,17 @@ const asBigInt: ValueDecoder = (text) => {
   return Number.isInteger(n) ? BigInt(n) : BigInt(text)
 }
 const asJson: ValueDecoder = (text) => new JsonText(text)
+/**
+ * int2vector and oidvector: int2vectorout/oidvectorout write the elements separated by single
+ * spaces ('1 2 3'; '' when empty). Every element fits a number exactly (oids are uint32).
+ */
+const asIntegerVector: ValueDecoder = (text) => {
+  if (text === '') return []
+  const parts = text.split(' ')
+  const items = parts.map(Number)
+  if (parts.includes('') || !items.every(Number.isInteger)) throw new Error(`invalid int2vector/oidvector text: expected integers separated by single spaces, got ${preview(text)}`)
+  return items
+}
 
 /** Decoders by scalar OID; any OID not listed keeps the server's text. */
 const SCALAR_DECODERS = new Map<number, ValueDecoder>([
@@ -26,6 +37,8 @@ const SCALAR_DECODERS = new Map<number, ValueDecoder>([
   [21, asNumber], // int2
   [23, asNumber], // int4
   [26, asNumber], // oid
+  [22, asIntegerVector], // int2vector
+  [30, asIntegerVector], // oidvector
   [20, asBigInt], // int8: beyond 2^53, so never a number
   [700, asNumber], // float4
   [701, asNumber], // float8

@@ -15,7 +15,8 @@ export class JsonText {
  * One decoded column value. Exactness rules:
  * int2/int4/float → number (NaN/±Infinity kept as numbers); int8 → bigint; numeric, money → string;
  * temporal types → ISO 8601 strings (microseconds kept, 'infinity'/'-infinity' as such);
- * bytea → Uint8Array; json/jsonb → JsonText; arrays → nested arrays; anything else → server text.
+ * bytea → Uint8Array; json/jsonb → JsonText; arrays → nested arrays; int2vector, oidvector → arrays
+ * of numbers; anything else → server text.
  */
 export type PgValue = null | boolean | number | bigint | string | Uint8Array | JsonText | readonly PgValue[]
 
