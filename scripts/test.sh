@@ -8,10 +8,13 @@
 # Environment:
 #   RUNTIMES                      comma-separated subset of node,deno,bun (default: all three)
 #   PG_TO_BROKERS_TEST_TIMEOUT    seconds one runtime's run may take before it is killed (default 1800)
+#   PG_TO_BROKERS_TEST_TIMEOUT_MS default time one test may take before it fails (default 120000;
+#                                 tests that need longer name their own)
+#   PG_TO_BROKERS_TEST_SEED       seed for randomized scenarios; a failing test prints the one it used
 #
-# Prints per-runtime summaries and, as the last line, the combined `N passed, N failed`.
+# Prints per-runtime summaries and, as the last line, the combined `N passed, N failed, N skipped`.
 # Exits non-zero if any runtime reported failures, exited non-zero, or crashed without a summary
-# (a crash counts as one failure in the combined line).
+# (a crash counts as one failure in the combined line). Skipped tests do not fail the run.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -87,6 +90,7 @@ fi
 # --- runtimes ----------------------------------------------------------------------------------
 total_passed=0
 total_failed=0
+total_skipped=0
 any_bad=0
 summaries=()
 
@@ -96,7 +100,8 @@ for rt in "${runtimes[@]}"; do
     deno) cmd=("$BIN/deno" run -A tests/run.ts "$@") ;;
     bun) cmd=("$BIN/bun" tests/run.ts "$@") ;;
   esac
-  log="$LOG_DIR/$rt.log"
+  # Each run writes its own log (concurrent runs share LOG_DIR); it becomes $rt.log once parsed.
+  log="$LOG_DIR/$rt.$$.log"
   echo
   echo "==> $rt: ${cmd[*]#"$ROOT/"}"
   started=$SECONDS
@@ -116,19 +121,22 @@ for rt in "${runtimes[@]}"; do
   took=$((SECONDS - started))
   [ "$rc" -eq 124 ] && echo "test.sh: $rt timed out after ${TIMEOUT}s"
 
-  line="$(tr -d '\r' <"$log" | sed 's/\x1b\[[0-9;]*m//g' | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1)"
-  if [ -z "$line" ]; then
+  line="$(tr -d '\r' <"$log" | sed 's/\x1b\[[0-9;]*m//g' | grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' | tail -n 1)"
+  mv -f "$log" "$LOG_DIR/$rt.log"
+  log="$LOG_DIR/$rt.log"
+  if [[ ! "$line" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed,\ ([0-9]+)\ skipped$ ]]; then
     any_bad=1
     total_failed=$((total_failed + 1))
-    summaries+=("$rt: CRASHED (exit $rc, no 'N passed, N failed' line; counted as 1 failed) in ${took}s — see ${log#"$ROOT/"}")
+    summaries+=("$rt: CRASHED (exit $rc, no 'N passed, N failed, N skipped' line; counted as 1 failed) in ${took}s — see ${log#"$ROOT/"}")
     echo "test.sh: $rt CRASHED: exited $rc without printing a summary line"
     continue
   fi
-  passed="${line%% passed*}"
-  failed="${line#*passed, }"
-  failed="${failed%% failed*}"
+  passed="${BASH_REMATCH[1]}"
+  failed="${BASH_REMATCH[2]}"
+  skipped="${BASH_REMATCH[3]}"
   total_passed=$((total_passed + passed))
   total_failed=$((total_failed + failed))
+  total_skipped=$((total_skipped + skipped))
   status=ok
   if [ "$failed" -gt 0 ]; then
     status=FAILED
@@ -149,5 +157,5 @@ stop_kafka_if_ours
 echo
 echo "==> summary"
 for s in "${summaries[@]}"; do echo "  $s"; done
-echo "$total_passed passed, $total_failed failed"
+echo "$total_passed passed, $total_failed failed, $total_skipped skipped"
 [ "$any_bad" -eq 0 ]
