@@ -48,8 +48,19 @@ variables, then flags, each overriding the one before; empty environment variabl
                                 with capitals or spaces: "My Schema"."My Table")
                                 env PG_TO_BROKERS_TABLES; default: all tables
   --create-slot, --no-create-slot
-                                create the slot if it does not exist; no env variable;
-                                default: create
+                                create the slot at a first start, when it does not exist and was
+                                never streamed from (a reconnect never creates one); no env
+                                variable; default: create
+  --accept-data-loss            create a new slot over a lost one (recorded in the state table but
+                                gone: dropped, invalidated, or absent after a failover), skipping
+                                the changes in between; use once, after a re-snapshot; no env
+                                variable; default: fail and name the gap
+  --state-table <schema.table>  table recording the slots this tool streams from, created if
+                                missing; env PG_TO_BROKERS_STATE_TABLE;
+                                default public.pg_to_brokers_slots
+  --message-prefixes <p1,p2|*>  deliver logical messages (pg_logical_emit_message) with these
+                                prefixes as records, * for all (PostgreSQL >= 14);
+                                env PG_TO_BROKERS_MESSAGE_PREFIXES; default: none
   --create-publication, --no-create-publication
                                 create the publication if it does not exist; no env variable;
                                 default: create
@@ -89,6 +100,16 @@ Kafka writer (--writer kafka; any --kafka-* flag or PG_TO_BROKERS_KAFKA_* variab
   --kafka-ssl, --no-kafka-ssl   TLS to the brokers (the runtime's trusted CAs; CA, certificate and
                                 key files in the config file's writer.ssl)
                                 env PG_TO_BROKERS_KAFKA_SSL (true/false/1/0); default off
+  --kafka-oversized-record <fail|dead-letter>
+                                a record Kafka refuses as too large even alone (over the topic's
+                                max.message.bytes): fail naming it, or append it to the dead-letter
+                                file and go on; env PG_TO_BROKERS_KAFKA_OVERSIZED_RECORD; default fail
+  --kafka-dead-letter-path <path>
+                                the dead-letter file (JSON lines, fsynced, created with mode 0600)
+                                env PG_TO_BROKERS_KAFKA_DEAD_LETTER_PATH
+  --kafka-tombstones, --no-kafka-tombstones
+                                after each DELETE, send its key with a null value, so log-compacted
+                                topics drop the key; env PG_TO_BROKERS_KAFKA_TOMBSTONES; default off
   Messages: key = the partition key (primary-key values by default), value = the record, headers
   id, lsn, transaction_id, operation, table_name. The producer is idempotent with acks=all;
   topics are never created. Only in the config file: writer.deliveryTimeoutMs (120000),

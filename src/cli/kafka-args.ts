@@ -19,6 +19,9 @@ export const KAFKA_ENV = {
   saslUsername: 'PG_TO_BROKERS_KAFKA_SASL_USERNAME',
   saslPassword: 'PG_TO_BROKERS_KAFKA_SASL_PASSWORD',
   ssl: 'PG_TO_BROKERS_KAFKA_SSL',
+  oversizedRecord: 'PG_TO_BROKERS_KAFKA_OVERSIZED_RECORD',
+  deadLetterPath: 'PG_TO_BROKERS_KAFKA_DEAD_LETTER_PATH',
+  tombstones: 'PG_TO_BROKERS_KAFKA_TOMBSTONES',
 } as const
 
 type TextSetter = (kafka: KafkaOverrides, text: string) => void
@@ -32,11 +35,14 @@ export const KAFKA_VALUE_FLAGS: readonly (readonly [string, string, TextSetter])
   ['--kafka-compression', '<none|gzip|snappy|lz4|zstd>', (k, x) => void (k.compression = x)],
   ['--kafka-sasl-mechanism', '<plain|scram-sha-256|scram-sha-512>', (k, x) => void (k.sasl = { ...k.sasl, mechanism: x })],
   ['--kafka-sasl-username', '<name>', (k, x) => void (k.sasl = { ...k.sasl, username: x })],
+  ['--kafka-oversized-record', '<fail|dead-letter>', (k, x) => void (k.oversizedRecord = x)],
+  ['--kafka-dead-letter-path', '<path>', (k, x) => void (k.deadLetterPath = x)],
 ]
 
 /** Switches (each also has a --no- form). */
 export const KAFKA_SWITCHES: readonly (readonly [string, (kafka: KafkaOverrides, on: boolean) => void])[] = [
   ['--kafka-ssl', (k, on) => void (k.ssl = on)],
+  ['--kafka-tombstones', (k, on) => void (k.tombstones = on)],
 ]
 
 /** The Kafka settings the environment gives, or undefined when it gives none. */
@@ -52,12 +58,14 @@ export function kafkaFromEnv(get: (name: string) => string | undefined, issues: 
     ['saslUsername', (k, x) => void (k.sasl = { ...k.sasl, username: x })],
     // Taken as it is: a password may begin or end with spaces.
     ['saslPassword', (k, x) => void (k.sasl = { ...k.sasl, password: x })],
+    ['oversizedRecord', (k, x) => void (k.oversizedRecord = x)],
+    ['deadLetterPath', (k, x) => void (k.deadLetterPath = x)],
   ]
   for (const [key, set] of text) {
     const value = get(KAFKA_ENV[key])
     if (value !== undefined) set(kafka, value)
   }
-  for (const key of ['ssl'] as const) {
+  for (const key of ['ssl', 'tombstones'] as const) {
     const value = get(KAFKA_ENV[key])
     if (value === undefined) continue
     const on = booleanFromText(value)

@@ -27,6 +27,9 @@ export interface KafkaOverrides {
   compression?: string
   sasl?: { mechanism?: string; username?: string; password?: string }
   ssl?: boolean
+  oversizedRecord?: string
+  deadLetterPath?: string
+  tombstones?: boolean
 }
 
 /** The schema of `{ "type": "kafka", … }`, with every default. */
@@ -62,6 +65,9 @@ export function kafkaWriterSchema(f: SchemaFields) {
       deliveryTimeoutMs: v.optional(f.integer(1_000, 86_400_000), 120_000),
       connectTimeoutMs: v.optional(f.integer(100, 600_000), 10_000),
       maxRequestBytes: v.optional(f.integer(1_024, 1_073_741_824), 1_000_000),
+      oversizedRecord: v.optional(f.choice(['fail', 'dead-letter']), 'fail'),
+      deadLetterPath: v.optional(f.nonEmpty('a file path')),
+      tombstones: v.optional(f.bool, false),
     },
     ' for writer type "kafka"',
     { brokers: 'required for writer type "kafka"; set --kafka-brokers, PG_TO_BROKERS_KAFKA_BROKERS, or writer.brokers in the config file' },
@@ -69,13 +75,17 @@ export function kafkaWriterSchema(f: SchemaFields) {
 }
 
 /** Problems across fields of a validated kafka writer section, as `path: problem` lines. */
-export function kafkaConfigProblems(writer: { readonly type: string; readonly topic?: string | undefined; readonly topicTemplate?: string | undefined }): string[] {
+export function kafkaConfigProblems(writer: Readonly<Record<string, unknown>> & { readonly type: string }): string[] {
   if (writer.type !== 'kafka') return []
+  const problems: string[] = []
   if (writer.topic !== undefined && writer.topicTemplate !== undefined) {
-    return ['writer.topic: give either a topic (--kafka-topic) or a topic template (--kafka-topic-template), not both']
+    problems.push('writer.topic: give either a topic (--kafka-topic) or a topic template (--kafka-topic-template), not both')
   }
   if (writer.topic === undefined && writer.topicTemplate === undefined) {
-    return ['writer.topic: required for writer type "kafka"; set --kafka-topic (one topic) or --kafka-topic-template (one topic per table, e.g. "cdc.{schema}.{table}"), or PG_TO_BROKERS_KAFKA_TOPIC / PG_TO_BROKERS_KAFKA_TOPIC_TEMPLATE']
+    problems.push('writer.topic: required for writer type "kafka"; set --kafka-topic (one topic) or --kafka-topic-template (one topic per table, e.g. "cdc.{schema}.{table}"), or PG_TO_BROKERS_KAFKA_TOPIC / PG_TO_BROKERS_KAFKA_TOPIC_TEMPLATE')
   }
-  return []
+  if (writer.oversizedRecord === 'dead-letter' && writer.deadLetterPath === undefined) {
+    problems.push('writer.deadLetterPath: required with oversizedRecord "dead-letter" (records Kafka refuses as too large are appended to this file); set --kafka-dead-letter-path or PG_TO_BROKERS_KAFKA_DEAD_LETTER_PATH')
+  }
+  return problems
 }

@@ -6,14 +6,29 @@ import { Buffer } from 'node:buffer'
 import process from 'node:process'
 import { chmod, lstat, mkdtemp, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises'
 import { homedir, hostname, tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
-/** Writes to stdout; resolves once the runtime has handed the bytes to the OS. */
+/**
+ * Writes to stdout; resolves once the runtime has handed the bytes to the OS (a reader that dies
+ * after that loses them). Rejects when the output is closed (isBrokenPipe tells that case).
+ */
 export function writeStdout(output: string | Uint8Array): Promise<void> {
+  // The stream also emits the failure as an 'error' event, which would crash the process with a
+  // stack trace if nobody listened: the rejection below is how the failure is reported.
+  if (process.stdout.listenerCount('error') === 0) process.stdout.on('error', () => {})
   return new Promise((resolve, reject) => {
-    process.stdout.write(output, (error) => (error ? reject(error) : resolve()))
+    try {
+      process.stdout.write(output, (error) => (error ? reject(error) : resolve()))
+    } catch (error) {
+      reject(error)
+    }
   })
+}
+
+/** True when a write failed because the reading end of the pipe or socket is gone (EPIPE). */
+export function isBrokenPipe(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'EPIPE'
 }
 
 export function writeStderr(text: string): void {
@@ -30,11 +45,14 @@ export interface AppendFile {
 /**
  * Opens `path` for appending lines. A last line without its newline is what a crash left of an
  * append (an acknowledged append ends with its newline): it is cut off, so the next append starts
- * a line of its own instead of gluing a record onto the fragment.
+ * a line of its own instead of gluing a record onto the fragment. A new file is created readable
+ * by this user only (0600; an existing file keeps its mode), and its directory is fsynced once, so
+ * the file's name survives a power loss along with the data later fsynced into it.
  */
 export async function openAppendFile(path: string): Promise<AppendFile> {
-  const handle: FileHandle = await open(path, 'a+')
+  const { handle, created } = await openOrCreate(path)
   try {
+    if (created) await syncDirectory(dirname(resolve(path)))
     await truncateUnterminatedLine(handle)
   } catch (error) {
     await handle.close().catch(() => {})
@@ -53,6 +71,26 @@ export async function openAppendFile(path: string): Promise<AppendFile> {
     },
     sync: () => handle.sync(),
     close: () => handle.close(),
+  }
+}
+
+/** Opens `path` for reading and appending, creating it with mode 0600 if it does not exist. */
+async function openOrCreate(path: string): Promise<{ handle: FileHandle; created: boolean }> {
+  try {
+    return { handle: await open(path, 'ax+', 0o600), created: true }
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'EEXIST') throw error
+    return { handle: await open(path, 'a+'), created: false }
+  }
+}
+
+/** Forces a directory's entries (a file just created in it) to disk. */
+async function syncDirectory(path: string): Promise<void> {
+  const directory = await open(path, 'r')
+  try {
+    await directory.sync()
+  } finally {
+    await directory.close()
   }
 }
 

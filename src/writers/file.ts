@@ -9,6 +9,12 @@ export interface FileWriterOptions {
   readonly fsync?: boolean
 }
 
+/**
+ * A batch counts as delivered once it is written and, with `fsync` (the default), forced to disk.
+ * The file is created if missing, readable by its owner only (0600; an existing file keeps its
+ * mode), and its directory is fsynced once after the creation, so the file itself survives a power
+ * loss, not only the data in it.
+ */
 export class FileWriter extends StreamWriter {
   readonly #path: string
   readonly #fsync: boolean

@@ -27,7 +27,7 @@ export async function createWriter(config: WriterConfig, resolveModule: (path: s
     case 'kafka': {
       // Imported only now, so the Kafka client is loaded (and bundled) only for those who use it.
       const { KafkaWriter } = await import('./kafka/mod.ts')
-      return new KafkaWriter(config)
+      return new KafkaWriter({ ...config, logger })
     }
     case 'kinesis': {
       // Imported only now, so Kinesis code (signing, MD5, aggregation, credentials) loads only for those who use it.

@@ -33,6 +33,7 @@ test('kafka config: flags, environment and file give one writer; the password is
   assertEquals(config.writer, {
     type: 'kafka', brokers: ['a:9092', 'b:9092'], topicTemplate: 'cdc.{schema}.{table}', clientId: 'pg-to-brokers', compression: 'none',
     sasl: { mechanism: 'scram-sha-512', username: 'cdc', password: 'hunter2' }, deliveryTimeoutMs: 120000, connectTimeoutMs: 10000, maxRequestBytes: 1000000,
+    oversizedRecord: 'fail', tombstones: false,
   })
   const bad = JSON.stringify({ postgres: { url: URL }, writer: { type: 'kafka', brokers: ['a:1'], topic: 'bad topic', sasl: 'hunter2' } })
   let message = ''
@@ -44,6 +45,25 @@ test('kafka config: flags, environment and file give one writer; the password is
   assert(message.includes('writer.topic: a topic name uses only letters'), message)
   assert(message.includes('writer.sasl: expected an object'), message)
   assert(!message.includes('hunter2'), `no password in ${message}`)
+})
+
+test('kafka config: dead letters and tombstones from flags and environment; dead-letter needs its path', () => {
+  const base = ['--postgres-url', URL, '--kafka-brokers', 'a:9092', '--kafka-topic', 't']
+  const flags = loadConfig({ argv: [...base, '--kafka-oversized-record', 'dead-letter', '--kafka-dead-letter-path', 'too-big.jsonl', '--kafka-tombstones'], env: {} })
+  assert(flags.writer.type === 'kafka' && flags.writer.oversizedRecord === 'dead-letter' && flags.writer.deadLetterPath === 'too-big.jsonl' && flags.writer.tombstones, JSON.stringify(flags.writer))
+  const env = loadConfig({ argv: base, env: { [KAFKA_ENV.oversizedRecord]: 'dead-letter', [KAFKA_ENV.deadLetterPath]: 'x.jsonl', [KAFKA_ENV.tombstones]: '1' } })
+  assert(env.writer.type === 'kafka' && env.writer.deadLetterPath === 'x.jsonl' && env.writer.tombstones, JSON.stringify(env.writer))
+  const problems = (argv: string[], environment: Record<string, string> = {}): string => {
+    try {
+      loadConfig({ argv: [...base, ...argv], env: environment })
+      return ''
+    } catch (error) {
+      return (error as Error).message
+    }
+  }
+  assert(problems(['--kafka-oversized-record', 'dead-letter']).includes('writer.deadLetterPath: required with oversizedRecord "dead-letter"'), 'dead-letter needs a path')
+  assert(problems(['--kafka-oversized-record', 'skip']).includes('writer.oversizedRecord: expected "fail" or "dead-letter"'), 'only the two policies')
+  assert(problems([], { [KAFKA_ENV.tombstones]: 'yes' }).includes('writer.tombstones (PG_TO_BROKERS_KAFKA_TOMBSTONES): expected true, false, 1 or 0'), 'tombstones is a boolean')
 })
 
 test('kafka help: names every Kafka environment variable', () => {

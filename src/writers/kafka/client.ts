@@ -9,13 +9,13 @@ import { PgToBrokersError } from '../../errors.ts'
 import { readTextFile } from '../../runtime/io.ts'
 import { parseBroker, type KafkaSaslMechanism, type KafkaSslOptions, type ResolvedKafkaOptions } from './options.ts'
 
-/** Keys, values, header names and header values are strings; the client encodes them as UTF-8. */
-export type KafkaProducer = Producer<string, Uint8Array, string, string>
+/** Keys, header names and header values are strings (UTF-8 on the wire); values are bytes, null for a tombstone. */
+export type KafkaProducer = Producer<string, Uint8Array | null, string, string>
 
-/** Keys and headers are strings; values are the records' bytes, passed on without a copy. */
-const SERIALIZERS: Serializers<string, Uint8Array, string, string> = {
+/** Keys and headers are strings; values are the records' bytes, passed on without a copy (null stays null). */
+const SERIALIZERS: Serializers<string, Uint8Array | null, string, string> = {
   key: stringSerializer,
-  value: (value) => (value === undefined ? undefined : bufferView(value)),
+  value: (value) => (value === undefined || value === null ? undefined : bufferView(value)),
   headerKey: stringSerializer,
   headerValue: stringSerializer,
 }
@@ -38,7 +38,7 @@ const SASL_MECHANISMS: Record<KafkaSaslMechanism, 'PLAIN' | 'SCRAM-SHA-256' | 'S
  * @throws PgToBrokersError when a TLS file cannot be read.
  */
 export async function createProducer(options: ResolvedKafkaOptions, onRetry: (error: Error) => void): Promise<KafkaProducer> {
-  const producerOptions: ProducerOptions<string, Uint8Array, string, string> = {
+  const producerOptions: ProducerOptions<string, Uint8Array | null, string, string> = {
     clientId: options.clientId,
     bootstrapBrokers: options.brokers.map(parseBroker),
     idempotent: true,

@@ -13,6 +13,9 @@ export interface FailureContext {
   readonly topics?: readonly string[]
   /** The largest record being sent, for MESSAGE_TOO_LARGE. */
   readonly largest?: { readonly id: string; readonly bytes: number; readonly topic: string } | undefined
+  /** How many records the request held (1: the refusal is about that record alone). */
+  readonly records?: number
+
   readonly saslUser?: string
 }
 
@@ -36,8 +39,10 @@ export function kafkaFailure(error: unknown, context: FailureContext): PgToBroke
   const tooLarge = has((l) => l.apiId === 'MESSAGE_TOO_LARGE' || l.apiId === 'RECORD_LIST_TOO_LARGE')
   if (tooLarge) {
     const largest = context.largest
-    const which = largest ? `record ${largest.id} (${largest.bytes} bytes, topic "${largest.topic}") is the largest of the request` : 'a record is too large'
-    const advice = "raise the topic's max.message.bytes (and the broker's message.max.bytes), or lower the writer's maxRequestBytes if the records are small"
+    const named = largest && `record ${largest.id} (${largest.bytes} bytes, topic "${largest.topic}")`
+    const which = named === undefined ? 'a record is too large' : context.records === 1 ? `${named}, sent alone` : `${named} is the largest of the request`
+    const advice =
+      "raise the topic's max.message.bytes (and the broker's message.max.bytes), or set the writer's oversizedRecord to \"dead-letter\" with a deadLetterPath to set such records aside in a file"
     return new PgToBrokersError('kafka_message_too_large', `Kafka refused the records as too large (${tooLarge.apiId}): ${which}; ${advice}; ${NOTHING_CONFIRMED}`, options)
   }
   const unknownTopic = has((l) => l.apiId === 'UNKNOWN_TOPIC_OR_PARTITION' || /^Unknown topic /.test(l.message))
@@ -63,6 +68,11 @@ export function kafkaFailure(error: unknown, context: FailureContext): PgToBroke
   }
   const summary = distinct(leaves.map((l) => (l.apiId ? `${l.apiId}: ${l.message}` : l.message))).slice(0, 3).join('; ')
   return new PgToBrokersError('kafka_publish', `Kafka failed while ${context.action} (brokers ${brokers}): ${summary || String(error)}`, options)
+}
+
+/** True when the brokers refused a produce request as too large: sent alone, its record can never be delivered. */
+export function isTooLarge(error: unknown): boolean {
+  return error instanceof PgToBrokersError && error.code === 'kafka_message_too_large'
 }
 
 /**

@@ -9,7 +9,8 @@ import type { WriterRecord } from '../writer.ts'
 export interface KafkaMessage {
   readonly topic: string
   readonly key: string
-  readonly value: Uint8Array
+  /** The encoded record; null for a tombstone. */
+  readonly value: Uint8Array | null
   readonly headers: Map<string, string>
 }
 
@@ -43,9 +44,21 @@ export function toMessage(record: WriterRecord, topic: string): KafkaMessage {
   return { topic, key: record.partitionKey, value: record.data, headers }
 }
 
+/**
+ * The tombstone that follows a DELETE's message: same topic and key (so the same partition, right
+ * after it), a null value, and the headers saying where it came from, but no `id` (it is no record,
+ * and a consumer deduplicating on `id` must not drop it as a copy of the DELETE) and no `operation`.
+ */
+export function tombstoneFor(message: KafkaMessage): KafkaMessage {
+  const headers = new Map(message.headers)
+  headers.delete(KAFKA_HEADERS.id)
+  headers.delete(KAFKA_HEADERS.operation)
+  return { topic: message.topic, key: message.key, value: null, headers }
+}
+
 /** About how many bytes the message takes in a record batch, before compression. */
 export function messageBytes(message: KafkaMessage): number {
-  let bytes = RECORD_OVERHEAD_BYTES + utf8Length(message.key) + message.value.length
+  let bytes = RECORD_OVERHEAD_BYTES + utf8Length(message.key) + (message.value?.length ?? 0)
   for (const value of message.headers.values()) bytes += utf8Length(value)
   return bytes
 }
@@ -76,7 +89,7 @@ export function splitBySize(messages: readonly KafkaMessage[], maxBytes: number)
 export function largestOf(messages: readonly KafkaMessage[]): { id: string; bytes: number; topic: string } | undefined {
   let best: { id: string; bytes: number; topic: string } | undefined
   for (const message of messages) {
-    const bytes = message.value.length + utf8Length(message.key)
+    const bytes = (message.value?.length ?? 0) + utf8Length(message.key)
     if (best === undefined || bytes > best.bytes) best = { id: message.headers.get(KAFKA_HEADERS.id) ?? '?', bytes, topic: message.topic }
   }
   return best

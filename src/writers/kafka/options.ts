@@ -1,5 +1,6 @@
 /** @module The Kafka writer's options, their defaults, and the checks a library user gets without the config schema. */
 import { PgToBrokersError } from '../../errors.ts'
+import type { Logger } from '../../pipeline/logger.ts'
 import { fixedTopic, templateTopic, type TopicRouter } from './topics.ts'
 
 export type KafkaCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
@@ -45,6 +46,20 @@ export interface KafkaWriterOptions {
    * message.max.bytes (1048588 by default). Default 1000000.
    */
   readonly maxRequestBytes?: number | undefined
+  /**
+   * A record the brokers refuse as too large even when sent alone (MESSAGE_TOO_LARGE: over the
+   * topic's max.message.bytes): 'fail' (default: publish rejects naming it) or 'dead-letter'
+   * (append it to deadLetterPath and go on).
+   */
+  readonly oversizedRecord?: 'fail' | 'dead-letter' | undefined
+  readonly deadLetterPath?: string | undefined
+  /**
+   * After each DELETE record, send a tombstone: a message with the same key and a null value, so a
+   * log-compacted topic drops the key (Debezium's tombstones.on.delete). Default false.
+   */
+  readonly tombstones?: boolean | undefined
+  /** Where dead letters are reported. Default: nowhere. */
+  readonly logger?: Logger | undefined
 }
 
 /** Options with every default filled in and the topic router built. */
@@ -60,6 +75,9 @@ export interface ResolvedKafkaOptions {
   readonly deliveryTimeoutMs: number
   readonly connectTimeoutMs: number
   readonly maxRequestBytes: number
+  readonly oversizedRecord: 'fail' | 'dead-letter'
+  readonly deadLetterPath: string | undefined
+  readonly tombstones: boolean
 }
 
 export const KAFKA_DEFAULTS = {
@@ -68,6 +86,8 @@ export const KAFKA_DEFAULTS = {
   deliveryTimeoutMs: 120_000,
   connectTimeoutMs: 10_000,
   maxRequestBytes: 1_000_000,
+  oversizedRecord: 'fail',
+  tombstones: false,
 } as const
 
 const BROKER = /^(\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):(\d{1,5})$/
@@ -88,6 +108,8 @@ export function resolveKafkaOptions(options: KafkaWriterOptions): ResolvedKafkaO
     return fail((error as Error).message)
   }
   const clientId = options.clientId ?? KAFKA_DEFAULTS.clientId
+  const oversizedRecord = options.oversizedRecord ?? KAFKA_DEFAULTS.oversizedRecord
+  if (oversizedRecord === 'dead-letter' && !options.deadLetterPath) fail('oversizedRecord "dead-letter" needs deadLetterPath (the file dead letters are appended to)')
   const ssl = options.ssl === true ? {} : options.ssl === false ? undefined : options.ssl
   return {
     brokers: options.brokers,
@@ -100,6 +122,9 @@ export function resolveKafkaOptions(options: KafkaWriterOptions): ResolvedKafkaO
     deliveryTimeoutMs: options.deliveryTimeoutMs ?? KAFKA_DEFAULTS.deliveryTimeoutMs,
     connectTimeoutMs: options.connectTimeoutMs ?? KAFKA_DEFAULTS.connectTimeoutMs,
     maxRequestBytes: options.maxRequestBytes ?? KAFKA_DEFAULTS.maxRequestBytes,
+    oversizedRecord,
+    deadLetterPath: options.deadLetterPath,
+    tombstones: options.tombstones ?? KAFKA_DEFAULTS.tombstones,
   }
 }
 

@@ -1,10 +1,14 @@
 /** @module KafkaWriter: publishes batches to Kafka with an idempotent producer, resolving only on the brokers' acknowledgements. */
 import { StreamWriter, type WriterRecord } from '../writer.ts'
+import { DeadLetterFile } from '../dead-letter.ts'
 import { createProducer, type KafkaProducer } from './client.ts'
-import { isFatalKafkaError, isUnknownTopicError, kafkaFailure, type FailureContext } from './errors.ts'
-import { largestOf, splitBySize, toMessage, type KafkaMessage } from './messages.ts'
+import { isFatalKafkaError, isTooLarge, isUnknownTopicError, kafkaFailure, type FailureContext } from './errors.ts'
+import { KAFKA_HEADERS, largestOf, splitBySize, toMessage, tombstoneFor, type KafkaMessage } from './messages.ts'
 import { resolveKafkaOptions, type KafkaWriterOptions, type ResolvedKafkaOptions } from './options.ts'
 import { PgToBrokersError } from '../../errors.ts'
+import { silentLogger, type Logger } from '../../pipeline/logger.ts'
+
+const utf8 = new TextDecoder()
 
 /**
  * Writes each record as one Kafka message: key = its partition key (so one row's changes stay on
@@ -19,6 +23,12 @@ import { PgToBrokersError } from '../../errors.ts'
  * PgToBrokersError (code `kafka_timeout`). Any failure discards the producer, and the next batch
  * starts a new one (a new producer id), so no sequence number is reused for different records.
  * Duplicates after a crash are re-sends with the same `id` header.
+ *
+ * A request the brokers refuse as too large is sent again one message at a time (records of other
+ * partitions in it may then arrive twice); a message refused alone can never be delivered: publish
+ * rejects naming it (id, size, topic), or with oversizedRecord "dead-letter" it is appended to the
+ * dead-letter file (fsynced) and the batch goes on. With `tombstones`, each DELETE's message is
+ * followed by a null-value message with its key.
  */
 export class KafkaWriter extends StreamWriter {
   readonly #options: ResolvedKafkaOptions
@@ -31,11 +41,14 @@ export class KafkaWriter extends StreamWriter {
   #alsoFatal: (error: Error) => boolean = () => false
   /** Topics the brokers confirmed to exist (a produce request to a missing one would be retried until the deadline). */
   readonly #knownTopics = new Set<string>()
+  readonly #logger: Logger
+  #deadLetters: DeadLetterFile | undefined
 
   /** @throws PgToBrokersError (code kafka_config) for unusable options. */
   constructor(options: KafkaWriterOptions) {
     super()
     this.#options = resolveKafkaOptions(options)
+    this.#logger = options.logger ?? silentLogger
   }
 
   /**
@@ -53,6 +66,8 @@ export class KafkaWriter extends StreamWriter {
       // Gets the producer id now, so bad credentials or ACLs fail here rather than at the first batch.
       await producer.initIdempotentProducer({})
     })
+    const deadLetterPath = this.#options.oversizedRecord === 'dead-letter' ? this.#options.deadLetterPath : undefined
+    if (deadLetterPath !== undefined) this.#deadLetters = await DeadLetterFile.open(deadLetterPath, 'kafka_dead_letter')
   }
 
   override publish(records: readonly WriterRecord[]): Promise<void> {
@@ -64,14 +79,49 @@ export class KafkaWriter extends StreamWriter {
   override async close(): Promise<void> {
     await this.#queue
     await this.#discardProducer()
+    await this.#deadLetters?.close()
+    this.#deadLetters = undefined
   }
 
   async #publishNow(records: readonly WriterRecord[]): Promise<void> {
     if (records.length === 0) return
     const router = this.#options.router
-    const messages = records.map((record) => toMessage(record, router.topicFor(record.change)))
+    const messages: KafkaMessage[] = []
+    for (const record of records) {
+      const message = toMessage(record, router.topicFor(record.change))
+      messages.push(message)
+      if (this.#options.tombstones && record.change.operation === 'DELETE') messages.push(tombstoneFor(message))
+    }
     await this.#checkTopics(messages)
-    for (const run of splitBySize(messages, this.#options.maxRequestBytes)) await this.#send(run)
+    for (const run of splitBySize(messages, this.#options.maxRequestBytes)) await this.#sendRun(run)
+  }
+
+  /** Sends a run; when the brokers refuse it as too large, sends its messages one at a time. */
+  async #sendRun(run: KafkaMessage[]): Promise<void> {
+    try {
+      await this.#send(run)
+    } catch (error) {
+      if (!isTooLarge(error)) throw error
+      if (run.length > 1) {
+        for (const message of run) await this.#sendRun([message])
+        return
+      }
+      await this.#setAside(run[0]!, error as PgToBrokersError)
+    }
+  }
+
+  /** A message the brokers refused alone: rejects (policy "fail"), or appends it to the dead-letter file. */
+  async #setAside(message: KafkaMessage, refusal: PgToBrokersError): Promise<void> {
+    const file = this.#deadLetters
+    if (file === undefined) throw refusal
+    const id = message.headers.get(KAFKA_HEADERS.id) ?? '?'
+    const table = message.headers.get(KAFKA_HEADERS.table) ?? null
+    const bytes = largestOf([message])?.bytes ?? 0
+    const reason = `refused by Kafka as too large even when sent alone (over the max.message.bytes of topic "${message.topic}")`
+    const operation = message.headers.get(KAFKA_HEADERS.operation) ?? 'TOMBSTONE'
+    const data = message.value === null ? '' : utf8.decode(message.value)
+    await file.write([{ id, table, operation, partition_key: message.key, topic: message.topic, bytes, reason, data }])
+    this.#logger.warn('kafka: record refused as too large written to the dead-letter file', { id, table: table ?? undefined, topic: message.topic, bytes, path: file.path })
   }
 
   /** Asks the brokers about topics not seen before, so a missing one fails at once with its name. */
@@ -91,7 +141,7 @@ export class KafkaWriter extends StreamWriter {
   async #send(run: KafkaMessage[]): Promise<void> {
     const producer = await this.#ensureProducer()
     const topics = [...new Set(run.map((m) => m.topic))]
-    const context = { ...this.#context(`sending ${run.length} records`, topics), largest: largestOf(run) }
+    const context = { ...this.#context(`sending ${run.length} records`, topics), largest: largestOf(run), records: run.length }
     await this.#withDeadline(this.#options.deliveryTimeoutMs, context, () => producer.send({ messages: run }))
   }
 
