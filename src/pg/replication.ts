@@ -21,7 +21,9 @@ export interface StartOptions {
   /** 0n lets the server resume from the slot's confirmed flush LSN. */
   readonly startLsn: Lsn
   readonly protoVersion: 1 | 2
+  /** Streaming of in-progress transactions (protocol 2): PostgreSQL 14 and later. */
   readonly streaming: boolean
+  /** Logical decoding messages (pg_logical_emit_message): PostgreSQL 14 and later. */
   readonly messages: boolean
 }
 
@@ -45,6 +47,8 @@ interface CopyBothStream {
 const MAX_BUFFERED_MESSAGES = 8192
 /** Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01). */
 const PG_EPOCH_OFFSET_US = 946_684_800_000_000n
+/** The first server_version_num whose pgoutput knows protocol 2 and the `streaming` and `messages` options. */
+const PGOUTPUT_V2_SERVER_VERSION = 140000
 
 /**
  * One replication connection. Reads arrive as arrays of raw CopyData payloads, so that the
@@ -54,6 +58,7 @@ export class ReplicationConnection {
   readonly #sql: postgres.Sql
   readonly #url: string
   readonly #user: string
+  #serverVersion = 0
   #stream: CopyBothStream | undefined
   #buffered: Uint8Array[] = []
   /** True while the driver's socket is paused because MAX_BUFFERED_MESSAGES wait unread. */
@@ -75,6 +80,8 @@ export class ReplicationConnection {
     const connection = new ReplicationConnection(sql, url, user)
     try {
       await sql.unsafe('IDENTIFY_SYSTEM')
+      const [row] = await sql.unsafe<{ server_version_num: string }[]>('SHOW server_version_num')
+      connection.#serverVersion = Number(row?.server_version_num)
     } catch (error) {
       await sql.end({ timeout: 0 }).catch(() => {})
       throw explainConnectionError(error, url, user)
@@ -83,14 +90,17 @@ export class ReplicationConnection {
   }
 
   /** Sends START_REPLICATION and begins buffering CopyData. @throws PgToBrokersError (slot in use, …). */
+  /** The server's server_version_num (e.g. 150008), read when the connection opened. */
+  get serverVersion(): number {
+    return this.#serverVersion
+  }
+
+  /**
+   * Sends START_REPLICATION and begins buffering CopyData.
+   * @throws PgToBrokersError (an option the server lacks, slot in use, …).
+   */
   async start(options: StartOptions): Promise<void> {
-    const params = [
-      `proto_version ${quoteLiteral(String(options.protoVersion))}`,
-      `publication_names ${quoteLiteral(quoteIdent(options.publication))}`,
-    ]
-    if (options.messages) params.push(`messages 'true'`)
-    if (options.streaming) params.push(`streaming 'on'`)
-    const command = `START_REPLICATION SLOT ${quoteIdent(options.slot)} LOGICAL ${formatLsn(options.startLsn)} (${params.join(', ')})`
+    const command = startReplicationCommand(options, this.#serverVersion)
     try {
       this.#stream = (await this.#sql.unsafe(command).writable()) as unknown as CopyBothStream
     } catch (error) {
@@ -200,6 +210,41 @@ export class ReplicationConnection {
     this.#wake = undefined
     wake?.()
   }
+}
+
+/**
+ * Refuses pgoutput options the server does not have, naming the setting to change: a server
+ * before PostgreSQL 14 would fail START_REPLICATION with an unrecognized parameter.
+ * @throws PgToBrokersError 'messages_unsupported' or 'streaming_unsupported'.
+ */
+export function checkServerSupports(options: Pick<StartOptions, 'protoVersion' | 'streaming' | 'messages'>, serverVersion: number): void {
+  if (serverVersion >= PGOUTPUT_V2_SERVER_VERSION) return
+  const server = `this server is PostgreSQL ${formatServerVersion(serverVersion)}`
+  if (options.messages) {
+    throw new PgToBrokersError('messages_unsupported', `postgres.messagePrefixes asks for logical decoding messages, which PostgreSQL 14 and later send; ${server}: remove messagePrefixes, or upgrade the server`)
+  }
+  if (options.streaming || options.protoVersion > 1) {
+    throw new PgToBrokersError('streaming_unsupported', `streaming of in-progress transactions needs PostgreSQL 14 or later; ${server}: set postgres.streaming to "auto" or "off"`)
+  }
+}
+
+/** The START_REPLICATION command for pgoutput, with only the options this server version has. @throws as checkServerSupports. */
+export function startReplicationCommand(options: StartOptions, serverVersion: number): string {
+  checkServerSupports(options, serverVersion)
+  const params = [
+    `proto_version ${quoteLiteral(String(options.protoVersion))}`,
+    `publication_names ${quoteLiteral(quoteIdent(options.publication))}`,
+  ]
+  if (options.messages) params.push(`messages 'true'`)
+  if (options.streaming) params.push(`streaming 'on'`)
+  return `START_REPLICATION SLOT ${quoteIdent(options.slot)} LOGICAL ${formatLsn(options.startLsn)} (${params.join(', ')})`
+}
+
+/** 130023 → "13.23"; 90624 → "9.6.24" (the numbering before PostgreSQL 10). */
+function formatServerVersion(versionNum: number): string {
+  const major = Math.floor(versionNum / 10000)
+  if (major >= 10) return `${major}.${versionNum % 10000}`
+  return `${major}.${Math.floor(versionNum / 100) % 100}.${versionNum % 100}`
 }
 
 function explainStartError(error: unknown, options: StartOptions, url: string, user: string): PgToBrokersError {
