@@ -24,6 +24,8 @@ export interface WriterChoice {
   file?: string | undefined
   module?: string | undefined
   options?: Record<string, string> | undefined
+  /** Consent to run a remote (http:, https:, npm:, jsr:) writer module. */
+  allowRemote?: boolean | undefined
   /** Kafka settings; any of them implies writer type "kafka". */
   kafka?: KafkaOverrides | undefined
   /** Kinesis settings; any of them implies writer type "kinesis". */
@@ -57,7 +59,7 @@ interface CommandFlag {
 type Flag = ValueFlag | SwitchFlag | CommandFlag
 
 const value = (arg: string, set: ValueFlag['set']): ValueFlag => ({ kind: 'value', arg, set })
-const postgresSwitch = (key: 'createSlot' | 'createPublication' | 'dropSlotOnExit' | 'standby'): SwitchFlag => ({
+const postgresSwitch = (key: 'createSlot' | 'acceptDataLoss' | 'createPublication' | 'dropSlotOnExit' | 'standby'): SwitchFlag => ({
   kind: 'switch',
   set: (draft, on) => void (draft.postgres[key] = on),
 })
@@ -69,6 +71,9 @@ const FLAGS = new Map<string, Flag>([
   ['--publication', value('<name>', (d, x) => void (d.postgres.publication = x))],
   ['--tables', value('<t1,t2>', (d, x) => void (d.postgres.tables = splitList(x)))],
   ['--create-slot', postgresSwitch('createSlot')],
+  ['--accept-data-loss', postgresSwitch('acceptDataLoss')],
+  ['--state-table', value('<schema.table>', (d, x) => void (d.postgres.stateTable = x))],
+  ['--message-prefixes', value('<p1,p2|*>', (d, x) => void (d.postgres.messagePrefixes = splitList(x)))],
   ['--create-publication', postgresSwitch('createPublication')],
   ['--drop-slot-on-exit', postgresSwitch('dropSlotOnExit')],
   ['--standby', postgresSwitch('standby')],
@@ -76,6 +81,7 @@ const FLAGS = new Map<string, Flag>([
   ['--file', value('<path>', (d, x) => void (d.writer.file = x))],
   ['--writer-module', value('<path>', (d, x) => void (d.writer.module = x))],
   ['--writer-option', value('<key=value>', setWriterOption)],
+  ['--allow-remote-writer-module', { kind: 'switch', set: (d, on) => void (d.writer.allowRemote = on) }],
   ['--batch-size', value('<n>', (d, x) => void (d.batch.maxRecords = numberFromText(x)))],
   ['--max-batch-latency-ms', value('<n>', (d, x) => void (d.batch.maxLatencyMs = numberFromText(x)))],
   ['--format', value('<seed|debezium>', (d, x) => void (d.format = x))],
@@ -188,7 +194,7 @@ const withPath = (configPath: string | undefined): { configPath?: string } => (c
 function overrides(draft: Draft, issues: string[]): ConfigOverrides {
   const flags: ConfigOverrides = {}
   if (Object.keys(draft.postgres).length > 0) flags.postgres = draft.postgres
-  const names = { type: '--writer', file: '--file', module: '--writer-module', options: '--writer-option', kafka: 'a --kafka-* flag', kinesis: 'a --kinesis-* flag' }
+  const names = { type: '--writer', file: '--file', module: '--writer-module', options: '--writer-option', allowRemote: '--allow-remote-writer-module', kafka: 'a --kafka-* flag', kinesis: 'a --kinesis-* flag' }
   const writer = writerOverride(draft.writer, names, issues)
   if (writer !== undefined) flags.writer = writer
   if (Object.keys(draft.batch).length > 0) flags.batch = draft.batch
@@ -205,6 +211,7 @@ export interface WriterNames {
   file: string
   module: string
   options?: string
+  allowRemote?: string
   kafka?: string
   kinesis?: string
 }
@@ -214,7 +221,7 @@ export interface WriterNames {
  * module writer. Contradictions within the source are problems; a later source may still replace it.
  */
 export function writerOverride(choice: WriterChoice, names: WriterNames, issues: string[]): ConfigOverrides['writer'] {
-  const { type, file, module, options, kafka, kinesis } = choice
+  const { type, file, module, options, allowRemote, kafka, kinesis } = choice
   const kafkaNames = names.kafka ?? 'Kafka settings'
   const kinesisNames = names.kinesis ?? 'Kinesis settings'
   const choosers = [[file, names.file], [module, names.module], [kafka, kafkaNames], [kinesis, kinesisNames]].filter(([set]) => set !== undefined)
@@ -238,6 +245,9 @@ export function writerOverride(choice: WriterChoice, names: WriterNames, issues:
   const path = chosen === 'file' ? file : chosen === 'module' ? module : undefined
   if (path !== undefined) writer.path = path
   if (options !== undefined && (chosen ?? 'module') === 'module') writer.options = options
+  if (allowRemote !== undefined && chosen !== undefined && chosen !== 'module') {
+    issues.push(`writer.allowRemote: ${names.allowRemote ?? 'allowing a remote module'} applies only to writer type "module", not ${showValue(chosen)}`)
+  } else if (allowRemote !== undefined) writer.allowRemote = allowRemote
   if (kafka !== undefined && chosen === 'kafka') Object.assign(writer, kafka)
   if (kinesis !== undefined && chosen === 'kinesis') Object.assign(writer, kinesis)
   return Object.keys(writer).length > 0 ? writer : undefined

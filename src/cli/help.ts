@@ -79,6 +79,10 @@ variables, then flags, each overriding the one before; empty environment variabl
                                 subclass, or a function returning a writer (an object with
                                 publish(records)); implies --writer module;
                                 env PG_TO_BROKERS_WRITER_MODULE
+  --allow-remote-writer-module, --no-allow-remote-writer-module
+                                let --writer-module be an http:, https:, npm: or jsr: specifier:
+                                code fetched and run with this process's rights at every start;
+                                env PG_TO_BROKERS_ALLOW_REMOTE_WRITER_MODULE; default off
   --writer-option <key=value>   option passed to the module writer, as text; repeatable;
                                 no env variable
 

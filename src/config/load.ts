@@ -6,6 +6,7 @@ import { kafkaFromEnv } from '../cli/kafka-args.ts'
 import { kafkaConfigProblems } from './kafka.ts'
 import { kinesisFromEnv } from '../cli/kinesis-args.ts'
 import { kinesisConfigProblems, withKinesisRegion } from './kinesis.ts'
+import { moduleConfigProblems } from './module.ts'
 
 export { ConfigError }
 export type { Config }
@@ -30,9 +31,12 @@ export const ENV = {
   tables: 'PG_TO_BROKERS_TABLES',
   dropSlotOnExit: 'PG_TO_BROKERS_DROP_SLOT_ON_EXIT',
   standby: 'PG_TO_BROKERS_STANDBY',
+  stateTable: 'PG_TO_BROKERS_STATE_TABLE',
+  messagePrefixes: 'PG_TO_BROKERS_MESSAGE_PREFIXES',
   writer: 'PG_TO_BROKERS_WRITER',
   filePath: 'PG_TO_BROKERS_FILE_PATH',
   writerModule: 'PG_TO_BROKERS_WRITER_MODULE',
+  allowRemoteWriterModule: 'PG_TO_BROKERS_ALLOW_REMOTE_WRITER_MODULE',
   batchSize: 'PG_TO_BROKERS_BATCH_SIZE',
   maxBatchLatencyMs: 'PG_TO_BROKERS_MAX_BATCH_LATENCY_MS',
   format: 'PG_TO_BROKERS_FORMAT',
@@ -55,7 +59,7 @@ export function loadConfig(sources: ConfigSources): Config {
     const relevant = file === undefined ? result.issues.filter((issue) => issue.input !== undefined) : result.issues
     issues.push(...describeIssues(relevant))
   }
-  if (result.success) issues.push(...kafkaConfigProblems(result.output.writer), ...kinesisConfigProblems(result.output.writer))
+  if (result.success) issues.push(...kafkaConfigProblems(result.output.writer), ...kinesisConfigProblems(result.output.writer), ...moduleConfigProblems(result.output.writer))
   if (!result.success || issues.length > 0) throw new ConfigError([...new Set(issues)])
   return result.output
 }
@@ -88,8 +92,8 @@ function readEnv(env: Record<string, string | undefined>, issues: string[]): Con
   const get = (name: string) => (env[name]?.trim() ? env[name] : undefined)
   const number = (name: string) => mapDefined(get(name), numberFromText)
   const writer = writerOverride(
-    { type: get(ENV.writer), file: get(ENV.filePath), module: get(ENV.writerModule), kafka: kafkaFromEnv(get, issues), kinesis: kinesisFromEnv(get) },
-    { type: ENV.writer, file: ENV.filePath, module: ENV.writerModule, kafka: 'a PG_TO_BROKERS_KAFKA_* variable', kinesis: 'a PG_TO_BROKERS_KINESIS_* variable' },
+    { type: get(ENV.writer), file: get(ENV.filePath), module: get(ENV.writerModule), allowRemote: allowRemoteFromEnv(get, issues), kafka: kafkaFromEnv(get, issues), kinesis: kinesisFromEnv(get) },
+    { type: ENV.writer, file: ENV.filePath, module: ENV.writerModule, allowRemote: ENV.allowRemoteWriterModule, kafka: 'a PG_TO_BROKERS_KAFKA_* variable', kinesis: 'a PG_TO_BROKERS_KINESIS_* variable' },
     issues,
   )
   return compact({
@@ -111,6 +115,8 @@ function postgresFromEnv(get: (name: string) => string | undefined, issues: stri
     tables: mapDefined(get(ENV.tables), splitList),
     dropSlotOnExit,
     standby,
+    stateTable: get(ENV.stateTable),
+    messagePrefixes: mapDefined(get(ENV.messagePrefixes), splitList),
   })
 }
 
@@ -118,6 +124,13 @@ function envBoolean(get: (name: string) => string | undefined, key: 'dropSlotOnE
   const text = get(ENV[key])
   const on = mapDefined(text, booleanFromText)
   if (text !== undefined && on === undefined) issues.push(`postgres.${key} (${ENV[key]}): expected true, false, 1 or 0, got ${showValue(text)}`)
+  return on
+}
+
+function allowRemoteFromEnv(get: (name: string) => string | undefined, issues: string[]): boolean | undefined {
+  const text = get(ENV.allowRemoteWriterModule)
+  const on = mapDefined(text, booleanFromText)
+  if (text !== undefined && on === undefined) issues.push(`writer.allowRemote (${ENV.allowRemoteWriterModule}): expected true, false, 1 or 0, got ${showValue(text)}`)
   return on
 }
 

@@ -2,6 +2,7 @@
 import * as v from 'valibot'
 import { KAFKA_SECRET_PATHS, kafkaWriterSchema, type KafkaOverrides } from './kafka.ts'
 import { kinesisWriterSchema, type KinesisOverrides } from './kinesis.ts'
+import { parseConnectionSettings } from '../pg/conninfo.ts'
 
 /** Thrown for any configuration problem; `issues` holds every problem found, one line each. */
 export class ConfigError extends Error {
@@ -30,31 +31,18 @@ const choice = <const T extends readonly string[]>(options: T) => v.picklist(opt
 
 const byteLength = (text: string): number => new TextEncoder().encode(text).length
 
-/** Why a connection URL is unacceptable, without quoting any part of it; undefined when it is fine. */
+/**
+ * Why a connection string is unacceptable, as the connection itself would read it (libpq's rules;
+ * PG* environment variables are checked when connecting), without quoting any part of it.
+ */
 function urlProblem(text: string): string | undefined {
-  const example = 'postgres://USER:PASSWORD@HOST:5432/DATABASE'
-  const hidden = '(value not shown: it may contain a password)'
-  if (!/^postgres(ql)?:\/\//i.test(text)) return `expected a postgres:// or postgresql:// URL such as ${example} ${hidden}`
-  const url = parseUrl(text)
-  if (url === undefined) {
-    const advice = 'check the port and percent-encode special characters in the password'
-    return `expected a valid URL such as ${example}; ${advice} ${hidden}`
+  try {
+    parseConnectionSettings(text)
+    return undefined
+  } catch (error) {
+    const problem = error instanceof Error ? error.message.replace(/^invalid PostgreSQL connection settings: /, '') : String(error)
+    return `${problem} (value not shown: it may contain a password)`
   }
-  if (url.hostname === '' && !url.socket) {
-    const socket = 'postgres:///DATABASE?host=/var/run/postgresql'
-    return `expected a host, as in ${example}, or a unix socket directory, as in ${socket} ${hidden}`
-  }
-  return undefined
-}
-
-function parseUrl(text: string): { hostname: string; socket: boolean } | undefined {
-  // libpq accepts "USER:PASSWORD@" followed by an empty host (the socket comes from ?host=); WHATWG URLs do not.
-  const standIn = text.replace(/@(?=[/?#]|$)/, '@localhost')
-  const source = URL.canParse(text) ? text : URL.canParse(standIn) ? standIn : undefined
-  if (source === undefined) return undefined
-  const url = new URL(source)
-  const socket = url.searchParams.get('host')?.startsWith('/') ?? false
-  return { hostname: source === text ? url.hostname : '', socket }
 }
 
 const postgresUrl = v.pipe(
@@ -127,6 +115,10 @@ const PostgresSchema = strict(
     publication: v.optional(publicationName, 'pg_to_brokers'),
     tables: v.optional(v.array(tableName, 'expected a list of table names ([] means all tables)'), () => []),
     createSlot: v.optional(bool, true),
+    // Create a new slot over a lost one (a recorded slot that no longer exists), skipping the changes in between.
+    acceptDataLoss: v.optional(bool, false),
+    // The table recording which slots this tool streamed from (how a lost slot is recognised).
+    stateTable: v.optional(tableName, 'public.pg_to_brokers_slots'),
     createPublication: v.optional(bool, true),
     dropSlotOnExit: v.optional(bool, false),
     // Wait while another process streams from the slot, and take over when it stops (one active streamer per slot).
@@ -137,6 +129,8 @@ const PostgresSchema = strict(
     streaming: v.optional(choice(['auto', 'on', 'off']), 'auto'),
     // Where streamed transactions are spooled until they commit; default: the OS temp directory.
     spoolDirectory: v.optional(nonEmpty('a directory path')),
+    // Logical-message prefixes delivered as records ("*": all); none by default, as any role may emit them.
+    messagePrefixes: v.optional(v.array(nonEmpty('a message prefix, or "*" for every prefix'), 'expected a list of message prefixes'), () => []),
   },
   '',
   { url: 'required; set --postgres-url, PG_TO_BROKERS_POSTGRES_URL (or DATABASE_URL), or postgres.url in the config file' },
@@ -161,6 +155,8 @@ const writerVariants = v.variant(
         type: v.literal('module'),
         path: nonEmpty('a file path or URL of a module whose default export is a StreamWriter subclass'),
         options: v.optional(objectOnly(v.record(v.string(), v.unknown()), 'expected an object of writer options'), () => ({})),
+        // An http:, https:, npm: or jsr: module is code fetched at every start: it runs only when allowed.
+        allowRemote: v.optional(bool),
       },
       ' for writer type "module"',
       { path: 'required for writer type "module"; set --writer-module, PG_TO_BROKERS_WRITER_MODULE, or writer.path in the config file' },
@@ -203,11 +199,14 @@ export type ConfigOverrides = {
     publication?: string
     tables?: string[]
     createSlot?: boolean
+    acceptDataLoss?: boolean
+    stateTable?: string
     createPublication?: boolean
     dropSlotOnExit?: boolean
     standby?: boolean
+    messagePrefixes?: string[]
   }
-  writer?: { type?: string; path?: string; options?: Record<string, string> } & KafkaOverrides & KinesisOverrides
+  writer?: { type?: string; path?: string; options?: Record<string, string>; allowRemote?: boolean } & KafkaOverrides & KinesisOverrides
   batch?: { maxRecords?: number | string; maxLatencyMs?: number | string }
   format?: string
   logLevel?: string

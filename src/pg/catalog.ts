@@ -1,10 +1,11 @@
 /** @module An ordinary (non-replication) connection for catalog look-ups: server checks, slot, publication, types, keys. */
 import type postgres from 'postgres'
-import { openConnection } from './connect.ts'
+import { connectionSettings, openConnection } from './connect.ts'
 import { PgToBrokersError } from '../errors.ts'
 import { explainConnectionError, missingReplicationRole } from './errors.ts'
 import { parseQualifiedName, quoteIdent, quoteQualifiedName, type QualifiedName } from './identifiers.ts'
 import type { PgType } from '../pg/values/types.ts'
+import { SlotMarkers } from './slot-markers.ts'
 
 export interface SlotInfo {
   readonly plugin: string | null
@@ -12,6 +13,20 @@ export interface SlotInfo {
   readonly database: string | null
   readonly activePid: number | null
   readonly confirmedFlushLsn: string | null
+  /** Decodes prepared transactions at PREPARE (PostgreSQL ≥ 14); false where the server has no such slots. */
+  readonly twoPhase: boolean
+  /** 'lost' once the server removed WAL the slot still needed (PostgreSQL ≥ 13); null where unknown. */
+  readonly walStatus: string | null
+}
+
+interface SlotRow {
+  plugin: string | null
+  slot_type: string
+  database: string | null
+  active_pid: number | null
+  confirmed_flush_lsn: string | null
+  two_phase?: boolean
+  wal_status?: string | null
 }
 
 interface TypeRow {
@@ -42,12 +57,13 @@ export class Catalog {
 
   /** @throws PgToBrokersError when the server cannot be reached or refuses the login. */
   static async open(url: string, connectTimeoutMs: number): Promise<Catalog> {
-    const sql = await openConnection(url, connectTimeoutMs, { application_name: 'pg_to_brokers_catalog' })
+    const settings = connectionSettings(url)
+    const sql = await openConnection(settings, connectTimeoutMs, 'pg_to_brokers_catalog')
     try {
       await sql`select 1`
     } catch (error) {
       await sql.end({ timeout: 0 }).catch(() => {})
-      throw explainConnectionError(error, url, sql.options.user)
+      throw explainConnectionError(error, settings, sql.options.user)
     }
     return new Catalog(sql)
   }
@@ -70,16 +86,31 @@ export class Catalog {
   }
 
   async slot(name: string): Promise<SlotInfo | undefined> {
-    const [row] = await this.#sql<{ plugin: string | null; slot_type: string; database: string | null; active_pid: number | null; confirmed_flush_lsn: string | null }[]>`
-      select plugin, slot_type, database, active_pid, confirmed_flush_lsn::text
-      from pg_replication_slots where slot_name = ${name}`
+    // to_jsonb reads the columns this server version has: two_phase (14) and wal_status (13) are newer than the rest.
+    const [row] = await this.#sql<{ slot: SlotRow }[]>`select to_jsonb(s) as slot from pg_replication_slots s where slot_name = ${name}`
     if (!row) return undefined
-    return { plugin: row.plugin, slotType: row.slot_type, database: row.database, activePid: row.active_pid, confirmedFlushLsn: row.confirmed_flush_lsn }
+    const s = row.slot
+    return {
+      plugin: s.plugin, slotType: s.slot_type, database: s.database, activePid: s.active_pid, confirmedFlushLsn: s.confirmed_flush_lsn,
+      twoPhase: s.two_phase === true, walStatus: s.wal_status ?? null,
+    }
   }
 
-  /** Creates a persistent logical slot with pgoutput (parameters bound, so any name is safe). */
-  async createSlot(name: string): Promise<void> {
-    await this.#sql`select pg_create_logical_replication_slot(${name}, 'pgoutput')`
+  /** The server's current WAL position ("X/Y"); null on a server in recovery. */
+  async currentWalLsn(): Promise<string | null> {
+    const [row] = await this.#sql<{ lsn: string | null }[]>`select case when pg_is_in_recovery() then null else pg_current_wal_lsn()::text end as lsn`
+    return row?.lsn ?? null
+  }
+
+  /** The slot records in `table` (see slot-markers.ts), over this connection. */
+  slotMarkers(table: QualifiedName): SlotMarkers {
+    return new SlotMarkers(this.#sql, table)
+  }
+
+  /** Creates a persistent logical slot with pgoutput (parameters bound, so any name is safe); returns its start position. */
+  async createSlot(name: string): Promise<string> {
+    const [row] = await this.#sql<{ lsn: string }[]>`select lsn::text as lsn from pg_create_logical_replication_slot(${name}, 'pgoutput')`
+    return row?.lsn ?? '0/0'
   }
 
   async dropSlot(name: string): Promise<void> {
@@ -96,12 +127,18 @@ export class Catalog {
     return rows.length > 0
   }
 
-  /** Creates the publication for all tables, or for the given tables (every name quoted). */
+  /**
+   * Creates the publication for all tables, or for the given tables (every name quoted). From
+   * PostgreSQL 13 on it publishes partitioned tables as their root, so a table's changes carry its
+   * own name and key whichever partition holds the row.
+   */
   async createPublication(name: string, tables: readonly string[]): Promise<void> {
     const target = tables.length === 0
       ? 'FOR ALL TABLES'
       : `FOR TABLE ${tables.map((t) => quoteQualifiedName(parseQualifiedName(t))).join(', ')}`
-    await this.#sql.unsafe(`CREATE PUBLICATION ${quoteIdent(name)} ${target}`)
+    const [row] = await this.#sql<{ version: string }[]>`select current_setting('server_version_num') as version`
+    const viaRoot = Number(row?.version) >= 130000 ? ' WITH (publish_via_partition_root = true)' : ''
+    await this.#sql.unsafe(`CREATE PUBLICATION ${quoteIdent(name)} ${target}${viaRoot}`)
   }
 
   /** Tables listed in the config that do not exist, as "schema.table". */
@@ -115,25 +152,41 @@ export class Catalog {
     return missing
   }
 
-  /** Configured tables ("schema.table") that the publication does not publish (none for FOR ALL TABLES). */
+  /**
+   * Configured tables ("schema.table") that the publication does not publish (none for FOR ALL
+   * TABLES). A partitioned table counts as published when it, a partition ancestor, or every one of
+   * its leaf partitions is: pg_publication_tables lists the leaves unless publish_via_partition_root.
+   */
   async tablesNotInPublication(publication: string, tables: readonly string[]): Promise<string[]> {
-    const rows = await this.#sql<{ name: string }[]>`select schemaname || '.' || tablename as name from pg_publication_tables where pubname = ${publication}`
-    const published = new Set(rows.map((r) => r.name))
-    return tables.map((t) => parseQualifiedName(t)).map((n) => `${n.schema}.${n.name}`).filter((name) => !published.has(name))
+    const absent: string[] = []
+    for (const n of tables.map((t) => parseQualifiedName(t))) {
+      if (!(await this.#published(publication, n))) absent.push(`${n.schema}.${n.name}`)
+    }
+    return absent
   }
 
   /**
    * Published tables that have neither a primary key nor another replica identity: PostgreSQL
    * refuses UPDATE and DELETE on them while they are published, and their changes carry no key.
+   * A partitioned table published as its root is checked by its leaf partitions, whose identity
+   * is the one PostgreSQL checks.
    */
   async tablesWithoutReplicaIdentity(publication: string): Promise<string[]> {
     const rows = await this.#sql<{ name: string }[]>`
-      select p.schemaname || '.' || p.tablename as name
-      from pg_publication_tables p
-      join pg_namespace n on n.nspname = p.schemaname
-      join pg_class c on c.relnamespace = n.oid and c.relname = p.tablename
-      where p.pubname = ${publication}
-        and (c.relreplident = 'n' or (c.relreplident = 'd' and not exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisprimary)))
+      with recursive tree as (
+        select c.oid from pg_publication_tables p
+        join pg_namespace n on n.nspname = p.schemaname
+        join pg_class c on c.relnamespace = n.oid and c.relname = p.tablename
+        where p.pubname = ${publication}
+        union
+        select i.inhrelid from tree t join pg_inherits i on i.inhparent = t.oid join pg_class k on k.oid = i.inhrelid where k.relispartition
+      )
+      select distinct n.nspname || '.' || c.relname as name
+      from tree t join pg_class c on c.oid = t.oid join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind <> 'p'
+        and (c.relreplident = 'n'
+          or (c.relreplident = 'd' and not exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisprimary))
+          or (c.relreplident = 'i' and not exists (select 1 from pg_index i where i.indrelid = c.oid and i.indisreplident)))
       order by 1`
     return rows.map((r) => r.name)
   }
@@ -174,6 +227,40 @@ export class Catalog {
     }
     this.#leases.clear()
     await this.#sql.end({ timeout: 1 }).catch(() => {})
+  }
+
+  /**
+   * True when the publication publishes the table's changes: the table or a partition ancestor is
+   * listed by pg_publication_tables or added to the publication itself (pg_publication_rel), or it
+   * has leaf partitions and all of them are listed. pg_inherits rather than pg_partition_tree, which
+   * PostgreSQL 10 and 11 lack.
+   */
+  async #published(publication: string, table: QualifiedName): Promise<boolean> {
+    const [row] = await this.#sql<{ published: boolean }[]>`
+      with recursive
+        target as (select c.oid from pg_class c join pg_namespace s on s.oid = c.relnamespace where s.nspname = ${table.schema} and c.relname = ${table.name}),
+        listed as (
+          select c.oid from pg_publication_tables p
+          join pg_namespace n on n.nspname = p.schemaname
+          join pg_class c on c.relnamespace = n.oid and c.relname = p.tablename
+          where p.pubname = ${publication}
+          union
+          select r.prrelid from pg_publication_rel r join pg_publication b on b.oid = r.prpubid where b.pubname = ${publication}
+        ),
+        ancestors as (
+          select oid from target
+          union
+          select i.inhparent from ancestors a join pg_class k on k.oid = a.oid join pg_inherits i on i.inhrelid = a.oid where k.relispartition
+        ),
+        descendants as (
+          select oid from target
+          union
+          select i.inhrelid from descendants d join pg_inherits i on i.inhparent = d.oid join pg_class k on k.oid = i.inhrelid where k.relispartition
+        ),
+        leaves as (select d.oid from descendants d join pg_class k on k.oid = d.oid where k.relkind <> 'p')
+      select exists (select 1 from ancestors where oid in (select oid from listed))
+        or (exists (select 1 from leaves) and not exists (select 1 from leaves where oid not in (select oid from listed))) as published`
+    return row?.published === true
   }
 
   async #load(oids: readonly number[]): Promise<void> {

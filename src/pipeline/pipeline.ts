@@ -11,12 +11,18 @@ import { SeedFormat } from '../change/formats/seed.ts'
 import { Catalog } from '../pg/catalog.ts'
 import { formatLsn, type Lsn } from '../pg/lsn.ts'
 import { ReplicationConnection } from '../pg/replication.ts'
+import { explainConnectionError } from '../pg/errors.ts'
+import { parseQualifiedName } from '../pg/identifiers.ts'
+import { DEFAULT_STATE_TABLE } from '../pg/slot-markers.ts'
+import { PgToBrokersError } from '../errors.ts'
+import type { Change } from '../change/change.ts'
 import { temporaryDirectory } from '../runtime/io.ts'
 import type { StreamWriter } from '../writers/writer.ts'
 import { Batcher, DEFAULT_BATCH_OPTIONS, type BatchOptions } from './batcher.ts'
 import { Checkpoint } from './checkpoint.ts'
 import { silentLogger, type Logger } from './logger.ts'
 import { prepareSource, type SourceOptions } from './prepare.ts'
+import { forgetSlot, noteConfirmed } from './slot.ts'
 import { waitForSlotLease } from './standby.ts'
 import { explainStreamingFailure, isStreamedDecodingFailure, useStreaming, type StreamingMode } from './streaming.ts'
 
@@ -38,6 +44,12 @@ export interface PostgresOptions extends SourceOptions {
   readonly streaming?: StreamingMode
   /** Parent of the directory holding spool files of streamed transactions; default: the OS temp directory. */
   readonly spoolDirectory?: string | undefined
+  /**
+   * Prefixes of logical messages (`pg_logical_emit_message`) to deliver as records; `*` takes every
+   * prefix. Empty (the default): none are asked for, since any role that may call the function could
+   * otherwise inject records into the stream. Needs PostgreSQL ≥ 14.
+   */
+  readonly messagePrefixes?: readonly string[] | undefined
 }
 
 export interface PipelineOptions {
@@ -54,6 +66,8 @@ export interface PipelineOptions {
   readonly onStreaming?: () => void
   /** Called when a standby starts waiting for the slot (it has connected and checked everything by then). */
   readonly onStandbyWaiting?: () => void
+  /** The slot must already exist (runSupervised sets this on reconnects): a missing slot is lost, never recreated. */
+  readonly resume?: boolean
 }
 
 const XLOG_DATA = 0x77 // 'w'
@@ -75,12 +89,13 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     const { serverVersion } = await catalog.checkServer()
     const mode = pg.streaming ?? 'auto'
     let streaming = useStreaming(mode, serverVersion)
-    // The destination is checked first: a missing stream or topic must not leave a new slot behind retaining WAL.
-    await options.writer.init()
     // A standby waits here (before the slot may be created) until it holds the slot's lease and the slot is free.
     const standby = { slot: pg.slot, url: pg.url, logger, signal: options.signal, onWaiting: options.onStandbyWaiting }
     if (pg.standby && !(await waitForSlotLease(catalog, standby))) return
-    await prepareSource(catalog, pg, logger)
+    // The writer starts only once this process may write (a standby's init must not touch what the
+    // active process is writing), and before the slot: a missing stream or topic must not leave a new slot retaining WAL.
+    await options.writer.init()
+    await prepareSource(catalog, pg, { reconnect: options.resume === true }, logger)
     for (;;) {
       try {
         await replicate(catalog, options, logger, streaming)
@@ -96,7 +111,7 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     cleanStop = true
   } finally {
     await options.writer.close().catch((error) => logger.warn('writer close failed', { error: String(error) }))
-    if (cleanStop && pg.dropSlotOnExit) await dropSlot(catalog, pg.slot, logger)
+    if (cleanStop && pg.dropSlotOnExit) await dropSlot(catalog, pg, logger)
     await catalog.close()
   }
 }
@@ -109,7 +124,8 @@ async function replicate(catalog: Catalog, options: PipelineOptions, logger: Log
   try {
     if (streaming) spool = await SpoolDirectory.open(pg.spoolDirectory ?? temporaryDirectory(), logger)
     replication = await ReplicationConnection.open(pg.url, pg.connectTimeoutMs ?? 10_000)
-    await replication.start({ slot: pg.slot, publication: pg.publication, startLsn: 0n, protoVersion: streaming ? 2 : 1, streaming, messages: true })
+    const messages = (pg.messagePrefixes ?? []).length > 0
+    await replication.start({ slot: pg.slot, publication: pg.publication, startLsn: 0n, protoVersion: streaming ? 2 : 1, streaming, messages })
     logger.info('streaming', { slot: pg.slot, publication: pg.publication, inProgressTransactions: streaming ? 'streamed' : 'sent at commit' })
     options.onStreaming?.()
     await stream(replication, catalog, spool, options, logger)
@@ -133,8 +149,12 @@ async function stream(replication: ReplicationConnection, catalog: Catalog, spoo
   }, stopReading)
   const format = options.format ?? new SeedFormat()
   const writer = options.writer
+  const delivers = deliveredChanges(options.postgres)
   const sink: ChangeSink = {
-    change: (change) => batcher.add({ change, data: format.encode(change), partitionKey: writer.assignChangeToPartitionKey(change) }),
+    change: (change) => {
+      if (!delivers(change)) return
+      return batcher.add({ change, data: format.encode(change), partitionKey: writer.assignChangeToPartitionKey(change) })
+    },
     commit: (endLsn) => batcher.commit(endLsn),
   }
   const receiver = new ChangeReceiver(new TransactionAssembler(catalog, sink), spool, logger, reading.signal)
@@ -162,14 +182,32 @@ async function stream(replication: ReplicationConnection, catalog: Catalog, spoo
     // Stopped on request: publish what was read, confirm what is complete.
     await batcher.drain()
     checkpoint.report(false)
+    await noteConfirmed(catalog, options.postgres, formatLsn(checkpoint.flushed)).catch(() => {})
     logger.info('stopped', { confirmed: formatLsn(checkpoint.flushed) })
   } catch (error) {
     await batcher.abandon()
-    throw spool ? explainStreamingFailure(error) : error
+    // A catalog look-up cut mid-stream (a Relation message's types) is a lost connection, which the supervisor retries.
+    const explained = error instanceof PgToBrokersError ? error : explainConnectionError(error, options.postgres.url, catalog.user)
+    throw spool ? explainStreamingFailure(explained) : explained
   } finally {
     checkpoint.stopTimer()
     signal?.removeEventListener('abort', stopReading)
     await receiver.close()
+  }
+}
+
+/**
+ * Which changes become records: not the tool's own slot records (a publication FOR ALL TABLES
+ * includes their table), and logical messages only with an allowed prefix.
+ */
+function deliveredChanges(pg: PostgresOptions): (change: Change) => boolean {
+  const state = parseQualifiedName(pg.stateTable ?? DEFAULT_STATE_TABLE)
+  const prefixes = new Set(pg.messagePrefixes ?? [])
+  const anyPrefix = prefixes.has('*')
+  return (change) => {
+    const relation = change.relation
+    if (relation) return relation.name !== state.name || relation.schema !== state.schema
+    return change.message === undefined || anyPrefix || prefixes.has(change.message.prefix)
   }
 }
 
@@ -182,12 +220,14 @@ async function waitForSlotRelease(catalog: Catalog, slot: string): Promise<void>
 }
 
 /** The walsender may need a moment to release the slot after the connection closes. */
-async function dropSlot(catalog: Catalog, slot: string, logger: Logger): Promise<void> {
+async function dropSlot(catalog: Catalog, pg: PostgresOptions, logger: Logger): Promise<void> {
+  const slot = pg.slot
   for (let attempt = 0; attempt < 20; attempt++) {
     const info = await catalog.slot(slot)
     if (!info) return
     if (info.activePid === null) {
       await catalog.dropSlot(slot)
+      await forgetSlot(catalog, pg)
       logger.info('dropped replication slot', { slot })
       return
     }

@@ -2,13 +2,12 @@
 import { PgToBrokersError } from '../errors.ts'
 import type { Catalog } from '../pg/catalog.ts'
 import type { Logger } from './logger.ts'
+import { prepareSlot, type SlotContext, type SlotOptions } from './slot.ts'
 
-export interface SourceOptions {
-  readonly slot: string
+export interface SourceOptions extends SlotOptions {
   readonly publication: string
   /** Tables for a publication this tool creates; empty means all tables. */
   readonly tables: readonly string[]
-  readonly createSlot: boolean
   readonly createPublication: boolean
   /** Wait for a slot in use by another process instead of failing (see standby.ts). */
   readonly standby?: boolean
@@ -19,7 +18,7 @@ export interface SourceOptions {
  * first: pgoutput looks publications up as of each decoded change, so a slot older than its
  * publication fails on the changes in between.
  */
-export async function prepareSource(catalog: Catalog, options: SourceOptions, logger: Logger): Promise<void> {
+export async function prepareSource(catalog: Catalog, options: SourceOptions, context: SlotContext, logger: Logger): Promise<void> {
   const missing = await catalog.missingTables(options.tables)
   if (missing.length > 0) {
     throw new PgToBrokersError('table_missing', `configured table${missing.length > 1 ? 's' : ''} not found: ${missing.join(', ')}`)
@@ -37,7 +36,7 @@ export async function prepareSource(catalog: Catalog, options: SourceOptions, lo
   if (keyless.length > 0) {
     logger.warn(`published tables without a primary key or replica identity (PostgreSQL refuses UPDATE and DELETE on them while they are published; add a primary key or set REPLICA IDENTITY): ${keyless.join(', ')}`, { publication: options.publication })
   }
-  await prepareSlot(catalog, options, logger)
+  await prepareSlot(catalog, options, context, logger)
 }
 
 /** An existing publication must publish every configured table: otherwise its changes would silently never come. */
@@ -47,29 +46,4 @@ async function checkPublicationTables(catalog: Catalog, options: SourceOptions):
   if (absent.length === 0) return
   const list = absent.join(', ')
   throw new PgToBrokersError('publication_missing_table', `publication "${options.publication}" does not include the configured table${absent.length > 1 ? 's' : ''} ${list}: add ${absent.length > 1 ? 'them' : 'it'} with ALTER PUBLICATION … ADD TABLE ${list}, or remove ${absent.length > 1 ? 'them' : 'it'} from tables`)
-}
-
-async function prepareSlot(catalog: Catalog, options: SourceOptions, logger: Logger): Promise<void> {
-  const slot = await catalog.slot(options.slot)
-  if (!slot) {
-    if (!options.createSlot) {
-      throw new PgToBrokersError('slot_missing', `replication slot "${options.slot}" does not exist: create it with pg_create_logical_replication_slot('${options.slot}', 'pgoutput') or enable createSlot`)
-    }
-    await catalog.createSlot(options.slot)
-    logger.info('created replication slot', { slot: options.slot })
-    return
-  }
-  if (slot.slotType !== 'logical') {
-    throw new PgToBrokersError('slot_wrong_kind', `replication slot "${options.slot}" is a ${slot.slotType} slot; a logical slot using pgoutput is needed`)
-  }
-  if (slot.plugin !== 'pgoutput') {
-    throw new PgToBrokersError('slot_wrong_plugin', `replication slot "${options.slot}" uses the output plugin "${slot.plugin}", not pgoutput: drop it or choose another slot name`)
-  }
-  const database = await catalog.currentDatabase()
-  if (slot.database !== database) {
-    throw new PgToBrokersError('slot_wrong_database', `replication slot "${options.slot}" belongs to database "${slot.database}", not "${database}"`)
-  }
-  if (slot.activePid !== null) {
-    throw new PgToBrokersError('slot_in_use', `replication slot "${options.slot}" is in use by another process (PID ${slot.activePid}): stop that consumer, or use another slot`)
-  }
 }

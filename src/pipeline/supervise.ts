@@ -15,11 +15,13 @@ const MAX_BACKOFF_MS = 30_000
  */
 export async function runSupervised(options: PipelineOptions & { readonly logger: Logger }): Promise<void> {
   let started = false
+  let streamed = false
   let failures = 0
   for (;;) {
     try {
       // A waiting standby has passed the start-up checks too: from then on, a lost connection is retried.
-      await runPipeline({ ...options, onStreaming: () => ((started = true), (failures = 0)), onStandbyWaiting: () => (started = true) })
+      // Once streamed from, the slot must exist: a reconnect never creates one (that would skip the changes since the last confirmation).
+      await runPipeline({ ...options, resume: streamed, onStreaming: () => ((started = streamed = true), (failures = 0)), onStandbyWaiting: () => (started = true) })
       return
     } catch (error) {
       // Stopping while the connection is lost (e.g. during a server restart) is a clean stop: nothing

@@ -41,12 +41,15 @@ test('config: only the URL is required; everything else has its default', () => 
       publication: 'pg_to_brokers',
       tables: [],
       createSlot: true,
+      acceptDataLoss: false,
+      stateTable: 'public.pg_to_brokers_slots',
       createPublication: true,
       dropSlotOnExit: false,
       standby: false,
       statusIntervalMs: 10000,
       connectTimeoutMs: 10000,
       streaming: 'auto',
+      messagePrefixes: [],
     },
     writer: { type: 'stdout' },
     batch: { maxRecords: 1000, maxBytes: 4194304, maxLatencyMs: 50, maxInFlightBatches: 8 },
@@ -269,10 +272,11 @@ test('config: --file and --writer-module imply their writer; conflicting choices
     path: 'w.ts',
     options: { stream: 'b', shards: 2, region: 'eu-west-1=x' },
   })
-  assertEquals(load({ argv: ['--postgres-url', URL, '--writer-module', 'https://example.com/w.js'] }).writer, {
+  assertEquals(load({ argv: ['--postgres-url', URL, '--writer-module', 'https://example.com/w.js', '--allow-remote-writer-module'] }).writer, {
     type: 'module',
     path: 'https://example.com/w.js',
     options: {},
+    allowRemote: true,
   })
   assertEquals(problems({ argv: ['--postgres-url', URL, '--writer', 'stdout', '--file', 'x'] }), [
     'writer.type: --file needs writer type "file", but --writer is "stdout"',

@@ -11,7 +11,12 @@ const MAX_CONNECTIONS = 64
 interface Pair {
   readonly client: Socket
   readonly upstream: Socket
+  /** The client's first bytes as Latin-1 text: its startup message names the application. */
+  opening: string
 }
+
+/** How many of a client's first bytes are kept to match `refuse` against. */
+const OPENING_BYTES = 1024
 
 /** A running proxy. `port` is where the tool connects. */
 export class PgProxy {
@@ -19,6 +24,7 @@ export class PgProxy {
   readonly #server: Server
   readonly #pairs = new Set<Pair>()
   #stalled = false
+  #refused: string | undefined
 
   private constructor(server: Server, port: number) {
     this.#server = server
@@ -60,6 +66,15 @@ export class PgProxy {
     for (const { client, upstream } of this.#pairs) (client.resume(), upstream.resume())
   }
 
+  /**
+   * Drops every connection whose startup message contains `text` (an application_name, say), and
+   * keeps dropping new ones as soon as they send it, until called with undefined.
+   */
+  refuse(text: string | undefined): void {
+    this.#refused = text
+    for (const pair of [...this.#pairs]) this.#dropIfRefused(pair)
+  }
+
   /** Stops listening and drops every connection. */
   close(): Promise<void> {
     this.cutAll()
@@ -69,8 +84,13 @@ export class PgProxy {
   #accept(client: Socket, targetPort: number): void {
     if (this.#pairs.size >= MAX_CONNECTIONS) return void client.destroy()
     const upstream = createConnection({ host: '127.0.0.1', port: targetPort })
-    const pair = { client, upstream }
+    const pair: Pair = { client, upstream, opening: '' }
     this.#pairs.add(pair)
+    client.on('data', (chunk: Buffer) => {
+      if (pair.opening.length >= OPENING_BYTES) return
+      pair.opening += chunk.subarray(0, OPENING_BYTES - pair.opening.length).toString('latin1')
+      this.#dropIfRefused(pair)
+    })
     // pipe() would resume a paused source on drain; forwarding by hand keeps a stall a stall.
     forward(client, upstream, () => this.#stalled)
     forward(upstream, client, () => this.#stalled)
@@ -79,6 +99,10 @@ export class PgProxy {
       socket.on('close', () => this.#drop(pair))
     }
     if (this.#stalled) (client.pause(), upstream.pause())
+  }
+
+  #dropIfRefused(pair: Pair): void {
+    if (this.#refused !== undefined && pair.opening.includes(this.#refused)) this.#drop(pair)
   }
 
   #drop(pair: Pair): void {
