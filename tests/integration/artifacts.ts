@@ -14,6 +14,8 @@ import { FixtureProcess, REPO_ROOT, type Command } from './process.ts'
 import { dropSlot, sqlClient, TEST_URL, uniqueName, waitFor } from './support.ts'
 
 export const BIN: string = join(REPO_ROOT, 'node_modules', '.bin')
+/** For tests that use dist/: the first of them builds it (up to 600 s for `npm run build`), blocking meanwhile. */
+export const DIST_TEST_TIMEOUT_MS = 900_000
 
 export interface Artifact {
   readonly name: string

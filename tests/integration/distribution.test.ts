@@ -5,9 +5,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { test } from '../harness.ts'
+import { skip, test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
-import { artifact, fromFile, fromStdout, streamWorkload } from './artifacts.ts'
+import { artifact, DIST_TEST_TIMEOUT_MS, fromFile, fromStdout, streamWorkload } from './artifacts.ts'
 import { currentRuntime, FixtureProcess, REPO_ROOT } from './process.ts'
 import { sqlClient, TEST_URL, uniqueName } from './support.ts'
 import { importAsDataUrl } from '../../src/runtime/io.ts'
@@ -17,16 +17,16 @@ const WRITER_MODULE = join(REPO_ROOT, 'tests', 'integration', 'fixtures', 'file-
 for (const name of ['bundle on node', 'bundle on deno', 'bundle on bun', 'bun executable', 'deno executable']) {
   test(`distribution: ${name} streams committed changes to stdout`, async () => {
     const a = await artifact(name)
-    if (a.missing) return console.log(`     skipped: ${a.missing}`)
+    if (a.missing) skip(a.missing)
     const lastValue = `zwei ✓ "${name}"`
     await streamWorkload(a.command, [], fromStdout(lastValue), lastValue)
-  })
+  }, { timeoutMs: DIST_TEST_TIMEOUT_MS })
 }
 
 for (const [name, extension] of [['bun executable', 'mjs'], ['bun executable', 'ts'], ['deno executable', 'mjs']] as const) {
   test(`distribution: ${name} loads a .${extension} writer module given at run time`, async () => {
     const a = await artifact(name)
-    if (a.missing) return console.log(`     skipped: ${a.missing}`)
+    if (a.missing) skip(a.missing)
     const folder = await mkdtemp(join(tmpdir(), 'pgtb-writer-'))
     try {
       const module = join(folder, `file-writer-module.${extension}`)
@@ -39,13 +39,13 @@ for (const [name, extension] of [['bun executable', 'mjs'], ['bun executable', '
     } finally {
       await rm(folder, { recursive: true, force: true })
     }
-  })
+  }, { timeoutMs: DIST_TEST_TIMEOUT_MS })
 }
 
 for (const name of ['bun executable', 'deno executable']) {
   test(`distribution: ${name} carries the Kafka writer and its client library`, async () => {
     const a = await artifact(name)
-    if (a.missing) return console.log(`     skipped: ${a.missing}`)
+    if (a.missing) skip(a.missing)
     const sql = sqlClient()
     const slot = uniqueName('s')
     const folder = await mkdtemp(join(tmpdir(), 'pgtb-kafka-'))
@@ -64,11 +64,11 @@ for (const name of ['bun executable', 'deno executable']) {
       await sql.end()
       await rm(folder, { recursive: true, force: true })
     }
-  })
+  }, { timeoutMs: DIST_TEST_TIMEOUT_MS })
 }
 
 test('distribution: a writer module imported as a data: URL works (how a deno compile executable loads it)', async () => {
-  if (currentRuntime() === 'bun') return console.log('     skipped: Bun imports data: URLs as text; only Deno executables use this path')
+  if (currentRuntime() === 'bun') skip('Bun imports data: URLs as text; only Deno executables use this path')
   const folder = await mkdtemp(join(tmpdir(), 'pgtb-data-url-'))
   try {
     const module = await importAsDataUrl(pathToFileURL(WRITER_MODULE).href)

@@ -11,4 +11,4 @@ test('faults: kill -9, connection cuts, stalls and PostgreSQL restarts under a w
   assertEquals(tally.missing, 0, 'rows missing')
   console.log(`     ${currentRuntime()}, seed ${tally.seed}: ${JSON.stringify(tally.faults)}; ${tally.reconnects} reconnects by itself, ${tally.processes} processes; ` +
     `${tally.transactions} transactions, ${tally.unique} distinct records, ${tally.duplicates} duplicates (byte-identical), 0 missing; ${tally.ms} ms`)
-})
+}, { timeoutMs: 600_000 }) // a campaign restarts PostgreSQL several times: about a minute, far more on a busy machine

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { createConnection } from 'node:net'
 import { Admin, Consumer, stringDeserializers } from '@platformatic/kafka'
 import { REPO_ROOT } from './process.ts'
+import { skip } from '../harness.ts'
 
 export const KAFKA_BROKERS = (globalThis.process?.env.PG_TO_BROKERS_TEST_KAFKA_BROKERS ?? '127.0.0.1:19092').split(',')
 /** The broker's SASL_PLAINTEXT listener (PLAIN and SCRAM-SHA-256; user pgtb, password pgtb-secret). */
@@ -40,13 +41,10 @@ export function kafkaAvailable(): Promise<string | undefined> {
   return ready
 }
 
-/** Runs `test` unless Kafka cannot be started on this machine, in which case it says so and why. */
+/** Runs `test` unless Kafka cannot be started on this machine, in which case the test is skipped, saying why. */
 export async function withKafka(test: () => Promise<void>): Promise<void> {
-  const skip = await kafkaAvailable()
-  if (skip !== undefined) {
-    console.log(`     SKIPPED: ${skip}`)
-    return
-  }
+  const missing = await kafkaAvailable()
+  if (missing !== undefined) skip(missing)
   await test()
 }
 

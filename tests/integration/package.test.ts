@@ -11,7 +11,7 @@ import process from 'node:process'
 import { pathToFileURL } from 'node:url'
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
-import { artifact, BIN, distribution, fromFile, streamWorkload } from './artifacts.ts'
+import { artifact, BIN, DIST_TEST_TIMEOUT_MS, distribution, fromFile, streamWorkload } from './artifacts.ts'
 import { currentRuntime, REPO_ROOT } from './process.ts'
 
 /** What mod.ts exports at run time (types vanish); a change here is a change of the public API. */
@@ -34,7 +34,7 @@ test(`distribution: mod.ts and dist/mod.mjs export the same API on ${currentRunt
     const fromBundle = Object.keys((await import(pathToFileURL(join(REPO_ROOT, 'dist', `${subpath.slice(2)}.mjs`)).href)) as object).sort()
     assertEquals(fromBundle, fromSource, `exports of ${subpath}`)
   }
-})
+}, { timeoutMs: DIST_TEST_TIMEOUT_MS })
 
 interface Installed {
   /** An npm project (its own folder) with the packed tarball installed. */
@@ -66,7 +66,7 @@ test('distribution: the npm package installs from its tarball; its bin runs and 
   for (const file of files) assert(!/^(src|tests|build)\/|pg-to-brokers-(bun|deno)$/.test(file), `the package should not hold ${file}`)
   assertEquals(spawnText('npx', ['--no-install', 'pg-to-brokers', '--version'], app), `pg-to-brokers ${(await import('../../mod.ts')).VERSION}\n`)
   spawnText(join(BIN, 'tsc'), ['-p', app], app)
-})
+}, { timeoutMs: DIST_TEST_TIMEOUT_MS })
 
 test('distribution: bun executable runs a .ts writer module extending StreamWriter from the installed package', async () => {
   const a = await artifact('bun executable')
@@ -89,7 +89,7 @@ test('distribution: bun executable runs a .ts writer module extending StreamWrit
   )
   const lastValue = 'vier ✓ "StreamWriter from the package"'
   await streamWorkload(a.command, ['--writer-module', module, '--writer-option', `path=${output}`], fromFile(output), lastValue)
-})
+}, { timeoutMs: DIST_TEST_TIMEOUT_MS })
 
 test('distribution: the JSR package passes deno publish --dry-run (explicit types, no slow types)', () => {
   const output = spawnText(join(BIN, 'deno'), ['publish', '--dry-run', '--allow-dirty'], REPO_ROOT, { NO_COLOR: '1' })
