@@ -115,7 +115,10 @@ test('security: the README\'s least-privilege role streams with --no-create-publ
       GRANT CONNECT ON DATABASE ${database} TO ${role};
       GRANT USAGE ON SCHEMA public TO ${role};
       GRANT SELECT ON public.${table} TO ${role};
-      CREATE PUBLICATION ${slot} FOR TABLE public.${table};`)
+      CREATE PUBLICATION ${slot} FOR TABLE public.${table};
+      CREATE TABLE IF NOT EXISTS public.pg_to_brokers_slots (slot_name text PRIMARY KEY, created_lsn pg_lsn NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(), confirmed_lsn pg_lsn, confirmed_at timestamptz);
+      GRANT SELECT, INSERT, UPDATE, DELETE ON public.pg_to_brokers_slots TO ${role};`)
     p = new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: url.href }, ['run', '--slot', slot, '--publication', slot, '--no-create-publication'])
     const run = p
     await waitFor(() => {
