@@ -2,6 +2,7 @@
 import { PgToBrokersError } from '../errors.ts'
 import { importModule } from '../runtime/io.ts'
 import { FileWriter } from './file.ts'
+import { isRemoteModule, REMOTE_MODULE_CONSENT } from './remote-module.ts'
 import { StdoutWriter } from './stdout.ts'
 import { StreamWriter } from './writer.ts'
 import type { KafkaWriterOptions } from './kafka/options.ts'
@@ -11,11 +12,20 @@ import type { Logger } from '../pipeline/logger.ts'
 export type WriterConfig =
   | { readonly type: 'stdout' }
   | { readonly type: 'file'; readonly path: string; readonly fsync: boolean }
-  | { readonly type: 'module'; readonly path: string; readonly options: Readonly<Record<string, unknown>> }
+  | {
+      readonly type: 'module'
+      readonly path: string
+      readonly options: Readonly<Record<string, unknown>>
+      /** Run an `http:`, `https:`, `npm:` or `jsr:` module (code fetched at start). Default false. */
+      readonly allowRemote?: boolean | undefined
+    }
   | ({ readonly type: 'kafka' } & KafkaWriterOptions)
   | ({ readonly type: 'kinesis' } & KinesisWriterOptions)
 
-/** @throws PgToBrokersError when a writer module cannot be loaded or does not export a StreamWriter. */
+/**
+ * @throws PgToBrokersError when a writer module cannot be loaded, does not export a StreamWriter,
+ * or is remote without `allowRemote`.
+ */
 export async function createWriter(config: WriterConfig, resolveModule: (path: string) => string, logger?: Logger): Promise<StreamWriter> {
   switch (config.type) {
     case 'stdout':
@@ -23,6 +33,9 @@ export async function createWriter(config: WriterConfig, resolveModule: (path: s
     case 'file':
       return new FileWriter({ path: config.path, fsync: config.fsync })
     case 'module':
+      if (isRemoteModule(config.path) && config.allowRemote !== true) {
+        throw new PgToBrokersError('writer_module_remote', `writer module "${config.path.replace(/:\/\/[^\s/@]*@/, '://***@')}" is remote: ${REMOTE_MODULE_CONSENT}`)
+      }
       return loadWriterModule(resolveModule(config.path), config.path, config.options)
     case 'kafka': {
       // Imported only now, so the Kafka client is loaded (and bundled) only for those who use it.
