@@ -18,6 +18,7 @@ import { join } from 'node:path'
 import type postgres from 'postgres'
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
+import { mulberry32, testSeed } from '../seed.ts'
 import { parseLsn } from '../../src/pg/lsn.ts'
 import { currentRuntime, describeExit, FIXTURES, FixtureProcess, sleep } from './process.ts'
 import { dropSlot, sqlClient, TEST_URL, uniqueName, waitFor } from './support.ts'
@@ -27,18 +28,6 @@ const KEYS = 20_000
 const MIN_KILLS = 10
 const KILL_DELAY_MS: readonly [number, number] = [50, 600]
 const BATCH_SIZES = [50, 200, 1000] as const
-
-/** A small seeded PRNG (mulberry32), so a failing workload can be replayed from the printed seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface CommittedTransaction {
   readonly xid: number
@@ -68,7 +57,7 @@ async function runWorkload(sql: postgres.Sql, table: string, rnd: () => number, 
     const inserts = [...keys].filter((k) => !version.has(k))
     const updates = [...keys].filter((k) => version.has(k))
     const xid = await sql.begin(async (tx) => {
-      const [row] = await tx.unsafe<{ xid: string }[]>(`select (pg_current_xact_id()::text::bigint % 4294967296)::text as xid`)
+      const [row] = await tx.unsafe<{ xid: string }[]>(`select (txid_current()::text::bigint % 4294967296)::text as xid`)
       if (inserts.length > 0) {
         await tx.unsafe(`insert into ${table} (id, k, v) select i, i % 97, 1 from unnest($1::bigint[]) i`, [`{${inserts.join(',')}}`])
       }
@@ -206,9 +195,9 @@ test('kill -9 at random moments while a 100,000-change workload streams to a fil
   const slot = uniqueName('s')
   const publication = uniqueName('p')
   const output = join(tmpdir(), `pgtb-${table}.jsonl`)
-  const seed = Math.floor(Math.random() * 2 ** 31)
-  const rnd = random(seed)
-  const killRnd = random(seed ^ 0x5bd1e995)
+  const seed = testSeed()
+  const rnd = mulberry32(seed)
+  const killRnd = mulberry32(seed ^ 0x5bd1e995)
   let fixture: FixtureProcess | undefined
   let passed = false
   const started = performance.now()
@@ -277,7 +266,7 @@ test('kill -9 at random moments while a 100,000-change workload streams to a fil
     await waitFor(async () => {
       if (last.exitStatus) throw new Error(`the last run exited (${describeExit(last.exitStatus)}); stderr: ${last.stderr.trim()}`)
       // An idle server writes no WAL; a little (an empty transaction, skipped by pgoutput) lets a keepalive carry the slot past the target.
-      if (Date.now() - lastNudge > 1000) ((lastNudge = Date.now()), await sql`select pg_current_xact_id()`)
+      if (Date.now() - lastNudge > 1000) ((lastNudge = Date.now()), await sql`select txid_current()`)
       const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
       return row?.done === true
     }, 45_000, `the last run to confirm up to ${target}`)

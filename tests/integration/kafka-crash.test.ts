@@ -62,7 +62,7 @@ test('kafka crash: kill -9 while streaming, restart: nothing lost, order per key
       const [{ target }] = (await sql`select pg_current_wal_insert_lsn()::text as target`) as unknown as [{ target: string }]
       const last = await spawn()
       await waitFor(async () => {
-        await sql`select pg_current_xact_id()` // a little WAL, so keepalives carry the slot past the target
+        await sql`select txid_current()` // a little WAL, so keepalives carry the slot past the target
         const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
         return row?.done === true
       }, 45_000, `the last run to confirm up to ${target}`)

@@ -104,7 +104,7 @@ test(`a ${ROWS}-row transaction streams in bounded memory, as one transaction`, 
       let nudged = Date.now()
       await waitFor(async () => {
         if (p.exitStatus) throw new Error(`the fixture exited (${describeExit(p.exitStatus)}); stderr: ${p.stderr.trim()}`)
-        if (Date.now() - nudged > 1000) ((nudged = Date.now()), await sql`select pg_current_xact_id()`) // a little WAL, so a keepalive moves on
+        if (Date.now() - nudged > 1000) ((nudged = Date.now()), await sql`select txid_current()`) // a little WAL, so a keepalive moves on
         const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
         return row?.done === true
       }, 60_000, what)

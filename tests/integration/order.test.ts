@@ -31,7 +31,7 @@ test('interleaved concurrent transactions arrive whole, in commit order', async 
       const conn = await workers.reserve()
       conns.set(name, conn)
       await conn`begin`
-      const [row] = await conn<{ xid: string }[]>`select pg_current_xact_id()::text as xid`
+      const [row] = await conn<{ xid: string }[]>`select txid_current()::text as xid`
       xids.set(name, Number(BigInt(row!.xid) & 0xffffffffn))
     }
     let nextId = 1

@@ -17,7 +17,7 @@ interface Committed {
 /** Commits one transaction inserting `rows` rows starting at `firstId`; returns its 32-bit xid. */
 async function commitRows(sql: postgres.Sql, table: string, firstId: number, rows: number): Promise<Committed> {
   const xid = await sql.begin(async (tx) => {
-    const [row] = await tx.unsafe<{ xid: string }[]>(`select (pg_current_xact_id()::text::bigint % 4294967296)::text as xid`)
+    const [row] = await tx.unsafe<{ xid: string }[]>(`select (txid_current()::text::bigint % 4294967296)::text as xid`)
     await tx.unsafe(`insert into ${table} (id, note) select g, 'row ' || g || ' ✓ "quoted"' from generate_series($1::int, $2::int) g`, [firstId, firstId + rows - 1])
     return Number(row!.xid)
   })
@@ -176,7 +176,7 @@ test('a rejected publish fails the pipeline with that error, leaves the slot beh
     const failure = new Error('broker unavailable (injected by the test)')
     writer.failWith = failure
     const undelivered = await sql.begin(async (tx) => {
-      const [row] = await tx.unsafe<{ xid: string }[]>(`select (pg_current_xact_id()::text::bigint % 4294967296)::text as xid`)
+      const [row] = await tx.unsafe<{ xid: string }[]>(`select (txid_current()::text::bigint % 4294967296)::text as xid`)
       await tx.unsafe(
         `insert into ${table} (id, note, amount, at, doc, raw) values
            (100, 'ünïcødé ✓ "q" \\ back', 12345678901234567890.000000001, '2024-02-29 23:59:59.999999+05:30', '{"b":[1,2.50,null],"a":"x"}', '\\x00ff10'),

@@ -113,7 +113,7 @@ test('standby: a second process waits for the slot and takes over within seconds
 
     const [{ target }] = (await sql`select pg_current_wal_insert_lsn()::text as target`) as unknown as [{ target: string }]
     await waitFor(async () => {
-      await sql`select pg_current_xact_id()` // a little WAL, so a keepalive carries the slot past the target
+      await sql`select txid_current()` // a little WAL, so a keepalive carries the slot past the target
       const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
       return row?.done === true
     }, 30_000, `the standby to confirm up to ${target}`)

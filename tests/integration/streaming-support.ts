@@ -69,7 +69,7 @@ export async function waitForConfirmed(sql: postgres.Sql, slot: string, what: st
   let nudged = Date.now()
   await waitFor(async () => {
     check?.()
-    if (Date.now() - nudged > 1000) ((nudged = Date.now()), await sql`select pg_current_xact_id()`)
+    if (Date.now() - nudged > 1000) ((nudged = Date.now()), await sql`select txid_current()`)
     const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
     return row?.done === true
   }, timeoutMs, what)

@@ -74,7 +74,7 @@ test('server behaviour: streamed changes carry their subtransaction\'s xid; ROLL
     const xmin = async (tx: postgres.TransactionSql, from: number) => Number((await tx.unsafe<{ x: string }[]>(`select distinct xmin::text as x from ${table} where id >= ${from}`))[0]!.x)
     const xids = { top: 0, rolledBack: 0, after: 0 }
     await sql.begin(async (tx) => {
-      xids.top = xid32((await tx.unsafe<{ x: string }[]>(`select pg_current_xact_id()::text as x`))[0]!.x)
+      xids.top = xid32((await tx.unsafe<{ x: string }[]>(`select txid_current()::text as x`))[0]!.x)
       await tx.unsafe(`insert into ${table} select g, ${PAYLOAD_SQL} from generate_series(1, 1000) g`)
       await tx.unsafe(`savepoint a`)
       await tx.unsafe(`insert into ${table} select g, ${PAYLOAD_SQL} from generate_series(1001, 3000) g`)
@@ -125,7 +125,7 @@ test('streamed large transactions interleaved with small ones: commit order, who
     await sql.unsafe(`create table ${table} (id int primary key, who text not null, payload text)`)
     const expectedOrder: { who: string; xid: number; rows: number }[] = []
     const small = async (id: number) => {
-      const [row] = await sql.unsafe<{ x: string }[]>(`insert into ${table} values (${id}, 'small', 'x') returning pg_current_xact_id()::text as x`)
+      const [row] = await sql.unsafe<{ x: string }[]>(`insert into ${table} values (${id}, 'small', 'x') returning txid_current()::text as x`)
       expectedOrder.push({ who: 'small', xid: xid32(row!.x), rows: 1 })
     }
     const result = await compareWithUnstreamed(sql, [table], async (spool) => {
@@ -133,13 +133,13 @@ test('streamed large transactions interleaved with small ones: commit order, who
       const big2 = await workers.reserve()
       try {
         await big1`begin`
-        const xid1 = xid32((await big1<{ x: string }[]>`select pg_current_xact_id()::text as x`)[0]!.x)
+        const xid1 = xid32((await big1<{ x: string }[]>`select txid_current()::text as x`)[0]!.x)
         await big1.unsafe(`insert into ${table} select g, 'big1', ${PAYLOAD_SQL} from generate_series(1, 2000) g`)
         await waitFor(() => spoolFilesIn(spool.files()).length > 0, 15_000, 'a spool file for the open transaction')
         await small(100_001)
         await small(100_002)
         await big2`begin`
-        const xid2 = xid32((await big2<{ x: string }[]>`select pg_current_xact_id()::text as x`)[0]!.x)
+        const xid2 = xid32((await big2<{ x: string }[]>`select txid_current()::text as x`)[0]!.x)
         await big2.unsafe(`insert into ${table} select g, 'big2', ${PAYLOAD_SQL} from generate_series(10001, 11500) g`)
         await big1.unsafe(`insert into ${table} select g, 'big1', ${PAYLOAD_SQL} from generate_series(2001, 4000) g`)
         await small(100_003)
@@ -185,7 +185,7 @@ test('an aborted large streamed transaction produces nothing, and its spool file
       const big = await sql.reserve()
       try {
         await big`begin`
-        xid = xid32((await big<{ x: string }[]>`select pg_current_xact_id()::text as x`)[0]!.x)
+        xid = xid32((await big<{ x: string }[]>`select txid_current()::text as x`)[0]!.x)
         await big.unsafe(`insert into ${table} select g, ${PAYLOAD_SQL} from generate_series(1, 3000) g`)
         await waitFor(() => spoolFilesIn(spool.files()).length > 0, 15_000, 'a spool file for the open transaction')
         await big.unsafe(`update ${table} set payload = 'x' where id <= 1000`)

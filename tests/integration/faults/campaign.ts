@@ -9,12 +9,12 @@ import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
-import { mulberry32 } from '../fault-proxy.ts'
 import { describeExit, FixtureProcess, REPO_ROOT, sleep } from '../process.ts'
 import { startFaultCluster } from './cluster.ts'
 import { PgProxy } from './pg-proxy.ts'
 import { verifyOutput, type Verdict } from './verify.ts'
 import { Workload } from './workload.ts'
+import { mulberry32, testSeed } from '../../seed.ts'
 
 export type FaultKind = 'kill' | 'cut' | 'stall' | 'restart'
 
@@ -47,7 +47,7 @@ export interface Tally extends Verdict {
 
 /** Runs one campaign; throws (with the seed in the message) on any violation. */
 export async function runCampaign(options: CampaignOptions): Promise<Tally> {
-  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31)
+  const seed = options.seed ?? testSeed()
   const random = mulberry32(seed)
   const started = Date.now()
   // A fast shutdown waits for each logical walsender until its client confirms the sent position,
@@ -185,7 +185,7 @@ async function catchUp(sql: postgres.Sql, tool: Tool): Promise<void> {
   const [{ target }] = (await sql`select pg_current_wal_insert_lsn()::text as target`) as unknown as [{ target: string }]
   await waitUntil(async () => {
     tool.assertRunning()
-    await sql`select pg_current_xact_id()`
+    await sql`select txid_current()`
     const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = 'fault_slot'`
     return row?.done === true
   }, `the slot to confirm up to ${target}`)
