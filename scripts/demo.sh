@@ -16,6 +16,10 @@ drop table if exists demo_orders;
 create table demo_orders (id bigserial primary key, customer text not null, amount numeric(10,2), items jsonb, created_at timestamptz default now());
 drop publication if exists demo;
 select pg_drop_replication_slot('demo') from pg_replication_slots where slot_name = 'demo';
+-- The demo starts from scratch each time: forget its slot's record too, or the tool would report the slot as lost.
+do $$ begin
+  if to_regclass('public.pg_to_brokers_slots') is not null then delete from public.pg_to_brokers_slots where slot_name = 'demo'; end if;
+end $$;
 SQL
 
 echo "--- streaming changes of public.demo_orders to stdout (Ctrl-C stops) ---" >&2
