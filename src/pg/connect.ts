@@ -1,22 +1,53 @@
 /** @module Opens one dedicated postgres.js connection with the settings both of our connections share. */
 import postgres from 'postgres'
+import { environment } from '../runtime/io.ts'
+import { isUnixSocket, parseConnectionSettings, socketPath, type ConnectionSettings } from './conninfo.ts'
 import { tlsSettings } from './tls.ts'
 
 /**
- * One connection (max 1), never recycled while streaming, no type fetching (our decoders choose
- * by OID themselves), notices ignored. `connection` adds startup parameters. TLS follows the URL's
- * sslmode and sslrootcert (see tls.ts). @throws PgToBrokersError 'pg_tls_config' for bad TLS settings.
+ * The settings a connection string means here: the text as libpq reads it, with the PG*
+ * environment variables of this process filling its gaps.
+ * @throws PgToBrokersError 'pg_config' or 'pg_tls_config' (see parseConnectionSettings).
  */
-export async function openConnection(url: string, connectTimeoutMs: number, connection: Readonly<Record<string, string>>): Promise<postgres.Sql> {
-  const tls = await tlsSettings(url)
-  return postgres(tls.url, {
-    ssl: tls.ssl,
+export function connectionSettings(text: string): ConnectionSettings {
+  return parseConnectionSettings(text, environment())
+}
+
+/**
+ * One connection (max 1), never recycled while streaming, no type fetching (our decoders choose
+ * by OID themselves), notices ignored. `connection` adds startup parameters; `applicationName`
+ * is used unless the settings name one. The driver gets an options object, never the URL, so no
+ * URL parameter reaches the server as a setting. TLS follows sslmode and sslrootcert (see tls.ts).
+ * @throws PgToBrokersError 'pg_tls_config' for bad TLS settings.
+ */
+export async function openConnection(
+  settings: ConnectionSettings,
+  connectTimeoutMs: number,
+  applicationName: string,
+  connection: Readonly<Record<string, string>> = {},
+): Promise<postgres.Sql> {
+  const ssl = await tlsSettings(settings, environment())
+  const socket = isUnixSocket(settings)
+  // Arrays, because postgres.js cuts a host string at ":" (an IPv6 address); its types narrow host to a string.
+  const address = { host: [settings.host], port: [settings.port] } as unknown as { host: string; port: number }
+  return postgres({
+    ...address,
+    // postgres.js connects `path` as given: the socket file itself, not its directory.
+    ...(socket ? { path: socketPath(settings) } : {}),
+    ...(settings.user === undefined ? {} : { user: settings.user }),
+    ...(settings.password === undefined ? {} : { pass: settings.password }),
+    ...(settings.database === undefined ? {} : { database: settings.database }),
+    ssl,
     max: 1,
     fetch_types: false,
     idle_timeout: 0,
     max_lifetime: null,
-    connect_timeout: Math.ceil(connectTimeoutMs / 1000),
+    connect_timeout: settings.connectTimeoutSeconds ?? Math.ceil(connectTimeoutMs / 1000),
     onnotice: () => {},
-    connection,
+    connection: {
+      application_name: settings.applicationName ?? applicationName,
+      ...(settings.options === undefined ? {} : { options: settings.options }),
+      ...connection,
+    },
   })
 }

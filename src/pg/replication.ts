@@ -1,6 +1,6 @@
 /** @module A logical replication connection over postgres.js: START_REPLICATION, CopyData in, StandbyStatusUpdate out. */
 import type postgres from 'postgres'
-import { openConnection } from './connect.ts'
+import { connectionSettings, openConnection } from './connect.ts'
 import { formatLsn, type Lsn } from './lsn.ts'
 import { quoteIdent, quoteLiteral } from './identifiers.ts'
 import { describeTarget, explainConnectionError } from './errors.ts'
@@ -75,7 +75,8 @@ export class ReplicationConnection {
 
   /** Opens a connection in replication=database mode. @throws PgToBrokersError when it cannot. */
   static async open(url: string, connectTimeoutMs: number): Promise<ReplicationConnection> {
-    const sql = await openConnection(url, connectTimeoutMs, { replication: 'database', application_name: 'pg_to_brokers', ...OUTPUT_SETTINGS })
+    const settings = connectionSettings(url)
+    const sql = await openConnection(settings, connectTimeoutMs, 'pg_to_brokers', { replication: 'database', ...OUTPUT_SETTINGS })
     const user = sql.options.user
     const connection = new ReplicationConnection(sql, url, user)
     try {
@@ -84,7 +85,7 @@ export class ReplicationConnection {
       connection.#serverVersion = Number(row?.server_version_num)
     } catch (error) {
       await sql.end({ timeout: 0 }).catch(() => {})
-      throw explainConnectionError(error, url, user)
+      throw explainConnectionError(error, settings, user)
     }
     return connection
   }

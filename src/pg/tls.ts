@@ -1,56 +1,70 @@
 /**
- * @module TLS to PostgreSQL from the URL's `sslmode` and `sslrootcert`, as libpq reads them:
- * disable, allow, prefer, require (verify-ca when sslrootcert is given), verify-ca, verify-full.
- * postgres.js treats any sslmode text as "use TLS" (even "disable") and verifies only against the
- * system CAs, so both parameters are taken out of the URL and turned into its `ssl` option here.
+ * @module TLS to PostgreSQL as libpq does it, from the settings' sslmode and sslrootcert, turned
+ * into postgres.js's `ssl` option: disable, allow, prefer (the default), require (verify-ca when a
+ * root certificate is at hand), verify-ca and verify-full (which refuse to start without one).
  */
 import { checkServerIdentity, type ConnectionOptions, type PeerCertificate } from '../runtime/tls.ts'
 import { PgToBrokersError } from '../errors.ts'
 import { readTextFile } from '../runtime/io.ts'
-
-const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const
-export type SslMode = (typeof SSL_MODES)[number]
+import { isUnixSocket, type ConnectionSettings, type Environment, type SslMode } from './conninfo.ts'
 
 /** What postgres.js takes as `ssl`. */
 export type DriverSsl = false | 'allow' | 'prefer' | 'require' | ConnectionOptions
 
-/** The URL without sslmode/sslrootcert, and the `ssl` option for postgres.js. */
-export interface TlsSettings {
-  readonly url: string
-  readonly ssl: DriverSsl
+/**
+ * The driver's `ssl` option for these settings. The root certificate is sslrootcert, else libpq's
+ * default ~/.postgresql/root.crt (HOME from `env`) when it exists; sslrootcert=system means the
+ * system's trusted roots. Over a unix socket TLS is never used, as in libpq.
+ * allow and prefer do not verify even when a root certificate exists (libpq would verify the
+ * chain once TLS is up; postgres.js can fall back to plain text only without verification).
+ * @throws PgToBrokersError 'pg_tls_config' for an unreadable sslrootcert, or verify-ca/verify-full without a root certificate.
+ */
+export async function tlsSettings(settings: ConnectionSettings, env: Environment = {}): Promise<DriverSsl> {
+  const mode = settings.sslMode
+  if (isUnixSocket(settings) || mode === 'disable') return false
+  if (mode === 'allow' || mode === 'prefer') return mode
+  const root = await rootCertificate(settings, env)
+  if (mode === 'require' && root === undefined) return 'require'
+  // As in libpq: require with a root certificate verifies the chain, like verify-ca.
+  const effective: SslMode = mode === 'require' ? 'verify-ca' : mode
+  if (root === undefined) throw missingRootCertificate(effective, defaultRootCertPath(env))
+  const host = settings.host
+  return {
+    rejectUnauthorized: true,
+    ...(root === 'system' ? {} : { ca: root.pem }),
+    // verify-ca checks the chain only; verify-full also the host name (or IP) against the certificate.
+    checkServerIdentity: (_name: string, cert: PeerCertificate) => (effective === 'verify-full' ? checkServerIdentity(host, cert) : undefined),
+  }
 }
 
-/**
- * Reads sslmode and sslrootcert from the URL (the CA file through the runtime's file API).
- * @throws PgToBrokersError 'pg_tls_config' for an unknown sslmode or an unreadable CA file.
- */
-export async function tlsSettings(url: string): Promise<TlsSettings> {
-  if (!URL.canParse(url)) return { url, ssl: false }
-  const parsed = new URL(url)
-  const mode = parsed.searchParams.get('sslmode') ?? undefined
-  const rootCert = parsed.searchParams.get('sslrootcert') ?? undefined
-  if (mode === undefined && rootCert === undefined) return { url, ssl: false }
-  parsed.searchParams.delete('sslmode')
-  parsed.searchParams.delete('sslrootcert')
-  const stripped = parsed.href
-  if (mode !== undefined && !(SSL_MODES as readonly string[]).includes(mode)) {
-    throw new PgToBrokersError('pg_tls_config', `unknown sslmode "${mode}" in the PostgreSQL URL: use ${SSL_MODES.join(', ')}`)
+type RootCertificate = 'system' | { readonly pem: string }
+
+async function rootCertificate(settings: ConnectionSettings, env: Environment): Promise<RootCertificate | undefined> {
+  if (settings.sslRootCert === 'system') return 'system'
+  if (settings.sslRootCert !== undefined) return { pem: await readCa(settings.sslRootCert) }
+  const fallback = defaultRootCertPath(env)
+  if (fallback === undefined) return undefined
+  try {
+    return { pem: await readTextFile(fallback) }
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return undefined
+    throw new PgToBrokersError('pg_tls_config', `cannot read the root certificate file ${fallback} (${(error as Error).message}): fix its permissions, or set sslrootcert`)
   }
-  // As in libpq: require with a root certificate verifies the CA; a root certificate alone means verify-full.
-  const effective: SslMode = mode === undefined ? 'verify-full' : mode === 'require' && rootCert !== undefined ? 'verify-ca' : (mode as SslMode)
-  if (effective === 'disable') return { url: stripped, ssl: false }
-  if (effective !== 'verify-ca' && effective !== 'verify-full') return { url: stripped, ssl: effective }
-  const ca = rootCert === undefined || rootCert === 'system' ? undefined : await readCa(rootCert)
-  const host = parsed.hostname.replace(/^\[|\]$/g, '')
-  return {
-    url: stripped,
-    ssl: {
-      rejectUnauthorized: true,
-      ...(ca === undefined ? {} : { ca }),
-      // verify-ca checks the chain only; verify-full also the host name (or IP) against the certificate.
-      checkServerIdentity: (_name: string, cert: PeerCertificate) => (effective === 'verify-full' ? checkServerIdentity(host, cert) : undefined),
-    },
-  }
+}
+
+/** libpq's default root certificate file: ~/.postgresql/root.crt (%APPDATA%\postgresql\root.crt on Windows). */
+function defaultRootCertPath(env: Environment): string | undefined {
+  if (env['HOME']) return `${env['HOME']}/.postgresql/root.crt`
+  if (env['APPDATA']) return `${env['APPDATA']}\\postgresql\\root.crt`
+  return undefined
+}
+
+function missingRootCertificate(mode: SslMode, path: string | undefined): PgToBrokersError {
+  const file = path === undefined ? 'no root certificate file is configured (sslrootcert is not set and HOME is unknown)' : `root certificate file "${path}" does not exist`
+  return new PgToBrokersError(
+    'pg_tls_config',
+    `sslmode=${mode} needs a root certificate to verify the server, but ${file}: either provide the file, set sslrootcert to the CA certificate (PEM), use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification`,
+  )
 }
 
 async function readCa(path: string): Promise<string> {

@@ -219,7 +219,7 @@ test('config: the postgres URL is never echoed in any message', () => {
   const cases: Partial<ConfigSources>[] = [
     { argv: ['--postgres-url', `mysql://app:${PASSWORD}@db/app`] },
     { argv: ['--postgres-url', `postgres://app:${PASSWORD}@db:99999/app`] },
-    { argv: ['--postgres-url', `postgres://app:${PASSWORD}@`] },
+    { argv: ['--postgres-url', `postgres://app:${PASSWORD}@db/app?statement_timeout=5s`] },
     { argv: ['--postgres-url', `app:${PASSWORD}@db/app`] },
     { env: { DATABASE_URL: `http://app:${PASSWORD}@db/app` } },
     file({ postgres: { url: `postgres://app:${PASSWORD}@db:x/app`, slot: 'BAD' } }),
@@ -231,12 +231,12 @@ test('config: the postgres URL is never echoed in any message', () => {
   assertEquals(messages.filter((message) => message.includes(PASSWORD)), [])
   const urlMessages = messages.filter((message) => message.startsWith('postgres.url:'))
   assertEquals(urlMessages, [
-    `postgres.url: expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE ${URL_HIDDEN}`,
-    `postgres.url: expected a valid URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE; check the port and percent-encode special characters in the password ${URL_HIDDEN}`,
-    `postgres.url: expected a host, as in postgres://USER:PASSWORD@HOST:5432/DATABASE, or a unix socket directory, as in postgres:///DATABASE?host=/var/run/postgresql ${URL_HIDDEN}`,
-    `postgres.url: expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE ${URL_HIDDEN}`,
-    `postgres.url: expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE ${URL_HIDDEN}`,
-    `postgres.url: expected a valid URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE; check the port and percent-encode special characters in the password ${URL_HIDDEN}`,
+    `postgres.url: expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE, or key=value settings such as "host=/var/run/postgresql dbname=app" ${URL_HIDDEN}`,
+    `postgres.url: the port is not a number from 1 to 65535 (if the password holds "/", "@", ":" or "?", percent-encode them) ${URL_HIDDEN}`,
+    `postgres.url: unknown URL query parameter "statement_timeout": use host, port, dbname, user, password, application_name, fallback_application_name, sslmode, sslrootcert, connect_timeout, options; give server settings as options, as in options=-c%20statement_timeout%3D5s ${URL_HIDDEN}`,
+    `postgres.url: expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE, or key=value settings such as "host=/var/run/postgresql dbname=app" ${URL_HIDDEN}`,
+    `postgres.url: expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE, or key=value settings such as "host=/var/run/postgresql dbname=app" ${URL_HIDDEN}`,
+    `postgres.url: the port is not a number from 1 to 65535 (if the password holds "/", "@", ":" or "?", percent-encode them) ${URL_HIDDEN}`,
     `postgres.url: expected a postgres:// or postgresql:// URL as a string ${URL_HIDDEN}`,
   ])
 })
