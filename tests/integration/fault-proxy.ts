@@ -14,6 +14,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import { mulberry32 } from '../seed.ts'
 
 export interface FaultPlan {
   readonly seed: number
@@ -173,16 +174,4 @@ function readBody(req: IncomingMessage): Promise<string> {
     req.on('end', () => resolve(text))
     req.on('error', reject)
   })
-}
-
-/** A small seeded PRNG, so a failing run can be replayed from its seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }

@@ -7,6 +7,7 @@
 import { fileURLToPath } from 'node:url'
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
+import { mulberry32, testSeed } from '../seed.ts'
 import { createTopics, deleteTopics, KAFKA_BROKERS, position, readTopics, withKafka, type ReadMessage } from './kafka-support.ts'
 import { currentRuntime, describeExit, FixtureProcess, sleep } from './process.ts'
 import { dropSlot, sqlClient, TEST_URL, uniqueName, waitFor } from './support.ts'
@@ -21,6 +22,7 @@ test('kafka crash: kill -9 while streaming, restart: nothing lost, order per key
     const sql = sqlClient()
     const [table, slot, publication] = [uniqueName('kc'), uniqueName('s'), uniqueName('p')]
     const topic = uniqueName('pgtb_crash')
+    const random = mulberry32(testSeed())
     let fixture: FixtureProcess | undefined
     try {
       await sql.unsafe(`create table ${table} (id int primary key, v int not null)`)
@@ -53,7 +55,7 @@ test('kafka crash: kill -9 while streaming, restart: nothing lost, order per key
       let kills = 0
       while (kills < KILLS || !done) {
         const p = await spawn()
-        await sleep(100 + Math.floor(Math.random() * 700))
+        await sleep(100 + Math.floor(random() * 700))
         if (p.exitStatus) throw new Error(`run exited by itself (${describeExit(p.exitStatus)}): ${p.stderr.trim()}`)
         assertEquals((await p.kill()).signal, 'SIGKILL', 'killed by SIGKILL')
         kills++

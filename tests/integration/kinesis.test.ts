@@ -7,9 +7,10 @@
  */
 import { test } from '../harness.ts'
 import { assert } from '../assert.ts'
+import { mulberry32, testSeed } from '../seed.ts'
 import { KinesisWriter, type KinesisWriterOptions } from '../../src/writers/kinesis/writer.ts'
 import type { WriterRecord } from '../../src/writers/writer.ts'
-import { FaultProxy, mulberry32, type FaultPlan } from './fault-proxy.ts'
+import { FaultProxy, type FaultPlan } from './fault-proxy.ts'
 import { createStream, deleteStream, readAll, REGION, TEST_CREDENTIALS, testClient } from './kinesis-support.ts'
 import { kinesisEndpoint } from './kinesis-server.ts'
 import { createWorkloadTables, dropWorkloadTables, runWorkload, verifyStream } from './kinesis-workload.ts'
@@ -45,7 +46,7 @@ async function streamWorkload(label: string, options: Partial<KinesisWriterOptio
   const slot = uniqueName('s')
   const publication = uniqueName('p')
   const stream = uniqueName('stream')
-  const seed = Math.floor(Math.random() * 2 ** 31)
+  const seed = testSeed()
   const client = await testClient()
   await createStream(client, stream, 4)
   const endpoint = await kinesisEndpoint()

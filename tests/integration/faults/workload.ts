@@ -5,7 +5,7 @@
  * a key with v=n had versions 1..n committed, in that order.
  */
 import postgres from 'postgres'
-import { mulberry32 } from '../fault-proxy.ts'
+import { mulberry32 } from '../../seed.ts'
 
 export const WORKLOAD_KEYS = 2000
 
