@@ -6,7 +6,7 @@
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
 import type postgres from 'postgres'
-import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
+import { CollectingWriter, dropSlot, requireServer, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
 
 interface Stream {
   readonly writer: CollectingWriter
@@ -181,6 +181,7 @@ test('TRUNCATE: one record per table, with the cascade and restart identity flag
 })
 
 test('logical messages: transactional ones inside their transaction, non-transactional ones alone', async () => {
+  await requireServer(14, 'logical decoding messages')
   const sql = sqlClient()
   const table = uniqueName('msg')
   const slot = uniqueName('s')

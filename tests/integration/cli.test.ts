@@ -53,7 +53,7 @@ test('cli: streams to stdout and stops cleanly on SIGTERM with exit 0', async ()
 
 test('cli: wrong password is a specific error, exit 1, password never shown', async () => {
   const wrong = 'not-the-password-7781'
-  await expectFailure(['run', '--slot', uniqueName('s')], { PG_TO_BROKERS_POSTGRES_URL: urlWith({ password: wrong }) }, 1, 'password authentication failed for user "pgtb" at 127.0.0.1:54329', [wrong, PASSWORD])
+  await expectFailure(['run', '--slot', uniqueName('s')], { PG_TO_BROKERS_POSTGRES_URL: urlWith({ password: wrong }) }, 1, `password authentication failed for user "pgtb" at ${new URL(TEST_URL).host}`, [wrong, PASSWORD])
 })
 
 test('cli: unreachable host is a specific error, exit 1', async () => {

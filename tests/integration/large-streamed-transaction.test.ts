@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline'
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
 import { currentRuntime, describeExit, FIXTURES, FixtureProcess, residentBytes } from './process.ts'
-import { dropSlot, sqlClient, TEST_URL, uniqueName } from './support.ts'
+import { dropSlot, requireServer, sqlClient, TEST_URL, uniqueName } from './support.ts'
 import { PAYLOAD_SQL, spoolParent, waitForConfirmed } from './streaming-support.ts'
 
 const ROWS = 300_000
@@ -48,6 +48,7 @@ async function tallyMeasured(path: string): Promise<Tally> {
 }
 
 test(`a ${ROWS}-row transaction streamed in progress goes through a spool file, in bounded memory, as one transaction`, async () => {
+  await requireServer(14, 'streaming of in-progress transactions')
   const sql = sqlClient()
   const table = uniqueName('bigs')
   const slot = uniqueName('s')

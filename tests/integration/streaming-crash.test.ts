@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
 import { currentRuntime, describeExit, FIXTURES, FixtureProcess, sleep } from './process.ts'
-import { dropSlot, sqlClient, TEST_URL, uniqueName, waitFor } from './support.ts'
+import { dropSlot, requireServer, sqlClient, TEST_URL, uniqueName, waitFor } from './support.ts'
 import { PAYLOAD_SQL, spoolFilesIn, spoolParent, waitForConfirmed } from './streaming-support.ts'
 
 const ROWS = 60_000
@@ -40,6 +40,7 @@ function firstOccurrences(path: string): { records: OutputRecord[]; lines: numbe
 }
 
 test('kill -9 while a large transaction is streamed, and while it is replayed: it arrives whole after restart, no spool file is left', async () => {
+  await requireServer(14, 'streaming of in-progress transactions')
   const sql = sqlClient()
   const table = uniqueName('scrash')
   const slot = uniqueName('s')

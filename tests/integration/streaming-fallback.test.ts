@@ -15,10 +15,11 @@ import postgres from 'postgres'
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
 import { PgToBrokersError } from '../../src/errors.ts'
-import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName } from './support.ts'
+import { CollectingWriter, dropSlot, requireServer, sqlClient, startPipeline, TEST_URL, uniqueName } from './support.ts'
 import { assertWholeTransactions, PAYLOAD_SQL, recordingLogger, spoolParent, waitForConfirmed } from './streaming-support.ts'
 
 test('a server failure decoding a streamed transaction: "on" fails clearly, "auto" carries on without streaming', async () => {
+  await requireServer(14, 'streaming of in-progress transactions')
   const admin = sqlClient()
   const database = uniqueName('pgtb_fallback')
   const url = new URL(TEST_URL)

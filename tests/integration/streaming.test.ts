@@ -13,7 +13,7 @@ import { assert, assertEquals } from '../assert.ts'
 import { PgoutputDecoder } from '../../src/pg/pgoutput/decode.ts'
 import type { PgoutputMessage } from '../../src/pg/pgoutput/messages.ts'
 import { ReplicationConnection } from '../../src/pg/replication.ts'
-import { dropSlot, sqlClient, TEST_URL, uniqueName, waitFor } from './support.ts'
+import { dropSlot, requireServer, sqlClient, TEST_URL, uniqueName, waitFor } from './support.ts'
 import { assertWholeTransactions, compareWithUnstreamed, PAYLOAD_SQL, spoolFilesIn, streamedTransactions } from './streaming-support.ts'
 
 const XLOG_DATA = 0x77
@@ -62,6 +62,7 @@ function ownStream(messages: PgoutputMessage[], xid: number): PgoutputMessage[] 
 }
 
 test('server behaviour: streamed changes carry their subtransaction\'s xid; ROLLBACK TO sends Stream Abort(xid, subXid), then the schema again', async () => {
+  await requireServer(14, 'streaming of in-progress transactions')
   const sql = sqlClient()
   const table = uniqueName('sx')
   const slot = uniqueName('s')
@@ -118,6 +119,7 @@ test('server behaviour: streamed changes carry their subtransaction\'s xid; ROLL
 })
 
 test('streamed large transactions interleaved with small ones: commit order, whole, ids and bytes as without streaming', async () => {
+  await requireServer(14, 'streaming of in-progress transactions')
   const sql = sqlClient()
   const workers = postgres(TEST_URL, { max: 3, onnotice: () => {}, idle_timeout: 5 })
   const table = uniqueName('si')
@@ -176,6 +178,7 @@ test('streamed large transactions interleaved with small ones: commit order, who
 })
 
 test('an aborted large streamed transaction produces nothing, and its spool file goes at once', async () => {
+  await requireServer(14, 'streaming of in-progress transactions')
   const sql = sqlClient()
   const table = uniqueName('sa')
   try {
@@ -206,6 +209,7 @@ test('an aborted large streamed transaction produces nothing, and its spool file
 })
 
 test('savepoints rolled back inside a large streamed transaction: their rows are absent, the rest present', async () => {
+  await requireServer(14, 'streaming of in-progress transactions')
   const sql = sqlClient()
   const table = uniqueName('ss')
   try {
@@ -250,6 +254,7 @@ test('savepoints rolled back inside a large streamed transaction: their rows are
 })
 
 test('ALTER TABLE inside a streamed transaction (and in a rolled-back subtransaction): every record has the schema of its moment', async () => {
+  await requireServer(14, 'streaming of in-progress transactions')
   const sql = sqlClient()
   const table = uniqueName('sd')
   try {

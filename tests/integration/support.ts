@@ -1,5 +1,6 @@
 /** @module Shared setup for integration tests: the test database, unique names, a collecting writer. */
 import postgres from 'postgres'
+import { skip } from '../harness.ts'
 import { StreamWriter, type WriterRecord } from '../../src/writers/writer.ts'
 import { runPipeline, type PipelineOptions } from '../../src/pipeline/pipeline.ts'
 
@@ -59,4 +60,26 @@ export async function waitForStreaming(sql: postgres.Sql, slot: string, timeoutM
   await waitFor(async () => (await sql`
     select 1 from pg_replication_slots s join pg_stat_replication r on r.pid = s.active_pid
     where s.slot_name = ${slot}`).length > 0, timeoutMs, `a walsender streaming slot ${slot}`)
+}
+
+let testServerVersion: Promise<number> | undefined
+
+/** The test server's server_version_num (e.g. 150008), read once per run. */
+export function serverVersion(): Promise<number> {
+  testServerVersion ??= (async () => {
+    const sql = sqlClient()
+    try {
+      const [row] = await sql<{ v: string }[]>`select current_setting('server_version_num') as v`
+      return Number(row!.v)
+    } finally {
+      await sql.end()
+    }
+  })()
+  return testServerVersion
+}
+
+/** Ends the current test as skipped on a server older than `major`, naming the feature it needs. */
+export async function requireServer(major: number, feature: string): Promise<void> {
+  const version = await serverVersion()
+  if (version < major * 10000) skip(`needs PostgreSQL ${major} or later for ${feature}; the test server is PostgreSQL ${Math.floor(version / 10000)}`)
 }
