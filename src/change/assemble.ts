@@ -2,9 +2,10 @@
 import { PgToBrokersError } from '../errors.ts'
 import { formatLsn, type Lsn } from '../pg/lsn.ts'
 import type { PgoutputMessage } from '../pg/pgoutput/messages.ts'
+import type { Tuple } from '../pg/pgoutput/tuple.ts'
 import type { Change } from './change.ts'
 import { buildRelationSchema, type RelationCatalog, type RelationSchema } from './relations.ts'
-import { oldValues, RowChange, type TransactionPosition } from './row-change.ts'
+import { keyChanged, oldValues, RowChange, type TransactionPosition } from './row-change.ts'
 
 /** Receives the assembled stream. `commit` marks the point up to which everything was handed to `change`. */
 export interface ChangeSink {
@@ -57,8 +58,8 @@ export class TransactionAssembler {
       case 'Update': {
         const txn = this.#transaction()
         const relation = this.#relation(message.relationOid)
-        const old = message.oldTuple ? oldValues(relation, message.oldTuple, message.oldKind === 'K') : undefined
-        return this.#sink.change(new RowChange('UPDATE', relation, message.newTuple, false, old, txn, txn.ordinal++))
+        if (message.oldTuple) return this.#updateWithOld(relation, message.oldTuple, message.oldKind === 'K', message.newTuple, txn)
+        return this.#sink.change(new RowChange('UPDATE', relation, message.newTuple, false, undefined, txn, txn.ordinal++))
       }
       case 'Delete': {
         const txn = this.#transaction()
@@ -86,6 +87,20 @@ export class TransactionAssembler {
   #transaction(): OpenTransaction {
     if (!this.#open) throw new PgToBrokersError('protocol_error', 'pgoutput sent a change outside a transaction')
     return this.#open
+  }
+
+  /**
+   * An UPDATE that came with its old key ('K') or old row ('O'). When the key changed, a DELETE of
+   * the old key goes first (the Debezium convention), so a consumer keyed by the row drops the old
+   * key; it takes its own ordinal, which a re-send assigns the same way.
+   */
+  #updateWithOld(relation: RelationSchema, oldTuple: Tuple, keyOnly: boolean, newTuple: Tuple, txn: OpenTransaction): void | Promise<void> {
+    const old = oldValues(relation, oldTuple, keyOnly)
+    if (!keyChanged(relation, oldTuple, newTuple)) return this.#sink.change(new RowChange('UPDATE', relation, newTuple, false, old, txn, txn.ordinal++))
+    const removal = new RowChange('DELETE', relation, oldTuple, keyOnly, undefined, txn, txn.ordinal++)
+    const update = new RowChange('UPDATE', relation, newTuple, false, old, txn, txn.ordinal++)
+    const pending = this.#sink.change(removal)
+    return pending ? pending.then(() => this.#sink.change(update)) : this.#sink.change(update)
   }
 
   async #truncate(oids: readonly number[], options: { cascade: boolean; restartIdentity: boolean }): Promise<void> {

@@ -22,11 +22,15 @@ export interface RelationSchema {
   /** Column names and type names, shared by every change of this relation. */
   readonly fields: readonly string[]
   readonly types: readonly string[]
-  /** Positions of the primary-key columns (or, without one, of the replica identity columns). */
+  /**
+   * Positions of the key columns, in column order: the replica identity as the Relation message
+   * flags it (the primary key under DEFAULT, the index's columns under USING INDEX), which every
+   * INSERT, UPDATE and DELETE carries; under FULL or NOTHING the primary key, if any.
+   */
   readonly keyIndexes: readonly number[]
 }
 
-/** What building a schema needs from the catalog: types resolved and the primary key's columns. */
+/** What building a schema needs from the catalog: types resolved and, under FULL or NOTHING, the primary key's columns. */
 export interface RelationCatalog {
   types(oids: readonly number[]): Promise<Map<number, PgType>>
   primaryKey(relationOid: number): Promise<string[]>
@@ -39,12 +43,8 @@ export async function buildRelationSchema(message: RelationMessage, catalog: Rel
     const type = types.get(c.typeOid)!
     return { name: c.name, type, decode: decoderFor(type), isReplicaIdentity: c.isKey }
   })
-  const primaryKey = await catalog.primaryKey(message.relationOid)
   const names = columns.map((c) => c.name)
-  let keyIndexes = primaryKey.map((k) => names.indexOf(k)).filter((i) => i >= 0)
-  if (keyIndexes.length === 0 || keyIndexes.length !== primaryKey.length) {
-    keyIndexes = columns.flatMap((c, i) => (c.isReplicaIdentity && message.replicaIdentity !== 'f' ? [i] : []))
-  }
+  const keyIndexes = await keyIndexesOf(message, names, catalog)
   return {
     oid: message.relationOid,
     schema: message.namespace,
@@ -56,4 +56,19 @@ export async function buildRelationSchema(message: RelationMessage, catalog: Rel
     types: columns.map((c) => c.type.name),
     keyIndexes,
   }
+}
+
+/**
+ * Under DEFAULT and USING INDEX the Relation message flags the replica identity, whose values
+ * DELETE carries too, so a row's changes share one key; the flags describe the relation when the
+ * change was made, so a re-sent change keeps its key after the primary key changed. FULL flags
+ * every column and NOTHING none: there the catalog's primary key is the best key there is.
+ */
+async function keyIndexesOf(message: RelationMessage, names: readonly string[], catalog: RelationCatalog): Promise<number[]> {
+  if (message.replicaIdentity === 'd' || message.replicaIdentity === 'i') {
+    return message.columns.flatMap((c, i) => (c.isKey ? [i] : []))
+  }
+  const primaryKey = await catalog.primaryKey(message.relationOid)
+  const keyIndexes = primaryKey.map((k) => names.indexOf(k))
+  return keyIndexes.length > 0 && keyIndexes.every((i) => i >= 0) ? keyIndexes : []
 }

@@ -1,6 +1,6 @@
 /** @module A row change (INSERT, UPDATE, DELETE) whose values are decoded from the server's bytes only when read. */
 import type { Lsn } from '../pg/lsn.ts'
-import { UNCHANGED_TOAST, type Tuple } from '../pg/pgoutput/tuple.ts'
+import { UNCHANGED_TOAST, type Tuple, type TupleValue } from '../pg/pgoutput/tuple.ts'
 import { PgToBrokersError } from '../errors.ts'
 import type { PgValue } from '../pg/values/types.ts'
 import type { Change, OldValues, Operation } from './change.ts'
@@ -82,6 +82,29 @@ export function oldValues(relation: RelationSchema, tuple: Tuple, keyOnly: boole
   checkColumnCount(relation, tuple)
   const kept = keptColumns(relation, tuple, keyOnly)
   return { kind: keyOnly ? 'key' : 'row', fields: kept.fields, types: kept.types, values: kept.values }
+}
+
+/**
+ * True when an UPDATE changed its key (`relation.keyIndexes`): the server sends the old key also
+ * for an unchanged key with TOASTed values, and the whole old row under FULL, so the values are
+ * compared. Text is compared as sent, the form partition keys are made of; an unchanged TOASTed
+ * value ('u') is unchanged.
+ */
+export function keyChanged(relation: RelationSchema, oldTuple: Tuple, newTuple: Tuple): boolean {
+  if (relation.keyIndexes.length === 0) return false
+  const before = oldTuple.values()
+  const after = newTuple.values()
+  for (const i of relation.keyIndexes) {
+    const a = before[i]
+    const b = after[i]
+    if (a !== UNCHANGED_TOAST && b !== UNCHANGED_TOAST && !sameValue(a, b)) return true
+  }
+  return false
+}
+
+function sameValue(a: TupleValue | undefined, b: TupleValue | undefined): boolean {
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((byte, i) => byte === b[i])
+  return a === b
 }
 
 function checkColumnCount(relation: RelationSchema, tuple: Tuple): void {

@@ -27,14 +27,17 @@ export abstract class StreamWriter {
   abstract publish(records: readonly WriterRecord[]): Promise<void>
 
   /**
-   * The partition key for a change. Default: the table plus its primary-key values (or replica
-   * identity), so one row's history stays in order; tables without a key use the table name.
-   * Override to route differently (the original project's `assign_change_to_partition_key`).
+   * The partition key for a change. Default: `schema.table:<key values as JSON>…`, the key being
+   * the replica identity (the primary key under DEFAULT, the index under USING INDEX; the primary
+   * key under FULL), so INSERT, UPDATE and DELETE of one row share a key and stay in order. Tables
+   * without a key, and TRUNCATE (which has no row), use `schema.table`; logical messages their
+   * prefix. Override to route differently (the original project's `assign_change_to_partition_key`).
    */
   assignChangeToPartitionKey(change: Change): string {
     const relation = change.relation
     if (!relation) return change.message?.prefix ?? 'message'
-    if (relation.keyIndexes.length === 0 || change.fields !== relation.fields) return keyFromNamedFields(change)
+    if (change.operation === 'TRUNCATE' || relation.keyIndexes.length === 0) return relation.qualifiedName
+    if (change.fields !== relation.fields) return keyFromNamedFields(change)
     let key = relation.qualifiedName
     for (const i of relation.keyIndexes) key += ':' + encodeJsonValue(change.values[i]!)
     return key
