@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url'
 export function writeStdout(output: string | Uint8Array): Promise<void> {
   // The stream also emits the failure as an 'error' event, which would crash the process with a
   // stack trace if nobody listened: the rejection below is how the failure is reported.
-  if (process.stdout.listenerCount('error') === 0) process.stdout.on('error', () => {})
+  if (!process.stdout.listeners('error').includes(ignoreStdoutError)) process.stdout.on('error', ignoreStdoutError)
   return new Promise((resolve, reject) => {
     try {
       process.stdout.write(output, (error) => (error ? reject(error) : resolve()))
@@ -25,6 +25,9 @@ export function writeStdout(output: string | Uint8Array): Promise<void> {
     }
   })
 }
+
+/** Stdout's 'error' listener: the failure reaches the caller through writeStdout's rejection. */
+function ignoreStdoutError(): void {}
 
 /** True when a write failed because the reading end of the pipe or socket is gone (EPIPE). */
 export function isBrokenPipe(error: unknown): boolean {
