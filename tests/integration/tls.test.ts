@@ -1,4 +1,5 @@
 // TLS to PostgreSQL: sslmode and sslrootcert in the URL, for the catalog and the replication connection.
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
 import { describeExit, FixtureProcess, REPO_ROOT } from './process.ts'
@@ -7,14 +8,14 @@ import { startTlsCluster } from './tls-server.ts'
 
 const CLI = `${REPO_ROOT}src/cli/entry.ts`
 
-function cli(url: string, slot: string): FixtureProcess {
-  return new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: url }, ['run', '--slot', slot, '--publication', slot])
+function cli(url: string, slot: string, env: Record<string, string> = {}): FixtureProcess {
+  return new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: url, ...env }, ['run', '--slot', slot, '--publication', slot])
 }
 
-async function expectFailure(url: string, message: string): Promise<void> {
-  const run = cli(url, uniqueName('s'))
+async function expectFailure(url: string, message: string, env: Record<string, string> = {}, code = 1): Promise<void> {
+  const run = cli(url, uniqueName('s'), env)
   const status = await run.waitForExit(30_000)
-  assertEquals(status.code, 1, `exit code (stderr: ${run.stderr.trim()})`)
+  assertEquals(status.code, code, `exit code (stderr: ${run.stderr.trim()})`)
   assert(run.stderr.includes(message), `stderr ${JSON.stringify(run.stderr.trim())} should contain ${JSON.stringify(message)}`)
 }
 
@@ -42,7 +43,7 @@ test('tls: verify-full with the right CA streams; a wrong CA, a missing CA file 
     await expectFailure(`${base}?sslmode=verify-full&sslrootcert=${encodeURIComponent(server.otherCaFile)}`,
       `cannot verify the TLS certificate of PostgreSQL at 127.0.0.1:${server.port} (`)
     await expectFailure(`${base}?sslmode=verify-full&sslrootcert=/nonexistent/ca.crt`, 'cannot read sslrootcert /nonexistent/ca.crt (no such file)')
-    await expectFailure(`${base}?sslmode=verify-everything`, 'unknown sslmode "verify-everything" in the PostgreSQL URL: use disable, allow, prefer, require, verify-ca, verify-full')
+    await expectFailure(`${base}?sslmode=verify-everything`, 'postgres.url: unknown sslmode "verify-everything" in the PostgreSQL URL: use disable, allow, prefer, require, verify-ca, verify-full', {}, 2)
     await expectFailure(`postgres://postgres@localhost:${server.port}/postgres?sslmode=verify-ca&sslrootcert=${encodeURIComponent(server.otherCaFile)}`, 'cannot verify the TLS certificate')
   } finally {
     server.stop()
@@ -53,4 +54,55 @@ test('tls: sslmode=require against a server without TLS fails clearly', async ()
   const url = new URL(TEST_URL)
   url.searchParams.set('sslmode', 'require')
   await expectFailure(url.href, `PostgreSQL at ${url.host} does not accept TLS`)
+})
+
+/** A HOME directory, with .postgresql/root.crt copied from `rootCert` when given. */
+function homeWith(rootCert: string | undefined): string {
+  const home = mkdtempSync(`${REPO_ROOT}.cache/pgtb-home-`)
+  if (rootCert !== undefined) {
+    mkdirSync(`${home}/.postgresql`)
+    copyFileSync(rootCert, `${home}/.postgresql/root.crt`)
+  }
+  return home
+}
+
+/** Runs the CLI until it streams, then reports (application_name, ssl) of its sessions and stops it. */
+async function streamOnce(url: string, env: Record<string, string>, serverUrl: string): Promise<Array<[string, boolean]>> {
+  const name = uniqueName('tlsapp')
+  const run = cli(url, uniqueName('s'), { ...env, PGAPPNAME: name })
+  try {
+    await waitFor(() => {
+      if (run.exitStatus) throw new Error(`exited (${describeExit(run.exitStatus)}): ${run.stderr}`)
+      return /\binfo streaming\b/.test(run.stderr)
+    }, 30_000, 'streaming')
+    const sql = sqlClient(`${serverUrl}?sslmode=disable`)
+    try {
+      const rows = await sql<{ backend_type: string; ssl: boolean }[]>`
+        select a.backend_type, s.ssl from pg_stat_activity a join pg_stat_ssl s using (pid) where a.application_name = ${name} order by 1`
+      return rows.map((r) => [r.backend_type, r.ssl])
+    } finally {
+      await sql.end()
+    }
+  } finally {
+    run.signal('SIGTERM')
+    await run.waitForExit()
+  }
+}
+
+test('tls: no sslmode prefers TLS as libpq does; ~/.postgresql/root.crt is the default root certificate; verify-ca without one is refused', async () => {
+  const server = await startTlsCluster()
+  const homes = { empty: homeWith(undefined), right: homeWith(server.caFile), wrong: homeWith(server.otherCaFile) }
+  try {
+    const base = `postgres://postgres@127.0.0.1:${server.port}/postgres`
+    const both: Array<[string, boolean]> = [['client backend', true], ['walsender', true]]
+    assertEquals(await streamOnce(base, { HOME: homes.empty }, server.url), both, 'the default sslmode (prefer) uses TLS when the server offers it')
+    assertEquals(await streamOnce(`${base}?sslmode=verify-full`, { HOME: homes.right }, server.url), both, 'verify-full with the CA in ~/.postgresql/root.crt')
+    await expectFailure(`${base}?sslmode=verify-ca`, `sslmode=verify-ca needs a root certificate to verify the server, but root certificate file "${homes.empty}/.postgresql/root.crt" does not exist: either provide the file`, { HOME: homes.empty })
+    // libpq: with a root certificate at hand, require verifies the chain like verify-ca.
+    await expectFailure(`${base}?sslmode=require`, `cannot verify the TLS certificate of PostgreSQL at 127.0.0.1:${server.port} (`, { HOME: homes.wrong })
+    await expectFailure(`${base}?sslmode=verify-full&sslrootcert=system`, `cannot verify the TLS certificate of PostgreSQL at 127.0.0.1:${server.port} (`, { HOME: homes.right })
+  } finally {
+    server.stop()
+    for (const home of Object.values(homes)) rmSync(home, { recursive: true, force: true })
+  }
 })
