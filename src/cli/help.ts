@@ -37,8 +37,11 @@ variables, then flags, each overriding the one before; empty environment variabl
 
   --config <file>               JSON config file with the settings below (see "Config file");
                                 no env variable
-  --postgres-url <url>          connection URL, postgres:// or postgresql:// (required); for a unix
-                                socket: postgres:///DATABASE?host=/var/run/postgresql
+  --postgres-url <url>          connection URL, postgres:// or postgresql://, or libpq key=value
+                                settings (required), read as libpq reads it: PGHOST, PGPORT, PGUSER,
+                                PGPASSWORD, PGDATABASE, PGSSLMODE, … fill what it leaves out, and
+                                sslmode defaults to prefer; for a unix socket:
+                                postgres:///DATABASE?host=/var/run/postgresql
                                 env PG_TO_BROKERS_POSTGRES_URL, else DATABASE_URL
   --slot <name>                 replication slot: 1-63 lower-case letters, digits or underscores
                                 env PG_TO_BROKERS_SLOT; default pg_to_brokers
