@@ -128,3 +128,23 @@ test('published tables without replica identity: a partitioned root is checked b
     await sql.end()
   }
 })
+
+test('TRUNCATE of a table published via its root: the root is truncated on the table-name key; a lone partition is not sent', async () => {
+  const sql = sqlClient()
+  const names = await createPartitioned(sql)
+  const runs: Runs = []
+  try {
+    const root = `public.${names.root}`
+    const { writer, run } = await start(sql, names, runs)
+    await sql.unsafe(`insert into ${names.root} values (1, 1, 'a'), (2, 2, 'b')`)
+    await sql.unsafe(`truncate ${names.root}_2`) // PostgreSQL does not send it: publish_via_partition_root sends roots only
+    await sql.unsafe(`insert into ${names.root} values (3, 1, 'c')`)
+    await sql.unsafe(`truncate ${names.root}`)
+    await waitFor(() => writer.records.length >= 4, 15_000, '4 records')
+    await new Promise((resolve) => setTimeout(resolve, 200)) // anything extra would arrive now
+    await run.stop()
+    assertEquals(summary(writer), [['INSERT', root, `${root}:1:1`], ['INSERT', root, `${root}:2:2`], ['INSERT', root, `${root}:3:1`], ['TRUNCATE', root, root]])
+  } finally {
+    await tearDown(sql, names, runs)
+  }
+})
