@@ -21,6 +21,8 @@ export interface ReadMessage {
   readonly offset: bigint
   readonly key: string
   readonly value: string
+  /** True for a message without a value (a tombstone); its `value` is then "". */
+  readonly nullValue: boolean
   readonly headers: Record<string, string>
 }
 
@@ -110,7 +112,8 @@ export async function readTopics(
     for await (const m of stream) {
       const headers: Record<string, string> = {}
       for (const [name, value] of m.headers) headers[String(name)] = String(value)
-      messages.push({ topic: m.topic, partition: m.partition, offset: m.offset, key: String(m.key), value: String(m.value), headers })
+      const nullValue = m.value === undefined || m.value === null
+      messages.push({ topic: m.topic, partition: m.partition, offset: m.offset, key: String(m.key), value: nullValue ? '' : String(m.value), nullValue, headers })
       if (until(messages)) break
     }
     return messages
