@@ -11,6 +11,8 @@
 #   PG_TO_BROKERS_TEST_TIMEOUT_MS default time one test may take before it fails (default 120000;
 #                                 tests that need longer name their own)
 #   PG_TO_BROKERS_TEST_SEED       seed for randomized scenarios; a failing test prints the one it used
+#   PG_TO_BROKERS_TEST_PG_MAJOR   run against PostgreSQL <12…18> from scripts/pg-versions.sh instead of
+#                                 scripts/pg.sh's cluster (the distribution's PostgreSQL)
 #
 # Prints per-runtime summaries and, as the last line, the combined `N passed, N failed, N skipped`.
 # Exits non-zero if any runtime reported failures, exited non-zero, or crashed without a summary
@@ -42,6 +44,16 @@ fi
 mkdir -p "$LOG_DIR"
 RUNNER_PID_FILE="$LOG_DIR/.runner.$$.pid"
 we_started_pg=0
+PG_MAJOR="${PG_TO_BROKERS_TEST_PG_MAJOR:-}"
+
+# The cluster the tests use: scripts/pg.sh's, or the chosen major version's from scripts/pg-versions.sh.
+pg_cluster() {
+  if [ -n "$PG_MAJOR" ]; then
+    bash "$ROOT/scripts/pg-versions.sh" "$1" "$PG_MAJOR"
+  else
+    bash "$ROOT/scripts/pg.sh" "$1"
+  fi
+}
 
 stop_runner() {
   # The runner runs under `timeout`, which leads its own process group and forwards TERM to it.
@@ -54,7 +66,7 @@ stop_pg_if_ours() {
   # Only a server this run started is stopped; one that was already running is left alone.
   if [ "$we_started_pg" -eq 1 ]; then
     we_started_pg=0
-    bash "$ROOT/scripts/pg.sh" stop
+    pg_cluster stop
   fi
 }
 # Kafka (for the Kafka tests): started below if it is not running; stopped at the end only if this run started it.
@@ -71,10 +83,10 @@ trap 'echo "test.sh: terminated" >&2; exit 143' TERM
 trap 'exit 129' HUP
 
 pg_was_running=0
-bash scripts/pg.sh status >/dev/null 2>&1 && pg_was_running=1
-bash scripts/pg.sh start || { echo "test.sh: scripts/pg.sh start failed" >&2; exit 1; }
+pg_cluster status >/dev/null 2>&1 && pg_was_running=1
+pg_cluster start || { echo "test.sh: starting PostgreSQL ${PG_MAJOR:-(scripts/pg.sh)} failed" >&2; exit 1; }
 [ "$pg_was_running" -eq 0 ] && we_started_pg=1
-pg_env="$(bash scripts/pg.sh env)" || { echo "test.sh: scripts/pg.sh env failed" >&2; exit 1; }
+pg_env="$(pg_cluster env)" || { echo "test.sh: printing the PostgreSQL environment failed" >&2; exit 1; }
 eval "$pg_env"
 printf '%s\n' "$pg_env" | sed 's/^export /    /'
 
