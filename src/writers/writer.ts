@@ -47,14 +47,20 @@ export abstract class StreamWriter {
   async close(): Promise<void> {}
 }
 
-/** Key values by column name, for changes whose field list is not the relation's full list (DELETE keys, TOAST). */
+/**
+ * Key values by column name, for changes whose field list is not the relation's full list (DELETE
+ * keys, TOAST). A key column left out as unchanged TOAST is taken from the UPDATE's old key, which
+ * the server sends in just that case.
+ */
 function keyFromNamedFields(change: Change): string {
   const relation = change.relation!
   let key = relation.qualifiedName
   for (const i of relation.keyIndexes) {
-    const position = change.fields.indexOf(relation.fields[i]!)
-    if (position < 0) return relation.qualifiedName
-    key += ':' + encodeJsonValue(change.values[position]!)
+    const name = relation.fields[i]!
+    const position = change.fields.indexOf(name)
+    const oldPosition = position < 0 && change.old ? change.old.fields.indexOf(name) : -1
+    if (position < 0 && oldPosition < 0) return relation.qualifiedName
+    key += ':' + encodeJsonValue(position >= 0 ? change.values[position]! : change.old!.values[oldPosition]!)
   }
   return key
 }

@@ -216,3 +216,26 @@ test('a key-changing UPDATE re-sent after a failed delivery: same ids, byte-iden
     await tearDown(sql, names, runs)
   }
 })
+
+test('a key stored out of line: its UPDATE keeps the row\'s partition key and is no key change (no DELETE)', async () => {
+  const sql = sqlClient()
+  // EXTERNAL storage keeps the 2,500-byte key uncompressed, so it is stored out of line; the
+  // server then logs the old key with every UPDATE of the row, changed or not.
+  const names = await setUp(sql, 'create table %t (code text primary key, note text); alter table %t alter column code set storage external')
+  const runs: Runs = []
+  try {
+    const code = 'k'.repeat(2500)
+    await sql.unsafe(`insert into ${names.table} values ($1, 'a')`, [code])
+    await sql.unsafe(`update ${names.table} set note = 'b'`)
+    await sql.unsafe(`delete from ${names.table}`)
+    const writer = await collect(names, 3, runs)
+    const short = (r: WriterRecord): [string, string] => [r.change.operation, r.partitionKey.replace(JSON.stringify(code), '<code>')]
+    const key = `public.${names.table}:<code>`
+    assertEquals(writer.records.map(short), [['INSERT', key], ['UPDATE', key], ['DELETE', key]])
+    const update = writer.records[1]!.change
+    assertEquals([update.fields, update.unchangedToastFields], [['note'], ['code']], 'the new row leaves the key out as unchanged TOAST')
+    assert(update.old?.kind === 'key' && update.old.values[0] === code, 'the server sent the old key')
+  } finally {
+    await tearDown(sql, names, runs)
+  }
+})
