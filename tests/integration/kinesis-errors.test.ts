@@ -4,7 +4,7 @@
  * proxy standing in for AWS: kinesis-local does not check signatures), records over 1 MiB (policy
  * 'fail' and 'dead-letter'), and retries running out. Secrets never appear in the messages.
  */
-import { readFileSync, rmSync } from 'node:fs'
+import { readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:http'
@@ -137,6 +137,7 @@ test('kinesis errors: with oversizedRecord "dead-letter" the record goes to the 
       // Rows 2 and 3 have different keys, possibly on different shards: compare as a set.
       assertEquals(stored.map((r) => (JSON.parse(r.data) as { values: number[] }).values[0]!).sort(), [2, 3], 'the rows after it were streamed')
       assert((await confirmed(sql, slot)) !== before, 'the slot advanced')
+      assertEquals((statSync(path).mode & 0o777).toString(8), '600', 'the dead-letter file is readable by its owner only')
     })
   } finally {
     rmSync(path, { force: true })
