@@ -137,8 +137,15 @@ export class Catalog {
       ? 'FOR ALL TABLES'
       : `FOR TABLE ${tables.map((t) => quoteQualifiedName(parseQualifiedName(t))).join(', ')}`
     const [row] = await this.#sql<{ version: string }[]>`select current_setting('server_version_num') as version`
-    const viaRoot = Number(row?.version) >= 130000 ? ' WITH (publish_via_partition_root = true)' : ''
-    await this.#sql.unsafe(`CREATE PUBLICATION ${quoteIdent(name)} ${target}${viaRoot}`)
+    const version = Number(row?.version)
+    const viaRoot = version >= 130000 ? ' WITH (publish_via_partition_root = true)' : ''
+    try {
+      await this.#sql.unsafe(`CREATE PUBLICATION ${quoteIdent(name)} ${target}${viaRoot}`)
+    } catch (error) {
+      // PostgreSQL 12 publishes partitions only: `"x" is a partitioned table` (feature_not_supported).
+      if (version >= 130000 || (error as { code?: unknown }).code !== '0A000') throw error
+      throw new PgToBrokersError('partitioned_table_unsupported', `cannot create publication "${name}": ${(error as Error).message}, which PostgreSQL 12 cannot publish: list its partitions in tables instead, or upgrade to PostgreSQL 13 or later`, { cause: error })
+    }
   }
 
   /** Tables listed in the config that do not exist, as "schema.table". */

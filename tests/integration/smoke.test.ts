@@ -132,6 +132,11 @@ test('smoke: a partitioned table streams under its own name from PostgreSQL 13 o
       create table ${root}_high partition of ${root} for values from (100) to (200)`)
     // PostgreSQL 12 cannot publish a partitioned table, only its partitions (and then under their names).
     const viaRoot = (await serverVersion()) >= 130000
+    if (!viaRoot) {
+      const refused = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [root], createSlot: true, createPublication: true }, writer: new CollectingWriter() })
+      const error = await assertRejects(() => refused.done, `"${root}" is a partitioned table, which PostgreSQL 12 cannot publish: list its partitions in tables instead`)
+      assertEquals((error as { code?: string }).code, 'partitioned_table_unsupported')
+    }
     const tables = viaRoot ? [root] : [`${root}_low`, `${root}_high`]
     const { writer, run } = await stream(sql, slot, publication, tables)
     await sql.unsafe(`insert into ${root} values (1, 'low'), (150, 'high'); update ${root} set id = 50 where id = 150; truncate ${root}`)
