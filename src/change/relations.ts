@@ -23,9 +23,9 @@ export interface RelationSchema {
   readonly fields: readonly string[]
   readonly types: readonly string[]
   /**
-   * Positions of the key columns, in column order: the replica identity as the Relation message
-   * flags it (the primary key under DEFAULT, the index's columns under USING INDEX), which every
-   * INSERT, UPDATE and DELETE carries; under FULL or NOTHING the primary key, if any.
+   * Positions of the key columns: the replica identity as the Relation message flags it (the
+   * primary key under DEFAULT, the index's columns under USING INDEX; in column order), which
+   * every INSERT, UPDATE and DELETE carries; under FULL or NOTHING the primary key, in key order.
    */
   readonly keyIndexes: readonly number[]
 }
