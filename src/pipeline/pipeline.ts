@@ -10,7 +10,7 @@ import type { RecordFormat } from '../change/formats/format.ts'
 import { SeedFormat } from '../change/formats/seed.ts'
 import { Catalog } from '../pg/catalog.ts'
 import { formatLsn, type Lsn } from '../pg/lsn.ts'
-import { ReplicationConnection } from '../pg/replication.ts'
+import { checkServerSupports, ReplicationConnection } from '../pg/replication.ts'
 import { explainConnectionError } from '../pg/errors.ts'
 import { parseQualifiedName } from '../pg/identifiers.ts'
 import { DEFAULT_STATE_TABLE } from '../pg/slot-markers.ts'
@@ -89,6 +89,8 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     const { serverVersion } = await catalog.checkServer()
     const mode = pg.streaming ?? 'auto'
     let streaming = useStreaming(mode, serverVersion)
+    // Before a slot may be created: a server without logical messages must not be left a new slot retaining WAL.
+    checkServerSupports({ protoVersion: 1, streaming: false, messages: (pg.messagePrefixes ?? []).length > 0 }, serverVersion)
     // A standby waits here (before the slot may be created) until it holds the slot's lease and the slot is free.
     const standby = { slot: pg.slot, url: pg.url, logger, signal: options.signal, onWaiting: options.onStandbyWaiting }
     if (pg.standby && !(await waitForSlotLease(catalog, standby))) return

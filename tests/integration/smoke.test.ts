@@ -168,6 +168,11 @@ test('smoke: logical messages are refused below PostgreSQL 14 with the setting t
       const error = await assertRejects(start, /messagePrefixes asks for logical decoding messages, which PostgreSQL 14 and later send; this server is PostgreSQL 1[23]\./)
       assertEquals((error as { code?: string }).code, 'messages_unsupported')
       assert(replication.serverVersion < 140000)
+      // The pipeline refuses before it creates a slot, which would retain WAL for nothing.
+      const fresh = uniqueName('s')
+      const run = startPipeline({ postgres: { url: TEST_URL, slot: fresh, publication, tables: [], createSlot: true, createPublication: false, messagePrefixes: ['*'] }, writer: new CollectingWriter() })
+      await assertRejects(() => run.done, 'messagePrefixes asks for logical decoding messages')
+      assertEquals((await sql`select 1 from pg_replication_slots where slot_name = ${fresh}`).length, 0, 'no slot created')
     }
   } finally {
     await replication.close()
