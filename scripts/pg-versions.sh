@@ -10,7 +10,8 @@
 #   scripts/pg-versions.sh env <major>      print `export …` lines for the tests, like scripts/pg.sh env
 #   scripts/pg-versions.sh versions         print the supported majors and their pinned packages
 #
-# Cluster:   .cache/pg-versions/<major>/{data,sock,log}; port 54300 + major (54312 … 54318),
+# Cluster:   .cache/pg-versions/<major>/{data,sock,log}; port 25400 + major (25412 … 25418: below
+#            the OS's ephemeral range, so no test's free port or outgoing connection can hold it),
 #            127.0.0.1 only, wal_level=logical.
 # Accounts:  as scripts/pg.sh: postgres/postgres (superuser), pgtb/pgtb-secret (LOGIN REPLICATION
 #            SUPERUSER), pgtb_norepl/norepl-secret (LOGIN only); database pgtb owned by pgtb.
@@ -56,7 +57,7 @@ select_major() {
   LOGFILE="$LOGDIR/postgres.log"
   MARKER="$DIR/started-by-script"
   LOCK="$ROOT/.cache/pg-versions/$MAJOR.lock"
-  PORT=$((54300 + MAJOR))
+  PORT=$((25400 + MAJOR))
 }
 
 # Runs a command as the cluster owner: `postgres` when we are root (postgres refuses root), otherwise
@@ -182,6 +183,8 @@ EOF
 }
 
 postmaster_pid() { [ -r "$DATA/postmaster.pid" ] && sed -n 1p "$DATA/postmaster.pid" 2>/dev/null || true; }
+# Port of the running postmaster (line 4 of postmaster.pid), or empty.
+running_port() { [ -r "$DATA/postmaster.pid" ] && sed -n 4p "$DATA/postmaster.pid" 2>/dev/null || true; }
 
 is_running() {
   [ -x "$BIN/pg_ctl" ] && [ -f "$DATA/PG_VERSION" ] || return 1
@@ -193,7 +196,7 @@ cmd_start() {
   install_binaries
   prepare_dirs
   if is_running; then
-    say "PostgreSQL $MAJOR already running (pid $(postmaster_pid), port $PORT)"
+    say "PostgreSQL $MAJOR already running (pid $(postmaster_pid), port $(running_port))"
     return 0
   fi
   init_cluster
@@ -226,7 +229,7 @@ cmd_stop() {
 
 cmd_status() {
   if is_running; then
-    echo "running: PostgreSQL $MAJOR, pid $(postmaster_pid), port $PORT, data $DATA"
+    echo "running: PostgreSQL $MAJOR, pid $(postmaster_pid), port $(running_port), data $DATA"
     return 0
   fi
   echo "not running: PostgreSQL $MAJOR (data $DATA)"
@@ -234,9 +237,14 @@ cmd_status() {
 }
 
 cmd_env() {
-  printf 'export PG_TO_BROKERS_TEST_URL=%q\n' "postgres://pgtb:pgtb-secret@127.0.0.1:$PORT/pgtb"
+  local port="$PORT"
+  if is_running; then
+    local rp; rp="$(running_port)"
+    [ -n "$rp" ] && port="$rp"
+  fi
+  printf 'export PG_TO_BROKERS_TEST_URL=%q\n' "postgres://pgtb:pgtb-secret@127.0.0.1:$port/pgtb"
   printf 'export PG_TO_BROKERS_TEST_SOCKET_DIR=%q\n' "$SOCK"
-  printf 'export PG_TO_BROKERS_TEST_PORT=%q\n' "$PORT"
+  printf 'export PG_TO_BROKERS_TEST_PORT=%q\n' "$port"
   printf 'export PG_TO_BROKERS_PG_BIN=%q\n' "$BIN"
 }
 
