@@ -1,6 +1,7 @@
 /** @module A row change (INSERT, UPDATE, DELETE) whose values are decoded from the server's bytes only when read. */
 import type { Lsn } from '../pg/lsn.ts'
-import { UNCHANGED_TOAST, type Tuple, type TupleValue } from '../pg/pgoutput/tuple.ts'
+import { readInt32, UNCHANGED_TOAST, type Tuple } from '../pg/pgoutput/tuple.ts'
+import { COLUMN_BINARY, COLUMN_TEXT, COLUMN_UNCHANGED } from '../pg/pgoutput/tags.ts'
 import { PgToBrokersError } from '../errors.ts'
 import type { PgValue } from '../pg/values/types.ts'
 import type { Change, OldValues, Operation } from './change.ts'
@@ -87,24 +88,29 @@ export function oldValues(relation: RelationSchema, tuple: Tuple, keyOnly: boole
 /**
  * True when an UPDATE changed its key (`relation.keyIndexes`): the server sends the old key also
  * for an unchanged key with TOASTed values, and the whole old row under FULL, so the values are
- * compared. Text is compared as sent, the form partition keys are made of; an unchanged TOASTed
- * value ('u') is unchanged.
+ * compared, as the bytes the server sent (the text partition keys are made of); an unchanged
+ * TOASTed value ('u') is unchanged.
  */
 export function keyChanged(relation: RelationSchema, oldTuple: Tuple, newTuple: Tuple): boolean {
-  if (relation.keyIndexes.length === 0) return false
-  const before = oldTuple.values()
-  const after = newTuple.values()
   for (const i of relation.keyIndexes) {
-    const a = before[i]
-    const b = after[i]
-    if (a !== UNCHANGED_TOAST && b !== UNCHANGED_TOAST && !sameValue(a, b)) return true
+    const before = columnBytes(oldTuple, i)
+    const after = columnBytes(newTuple, i)
+    if (before[0] === COLUMN_UNCHANGED || after[0] === COLUMN_UNCHANGED) continue
+    if (before.length !== after.length || before.some((byte, j) => byte !== after[j])) return true
   }
   return false
 }
 
-function sameValue(a: TupleValue | undefined, b: TupleValue | undefined): boolean {
-  if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((byte, i) => byte === b[i])
-  return a === b
+/** Column `index` as sent: its kind byte, then for 't' and 'b' its length and value. */
+function columnBytes(tuple: Tuple, index: number): Uint8Array {
+  const bytes = tuple.bytes
+  let at = tuple.start
+  for (let i = 0; ; i++) {
+    const kind = bytes[at]!
+    const end = kind === COLUMN_TEXT || kind === COLUMN_BINARY ? at + 5 + readInt32(bytes, at + 1) : at + 1
+    if (i === index) return bytes.subarray(at, end)
+    at = end
+  }
 }
 
 function checkColumnCount(relation: RelationSchema, tuple: Tuple): void {
