@@ -142,9 +142,9 @@ export class Catalog {
     try {
       await this.#sql.unsafe(`CREATE PUBLICATION ${quoteIdent(name)} ${target}${viaRoot}`)
     } catch (error) {
-      // PostgreSQL 12 publishes partitions only: `"x" is a partitioned table` (feature_not_supported).
+      // Before PostgreSQL 13 only partitions can be published: `"x" is a partitioned table` (feature_not_supported).
       if (version >= 130000 || (error as { code?: unknown }).code !== '0A000') throw error
-      throw new PgToBrokersError('partitioned_table_unsupported', `cannot create publication "${name}": ${(error as Error).message}, which PostgreSQL 12 cannot publish: list its partitions in tables instead, or upgrade to PostgreSQL 13 or later`, { cause: error })
+      throw new PgToBrokersError('partitioned_table_unsupported', `cannot create publication "${name}": ${(error as Error).message}, which PostgreSQL before 13 cannot publish: list its partitions in tables instead, or upgrade to PostgreSQL 13 or later`, { cause: error })
     }
   }
 

@@ -134,7 +134,7 @@ test('smoke: a partitioned table streams under its own name from PostgreSQL 13 o
     const viaRoot = (await serverVersion()) >= 130000
     if (!viaRoot) {
       const refused = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [root], createSlot: true, createPublication: true }, writer: new CollectingWriter() })
-      const error = await assertRejects(() => refused.done, `"${root}" is a partitioned table, which PostgreSQL 12 cannot publish: list its partitions in tables instead`)
+      const error = await assertRejects(() => refused.done, `"${root}" is a partitioned table, which PostgreSQL before 13 cannot publish: list its partitions in tables instead`)
       assertEquals((error as { code?: string }).code, 'partitioned_table_unsupported')
     }
     const tables = viaRoot ? [root] : [`${root}_low`, `${root}_high`]
@@ -165,7 +165,7 @@ test('smoke: logical messages are refused below PostgreSQL 14 with the setting t
       await start()
       await waitForStreaming(sql, slot)
     } else {
-      const error = await assertRejects(start, /messagePrefixes asks for logical decoding messages, which PostgreSQL 14 and later send; this server is PostgreSQL 1[23]\./)
+      const error = await assertRejects(start, /messagePrefixes asks for logical decoding messages, which PostgreSQL 14 and later send; this server is PostgreSQL \d+\.\d+: remove messagePrefixes/)
       assertEquals((error as { code?: string }).code, 'messages_unsupported')
       assert(replication.serverVersion < 140000)
       // The pipeline refuses before it creates a slot, which would retain WAL for nothing.
