@@ -8,7 +8,7 @@ import type postgres from 'postgres'
 import { test } from '../harness.ts'
 import { assert, assertEquals, assertRejects } from '../assert.ts'
 import { Catalog } from '../../src/pg/catalog.ts'
-import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
+import { CollectingWriter, dropSlot, requireServer, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
 
 type Runs = ReturnType<typeof startPipeline>[]
 
@@ -49,6 +49,7 @@ const summary = (writer: CollectingWriter): [string, string | null | undefined, 
   writer.records.map((r) => [r.change.operation, r.change.relation?.qualifiedName, r.partitionKey])
 
 test('partitioned table: records name the root, a restart accepts the publication, a row moving partitions stays under the root', async () => {
+  await requireServer(13, 'publishing a partitioned table through its root (publish_via_partition_root)')
   const sql = sqlClient()
   const names = await createPartitioned(sql)
   const runs: Runs = []
@@ -81,6 +82,7 @@ test('partitioned table: records name the root, a restart accepts the publicatio
 })
 
 test('an existing publication listing the leaf partitions publishes their root; one missing a leaf does not', async () => {
+  await requireServer(13, 'publishing a partitioned table through its root (publish_via_partition_root)')
   const sql = sqlClient()
   const names = await createPartitioned(sql)
   const runs: Runs = []
@@ -104,6 +106,7 @@ test('an existing publication listing the leaf partitions publishes their root; 
 })
 
 test('published tables without replica identity: a partitioned root is checked by its leaves', async () => {
+  await requireServer(13, 'publishing a partitioned table through its root (publish_via_partition_root)')
   const sql = sqlClient()
   const root = uniqueName('pt')
   const publication = uniqueName('p')
@@ -130,6 +133,7 @@ test('published tables without replica identity: a partitioned root is checked b
 })
 
 test('TRUNCATE of a table published via its root: the root is truncated on the table-name key; a lone partition is not sent', async () => {
+  await requireServer(13, 'publishing a partitioned table through its root (publish_via_partition_root)')
   const sql = sqlClient()
   const names = await createPartitioned(sql)
   const runs: Runs = []
