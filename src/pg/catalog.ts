@@ -5,6 +5,7 @@ import { PgToBrokersError } from '../errors.ts'
 import { explainConnectionError, missingReplicationRole } from './errors.ts'
 import { parseQualifiedName, quoteIdent, quoteQualifiedName, type QualifiedName } from './identifiers.ts'
 import type { PgType } from '../pg/values/types.ts'
+import type { ConnectionSettings } from './conninfo.ts'
 import { SlotMarkers } from './slot-markers.ts'
 
 export interface SlotInfo {
@@ -48,10 +49,12 @@ export class Catalog {
   readonly #types = new Map<number, PgType>()
   /** Slots whose advisory lock this session holds (session locks stack, so each is taken once). */
   readonly #leases = new Set<string>()
+  readonly #settings: ConnectionSettings
   readonly user: string
 
-  private constructor(sql: postgres.Sql) {
+  private constructor(sql: postgres.Sql, settings: ConnectionSettings) {
     this.#sql = sql
+    this.#settings = settings
     this.user = sql.options.user
   }
 
@@ -65,7 +68,7 @@ export class Catalog {
       await sql.end({ timeout: 0 }).catch(() => {})
       throw explainConnectionError(error, settings, sql.options.user)
     }
-    return new Catalog(sql)
+    return new Catalog(sql, settings)
   }
 
   /** Checks what logical replication needs of the server and the role, with a specific error for each gap. */
@@ -200,17 +203,17 @@ export class Catalog {
 
   /** Primary-key column names of a relation, in key order; empty when it has none. */
   async primaryKey(relationOid: number): Promise<string[]> {
-    const rows = await this.#sql<{ attname: string }[]>`
+    const rows = await this.#midStream(() => this.#sql<{ attname: string }[]>`
       select a.attname from pg_index i
       join lateral unnest(i.indkey) with ordinality k(attnum, ord) on true
       join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
-      where i.indrelid = ${relationOid} and i.indisprimary order by k.ord`
+      where i.indrelid = ${relationOid} and i.indisprimary order by k.ord`)
     return rows.map((r) => r.attname)
   }
 
   /** Resolves type OIDs (domains to base types, arrays to elements) with one query per unseen level. */
   async types(oids: readonly number[]): Promise<Map<number, PgType>> {
-    await this.#load(oids)
+    await this.#midStream(() => this.#load(oids))
     const out = new Map<number, PgType>()
     for (const oid of oids) out.set(oid, this.#types.get(oid) ?? unknownType(oid))
     return out
@@ -268,6 +271,18 @@ export class Catalog {
       select exists (select 1 from ancestors where oid in (select oid from listed))
         or (exists (select 1 from leaves) and not exists (select 1 from leaves where oid not in (select oid from listed))) as published`
     return row?.published === true
+  }
+
+  /**
+   * Runs a look-up made while streaming (for a Relation message). A failure there is a lost
+   * connection like one of the replication stream, which the supervisor retries, not a final error.
+   */
+  async #midStream<T>(query: () => Promise<T>): Promise<T> {
+    try {
+      return await query()
+    } catch (error) {
+      throw explainConnectionError(error, this.#settings, this.user)
+    }
   }
 
   async #load(oids: readonly number[]): Promise<void> {

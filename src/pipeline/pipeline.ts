@@ -11,10 +11,8 @@ import { SeedFormat } from '../change/formats/seed.ts'
 import { Catalog } from '../pg/catalog.ts'
 import { formatLsn, type Lsn } from '../pg/lsn.ts'
 import { checkServerSupports, ReplicationConnection } from '../pg/replication.ts'
-import { explainConnectionError } from '../pg/errors.ts'
 import { parseQualifiedName } from '../pg/identifiers.ts'
 import { DEFAULT_STATE_TABLE } from '../pg/slot-markers.ts'
-import { PgToBrokersError } from '../errors.ts'
 import type { Change } from '../change/change.ts'
 import { temporaryDirectory } from '../runtime/io.ts'
 import type { StreamWriter } from '../writers/writer.ts'
@@ -188,9 +186,7 @@ async function stream(replication: ReplicationConnection, catalog: Catalog, spoo
     logger.info('stopped', { confirmed: formatLsn(checkpoint.flushed) })
   } catch (error) {
     await batcher.abandon()
-    // A catalog look-up cut mid-stream (a Relation message's types) is a lost connection, which the supervisor retries.
-    const explained = error instanceof PgToBrokersError ? error : explainConnectionError(error, options.postgres.url, catalog.user)
-    throw spool ? explainStreamingFailure(explained) : explained
+    throw spool ? explainStreamingFailure(error) : error
   } finally {
     checkpoint.stopTimer()
     signal?.removeEventListener('abort', stopReading)

@@ -14,9 +14,9 @@ interface Stream {
 }
 
 /** Starts a pipeline on a fresh slot and publication for `tables`, once the slot is active. */
-async function startStream(sql: postgres.Sql, slot: string, publication: string, tables: string[]): Promise<Stream> {
+async function startStream(sql: postgres.Sql, slot: string, publication: string, tables: string[], messagePrefixes: string[] = []): Promise<Stream> {
   const writer = new CollectingWriter()
-  const run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables, createSlot: true, createPublication: true }, writer })
+  const run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables, createSlot: true, createPublication: true, messagePrefixes }, writer })
   await waitForStreaming(sql, slot)
   return { writer, stop: run.stop }
 }
@@ -194,7 +194,8 @@ test('logical messages: transactional ones inside their transaction, non-transac
   const prefix = uniqueName('prefix')
   try {
     await sql.unsafe(`create table ${table} (id int primary key)`)
-    stream = await startStream(sql, slot, publication, [table])
+    // Messages are opt-in, by prefix (other tests' messages reach every slot too).
+    stream = await startStream(sql, slot, publication, [table], [prefix, `${prefix}-nt`, `${prefix}-bin`])
     const { writer, stop } = stream
     await sql`select pg_logical_emit_message(true, ${prefix}, 'content')`
     let insertXid = ''

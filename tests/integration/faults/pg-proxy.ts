@@ -24,7 +24,7 @@ export class PgProxy {
   readonly #server: Server
   readonly #pairs = new Set<Pair>()
   #stalled = false
-  #refused: string | undefined
+  #cutAtNextMessage: string | undefined
 
   private constructor(server: Server, port: number) {
     this.#server = server
@@ -67,12 +67,11 @@ export class PgProxy {
   }
 
   /**
-   * Drops every connection whose startup message contains `text` (an application_name, say), and
-   * keeps dropping new ones as soon as they send it, until called with undefined.
+   * Cuts the next connection whose startup message contained `text` (an application_name, say) as
+   * soon as its client sends anything more: a query then fails in flight, as when the network dies mid-query.
    */
-  refuse(text: string | undefined): void {
-    this.#refused = text
-    for (const pair of [...this.#pairs]) this.#dropIfRefused(pair)
+  cutAtNextMessage(text: string): void {
+    this.#cutAtNextMessage = text
   }
 
   /** Stops listening and drops every connection. */
@@ -87,9 +86,12 @@ export class PgProxy {
     const pair: Pair = { client, upstream, opening: '' }
     this.#pairs.add(pair)
     client.on('data', (chunk: Buffer) => {
-      if (pair.opening.length >= OPENING_BYTES) return
-      pair.opening += chunk.subarray(0, OPENING_BYTES - pair.opening.length).toString('latin1')
-      this.#dropIfRefused(pair)
+      const armed = this.#cutAtNextMessage
+      if (armed !== undefined && pair.opening.includes(armed)) {
+        this.#cutAtNextMessage = undefined
+        return this.#drop(pair)
+      }
+      if (pair.opening.length < OPENING_BYTES) pair.opening += chunk.subarray(0, OPENING_BYTES - pair.opening.length).toString('latin1')
     })
     // pipe() would resume a paused source on drain; forwarding by hand keeps a stall a stall.
     forward(client, upstream, () => this.#stalled)
@@ -99,10 +101,6 @@ export class PgProxy {
       socket.on('close', () => this.#drop(pair))
     }
     if (this.#stalled) (client.pause(), upstream.pause())
-  }
-
-  #dropIfRefused(pair: Pair): void {
-    if (this.#refused !== undefined && pair.opening.includes(this.#refused)) this.#drop(pair)
   }
 
   #drop(pair: Pair): void {
