@@ -54,7 +54,8 @@ variables, then flags, each overriding the one before; empty environment variabl
                                 create the slot at a first start, when it does not exist and was
                                 never streamed from (a reconnect never creates one); no env
                                 variable; default: create
-  --accept-data-loss            create a new slot over a lost one (recorded in the state table but
+  --accept-data-loss, --no-accept-data-loss
+                                create a new slot over a lost one (recorded in the state table but
                                 gone: dropped, invalidated, or absent after a failover), skipping
                                 the changes in between; use once, after a re-snapshot; no env
                                 variable; default: fail and name the gap

@@ -154,8 +154,8 @@ test('config: numbers from flags and environment are checked against their field
 
 test('config: unknown keys at any level name the key, suggest a near one and list the allowed keys', () => {
   assertEquals(problems(file({ postgres: { url: URL, passwd: 'x', slots: 'y' }, writer: { type: 'stdout', path: 'x' }, batchh: {}, 'odd key': 1 })), [
-    'postgres.passwd: unknown key; allowed keys: url, slot, publication, tables, createSlot, createPublication, dropSlotOnExit, standby, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory',
-    'postgres.slots: unknown key (did you mean slot?); allowed keys: url, slot, publication, tables, createSlot, createPublication, dropSlotOnExit, standby, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory',
+    'postgres.passwd: unknown key; allowed keys: url, slot, publication, tables, createSlot, acceptDataLoss, stateTable, createPublication, dropSlotOnExit, standby, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory, messagePrefixes',
+    'postgres.slots: unknown key (did you mean slot?); allowed keys: url, slot, publication, tables, createSlot, acceptDataLoss, stateTable, createPublication, dropSlotOnExit, standby, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory, messagePrefixes',
     'writer.path: unknown key; allowed keys for writer type "stdout": type',
     'batchh: unknown key (did you mean batch?); allowed keys: postgres, writer, batch, format, logLevel',
     '["odd key"]: unknown key; allowed keys: postgres, writer, batch, format, logLevel',
