@@ -87,9 +87,13 @@ test('smoke: kill -9 of the streaming process, then a restart: every committed r
     await sql.unsafe(`create table ${table} (id int primary key)`)
     fixture = new FixtureProcess(FIXTURES.streamToFile, env)
     await fixture.waitForLine(/^streaming /)
-    for (let tx = 0; tx < 20; tx++) await sql.unsafe(`insert into ${table} select generate_series(${tx * 100 + 1}, ${tx * 100 + 100})`)
+    // Killed once the first records are written, while the workload still commits.
+    const workload = (async () => {
+      for (let tx = 0; tx < 20; tx++) await sql.unsafe(`insert into ${table} select generate_series(${tx * 100 + 1}, ${tx * 100 + 100})`)
+    })()
     await waitFor(() => idsIn(output).length > 0, 15_000, 'the first records in the file')
     await fixture.kill()
+    await workload
     await waitFor(async () => (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length === 0, 15_000, 'the killed stream\'s slot released')
     for (let tx = 20; tx < 30; tx++) await sql.unsafe(`insert into ${table} select generate_series(${tx * 100 + 1}, ${tx * 100 + 100})`)
     fixture = new FixtureProcess(FIXTURES.streamToFile, env)
@@ -97,8 +101,7 @@ test('smoke: kill -9 of the streaming process, then a restart: every committed r
     await waitFor(() => new Set(idsIn(output)).size >= 3000, 30_000, 'all 3000 rows in the file')
     fixture.signal('SIGTERM')
     assertEquals((await fixture.waitForExit()).code, 0, 'clean stop')
-    const ids = idsIn(output)
-    const firsts = ids.filter((id, i) => ids.indexOf(id) === i)
+    const firsts = [...new Set(idsIn(output))]
     assertEquals(firsts, range(1, 3000), 'every row once at least, first occurrences in commit order')
   } finally {
     await fixture?.kill()
