@@ -107,7 +107,7 @@ export class Catalog {
 
   /** The slot records in `table` (see slot-markers.ts), over this connection. */
   slotMarkers(table: QualifiedName): SlotMarkers {
-    return new SlotMarkers(this.#sql, table)
+    return new SlotMarkers(<Row>(text: string, parameters: readonly (string | null)[]) => this.#sql.unsafe(text, [...parameters]) as unknown as Promise<Row[]>, table)
   }
 
   /** Creates a persistent logical slot with pgoutput (parameters bound, so any name is safe); returns its start position. */

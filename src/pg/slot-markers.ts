@@ -5,7 +5,6 @@
  * record lives in the database rather than beside the process, so a new container, a second host
  * or a promoted replica (the table is replicated with the data) all see it.
  */
-import type postgres from 'postgres'
 import { PgToBrokersError } from '../errors.ts'
 import { quoteQualifiedName, type QualifiedName } from './identifiers.ts'
 
@@ -22,14 +21,17 @@ export interface SlotMarker {
   readonly confirmedAt: string | null
 }
 
+/** Runs one statement with bound parameters; the driver stays out of this module's (public) types. */
+export type RunQuery = <Row>(text: string, parameters: readonly (string | null)[]) => Promise<Row[]>
+
 /** Reads and writes slot records. Every statement names the table quoted; values are bound. */
 export class SlotMarkers {
-  readonly #sql: postgres.Sql
+  readonly #query: RunQuery
   readonly #table: string
   readonly #tableText: string
 
-  constructor(sql: postgres.Sql, table: QualifiedName) {
-    this.#sql = sql
+  constructor(query: RunQuery, table: QualifiedName) {
+    this.#query = query
     this.#table = quoteQualifiedName(table)
     this.#tableText = `${table.schema}.${table.name}`
   }
@@ -37,7 +39,7 @@ export class SlotMarkers {
   /** The record for `slot`; undefined when there is none or the table does not exist yet. */
   async read(slot: string): Promise<SlotMarker | undefined> {
     if (!(await this.#tableExists())) return undefined
-    const [row] = await this.#sql.unsafe<{ created_lsn: string; created_at: string; confirmed_lsn: string | null; confirmed_at: string | null }[]>(
+    const [row] = await this.#query<{ created_lsn: string; created_at: string; confirmed_lsn: string | null; confirmed_at: string | null }>(
       `select created_lsn::text, created_at::text, confirmed_lsn::text, confirmed_at::text from ${this.#table} where slot_name = $1`,
       [slot],
     )
@@ -51,8 +53,8 @@ export class SlotMarkers {
    */
   async record(slot: string, lsn: string): Promise<void> {
     await this.#write(async () => {
-      if (!(await this.#tableExists())) await this.#sql.unsafe(createTableStatement(this.#table))
-      await this.#sql.unsafe(
+      if (!(await this.#tableExists())) await this.#query(createTableStatement(this.#table), [])
+      await this.#query(
         `insert into ${this.#table} (slot_name, created_lsn, confirmed_lsn, confirmed_at) values ($1, $2::pg_lsn, $2::pg_lsn, now())
          on conflict (slot_name) do update set created_lsn = excluded.created_lsn, created_at = now(), confirmed_lsn = excluded.confirmed_lsn, confirmed_at = now()`,
         [slot, lsn],
@@ -62,17 +64,17 @@ export class SlotMarkers {
 
   /** Notes the slot's confirmed position (at a start and a clean stop: two small writes a run). */
   async confirm(slot: string, lsn: string): Promise<void> {
-    await this.#write(() => this.#sql.unsafe(`update ${this.#table} set confirmed_lsn = $2::pg_lsn, confirmed_at = now() where slot_name = $1`, [slot, lsn]))
+    await this.#write(() => this.#query(`update ${this.#table} set confirmed_lsn = $2::pg_lsn, confirmed_at = now() where slot_name = $1`, [slot, lsn]))
   }
 
   /** Removes the record, after the tool dropped the slot on purpose. */
   async forget(slot: string): Promise<void> {
     if (!(await this.#tableExists())) return
-    await this.#write(() => this.#sql.unsafe(`delete from ${this.#table} where slot_name = $1`, [slot]))
+    await this.#write(() => this.#query(`delete from ${this.#table} where slot_name = $1`, [slot]))
   }
 
   async #tableExists(): Promise<boolean> {
-    const [row] = await this.#sql<{ found: boolean }[]>`select to_regclass(${this.#table}) is not null as found`
+    const [row] = await this.#query<{ found: boolean }>('select to_regclass($1) is not null as found', [this.#table])
     return row?.found === true
   }
 
