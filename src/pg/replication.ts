@@ -90,7 +90,6 @@ export class ReplicationConnection {
     return connection
   }
 
-  /** Sends START_REPLICATION and begins buffering CopyData. @throws PgToBrokersError (slot in use, …). */
   /** The server's server_version_num (e.g. 150008), read when the connection opened. */
   get serverVersion(): number {
     return this.#serverVersion
