@@ -7,6 +7,7 @@
 #
 # Environment:
 #   RUNTIMES                      comma-separated subset of node,deno,bun (default: all three)
+#   PG_TO_BROKERS_TEST_KAFKA      off: do not start Kafka (its tests then skip)
 #   PG_TO_BROKERS_TEST_TIMEOUT    seconds one runtime's run may take before it is killed (default 1800)
 #   PG_TO_BROKERS_TEST_TIMEOUT_MS default time one test may take before it fails (default 120000;
 #                                 tests that need longer name their own)
@@ -92,7 +93,8 @@ printf '%s\n' "$pg_env" | sed 's/^export /    /'
 
 # --- Kafka (scripts/kafka.sh: jars from Maven Central, KRaft single node on 127.0.0.1:19092) -------
 # Without java or mvn the Kafka tests say so and skip; a failed start is left for them to report.
-if command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then
+# PG_TO_BROKERS_TEST_KAFKA=off leaves Kafka alone, for runs without Kafka tests (the version smoke tests).
+if [ "${PG_TO_BROKERS_TEST_KAFKA:-on}" != off ] && command -v java >/dev/null 2>&1 && command -v mvn >/dev/null 2>&1; then
   if ! bash scripts/kafka.sh status >/dev/null 2>&1; then
     if bash scripts/kafka.sh start; then we_started_kafka=1; else echo "test.sh: scripts/kafka.sh start failed" >&2; fi
   fi

@@ -12,7 +12,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { FileWriter } from '../../src/writers/file.ts'
 import { PgProxy } from './faults/pg-proxy.ts'
-import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
+import { CollectingWriter, dropSlot, requireServer, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
 
 async function setUp(sql: postgres.Sql): Promise<{ table: string; slot: string; publication: string; stateTable: string }> {
   const table = uniqueName('t')
@@ -115,8 +115,7 @@ test('two_phase: a slot created with two_phase is refused at start with a clear 
   const sql = sqlClient()
   const { table, slot, publication, stateTable } = await setUp(sql)
   try {
-    const [version] = await sql<{ v: number }[]>`select current_setting('server_version_num')::int as v`
-    if (version!.v < 140000) return // two_phase slots exist from PostgreSQL 14
+    await requireServer(14, 'two_phase slots')
     await sql`select pg_create_logical_replication_slot(${slot}, 'pgoutput', false, true)`
     const postgres = { url: TEST_URL, slot, publication, tables: [table], createSlot: false, createPublication: true, stateTable }
     const error = await assertRejects(() => startPipeline({ postgres, writer: new CollectingWriter() }).done, 'was created with two_phase')
@@ -160,8 +159,7 @@ test('logical messages are delivered only when asked for, and only with an allow
   const sql = sqlClient()
   const { table, slot, publication, stateTable } = await setUp(sql)
   try {
-    const [version] = await sql<{ v: number }[]>`select current_setting('server_version_num')::int as v`
-    if (version!.v < 140000) return // the messages option exists from PostgreSQL 14
+    await requireServer(14, 'logical decoding messages')
     const postgres = { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true, stateTable }
     const emit = async (marker: number) => {
       await sql.begin(async (tx) => {
