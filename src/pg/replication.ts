@@ -1,6 +1,8 @@
 /** @module A logical replication connection over postgres.js: START_REPLICATION, CopyData in, StandbyStatusUpdate out. */
 import type postgres from 'postgres'
 import { connectionSettings, openConnection } from './connect.ts'
+import { isUnixSocket } from './conninfo.ts'
+import { ReadPacer } from './read-pacing.ts'
 import { formatLsn, type Lsn } from './lsn.ts'
 import { quoteIdent, quoteLiteral } from './identifiers.ts'
 import { describeTarget, explainConnectionError } from './errors.ts'
@@ -43,8 +45,6 @@ interface CopyBothStream {
   _read(size: number): void
 }
 
-/** Pause the socket once this many CopyData messages wait unread: bounds memory under backpressure. */
-const MAX_BUFFERED_MESSAGES = 8192
 /** Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01). */
 const PG_EPOCH_OFFSET_US = 946_684_800_000_000n
 /** The first server_version_num whose pgoutput knows protocol 2 and the `streaming` and `messages` options. */
@@ -61,16 +61,16 @@ export class ReplicationConnection {
   #serverVersion = 0
   #stream: CopyBothStream | undefined
   #buffered: Uint8Array[] = []
-  /** True while the driver's socket is paused because MAX_BUFFERED_MESSAGES wait unread. */
-  #paused = false
+  readonly #pacer: ReadPacer
   #wake: (() => void) | undefined
   #failure: Error | undefined
   #ended = false
 
-  private constructor(sql: postgres.Sql, url: string, user: string) {
+  private constructor(sql: postgres.Sql, url: string, user: string, gatherReads: boolean) {
     this.#sql = sql
     this.#url = url
     this.#user = user
+    this.#pacer = new ReadPacer(() => this.#resumeSocket(), gatherReads)
   }
 
   /** Opens a connection in replication=database mode. @throws PgToBrokersError when it cannot. */
@@ -78,7 +78,7 @@ export class ReplicationConnection {
     const settings = connectionSettings(url)
     const sql = await openConnection(settings, connectTimeoutMs, 'pg_to_brokers', { replication: 'database', ...OUTPUT_SETTINGS })
     const user = sql.options.user
-    const connection = new ReplicationConnection(sql, url, user)
+    const connection = new ReplicationConnection(sql, url, user, !isUnixSocket(settings))
     try {
       await sql.unsafe('IDENTIFY_SYSTEM')
       const [row] = await sql.unsafe<{ server_version_num: string }[]>('SHOW server_version_num')
@@ -139,10 +139,7 @@ export class ReplicationConnection {
       if (this.#buffered.length > 0) {
         const batch = this.#buffered
         this.#buffered = []
-        if (this.#paused) {
-          this.#paused = false
-          this.#resumeSocket()
-        }
+        this.#pacer.drained()
         yield batch
         continue
       }
@@ -197,12 +194,11 @@ export class ReplicationConnection {
     await this.#sql.end({ timeout: 1 }).catch(() => {})
   }
 
-  /** Keeps a payload; false asks the driver to pause its socket (MAX_BUFFERED_MESSAGES wait unread). */
+  /** Keeps a payload; false asks the driver to pause its socket after this read (see read-pacing.ts). */
   #receive(chunk: Uint8Array): boolean {
     this.#buffered.push(chunk)
     this.#notify()
-    this.#paused = this.#buffered.length >= MAX_BUFFERED_MESSAGES
-    return !this.#paused
+    return this.#pacer.received(chunk.byteLength, this.#buffered.length)
   }
 
   #notify(): void {
