@@ -3,69 +3,127 @@
  * moment it lands keeps the walsender's socket always writable, so the walsender sends every
  * message as its own segment and pays the TCP path (both ends of it, on loopback) per message: it
  * then spends about twice the CPU per row. Reading in gulps (pausing briefly after a short read)
- * lets the data gather in the kernel, and the walsender's output leaves in large segments.
+ * lets the data gather in the kernel, and the walsender's output leaves in large segments. Over
+ * TLS the same holds, and worse: each walsender flush is a TLS record the client decrypts alone.
  * A unix socket has no per-segment cost to save, and its small buffer would throttle a paused
  * reader, so there the socket is read as eagerly as the consumer allows.
  */
 
+import { afterIo } from '../runtime/timers.ts'
+
 /** Pause the socket once this many CopyData messages wait unread: bounds memory under backpressure. */
 export const MAX_BUFFERED_MESSAGES = 8192
-/** A read this large means more is waiting: read on at once. Node reads at most 64 KiB at a time. */
+/** A round of reads this large means more is waiting: read on at once. Node reads 64 KiB at a time. */
 const FULL_READ_BYTES = 48 * 1024
-/** How long a short read lets data gather before the next one (the latency this adds, at most). */
+/** How long the socket pauses after a short round, for data to gather (the latency this adds, at most). */
 const GATHER_MS = 1
 /** The CopyData header the driver strips from each payload (tag + length). */
 const COPY_DATA_HEADER = 5
 
+/** How the replication connection reaches the server. */
+export type Transport = 'unix' | 'tcp' | 'tls'
+
 /** Decides, payload by payload, whether the driver's socket keeps reading. */
-export class ReadPacer {
-  readonly #resume: () => void
-  readonly #gather: boolean
-  #readBytes = 0
-  /** Paused until the consumer takes the buffered payloads. */
-  #held = false
-  /** A resume after GATHER_MS is scheduled. */
-  #gathering = false
-
-  /** `resume` restarts the socket; `gather` paces reads (TCP) instead of reading eagerly (unix socket). */
-  constructor(resume: () => void, gather: boolean) {
-    this.#resume = resume
-    this.#gather = gather
-  }
-
+export interface ReadPacer {
   /**
    * One payload arrived, with `buffered` payloads now unread. Returns what the driver's `push`
-   * returns: false pauses the socket after the current read.
+   * returns: false pauses the socket.
    */
-  received(payloadBytes: number, buffered: number): boolean {
-    if (!this.#gather) {
-      this.#held = buffered >= MAX_BUFFERED_MESSAGES
-      return !this.#held
-    }
-    // Every payload of one socket read is pushed in one synchronous run: a microtask sees the read whole.
-    if (this.#readBytes === 0) queueMicrotask(() => this.#endOfRead())
-    this.#readBytes += payloadBytes + COPY_DATA_HEADER
-    if (buffered >= MAX_BUFFERED_MESSAGES) this.#held = true
-    return false
+  received(payloadBytes: number, buffered: number): boolean
+  /** The consumer took every buffered payload: a socket held for backpressure reads again. */
+  drained(): void
+}
+
+/** The pacing for a transport; `resume` restarts the driver's paused socket. */
+export function readPacer(transport: Transport, resume: () => void): ReadPacer {
+  if (transport === 'tcp') return new GulpedReads(resume)
+  if (transport === 'tls') return new GatheredRounds(resume)
+  return new EagerReads(resume)
+}
+
+/** Reads whenever the consumer keeps up: the socket pauses only while MAX_BUFFERED_MESSAGES wait. */
+class EagerReads implements ReadPacer {
+  readonly resume: () => void
+  /** Paused until the consumer takes the buffered payloads. */
+  held = false
+  /** Paused for GATHER_MS; a resume is scheduled (subclasses). */
+  gathering = false
+
+  constructor(resume: () => void) {
+    this.resume = resume
   }
 
-  /** The consumer took every buffered payload: a socket held for backpressure reads again. */
+  received(_payloadBytes: number, buffered: number): boolean {
+    this.held ||= buffered >= MAX_BUFFERED_MESSAGES
+    return !this.held
+  }
+
   drained(): void {
-    if (!this.#held) return
-    this.#held = false
-    if (!this.#gathering) this.#resume()
+    if (!this.held) return
+    this.held = false
+    if (!this.gathering) this.resume()
+  }
+
+  /** Pauses for GATHER_MS, then reads again unless held for backpressure by then. */
+  gather(): void {
+    if (this.gathering) return
+    this.gathering = true
+    setTimeout(() => {
+      this.gathering = false
+      if (!this.held) this.resume()
+    }, GATHER_MS)
+  }
+}
+
+/**
+ * TCP: the socket pauses after every read; a full read resumes it at once, a short one after
+ * GATHER_MS. Every payload of one read is pushed in one synchronous run, so a microtask sees the read whole.
+ */
+class GulpedReads extends EagerReads {
+  #readBytes = 0
+
+  override received(payloadBytes: number, buffered: number): boolean {
+    this.held ||= buffered >= MAX_BUFFERED_MESSAGES
+    if (this.#readBytes === 0) queueMicrotask(() => this.#endOfRead())
+    this.#readBytes += payloadBytes + COPY_DATA_HEADER
+    return false
   }
 
   #endOfRead(): void {
     const bytes = this.#readBytes
     this.#readBytes = 0
-    if (this.#held) return
-    if (bytes >= FULL_READ_BYTES) return this.#resume()
-    if (this.#gathering) return
-    this.#gathering = true
-    setTimeout(() => {
-      this.#gathering = false
-      if (!this.#held) this.#resume()
-    }, GATHER_MS)
+    if (this.held) return
+    if (bytes >= FULL_READ_BYTES) this.resume()
+    else this.gather()
+  }
+}
+
+/**
+ * TLS: each record arrives as a chunk of its own, so pausing after every chunk would read one
+ * message per pause. Instead a whole round (every record decrypted before the next poll for I/O)
+ * is counted; after a short round the socket pauses at the next payload, for GATHER_MS.
+ */
+class GatheredRounds extends EagerReads {
+  #roundBytes = 0
+  #pauseNext = false
+  /** This round ended in a gathering pause: it was cut short on purpose, so it says nothing of the next. */
+  #cutShort = false
+
+  override received(payloadBytes: number, buffered: number): boolean {
+    this.held ||= buffered >= MAX_BUFFERED_MESSAGES
+    if (this.#roundBytes === 0) afterIo(() => this.#endOfRound())
+    this.#roundBytes += payloadBytes + COPY_DATA_HEADER
+    if (this.held) return false
+    if (!this.#pauseNext) return true
+    this.#pauseNext = false
+    this.#cutShort = true
+    this.gather()
+    return false
+  }
+
+  #endOfRound(): void {
+    this.#pauseNext = !this.#cutShort && this.#roundBytes < FULL_READ_BYTES
+    this.#cutShort = false
+    this.#roundBytes = 0
   }
 }

@@ -2,7 +2,7 @@
 import type postgres from 'postgres'
 import { connectionSettings, openConnection } from './connect.ts'
 import { isUnixSocket } from './conninfo.ts'
-import { ReadPacer } from './read-pacing.ts'
+import { readPacer, type ReadPacer } from './read-pacing.ts'
 import { formatLsn, type Lsn } from './lsn.ts'
 import { quoteIdent, quoteLiteral } from './identifiers.ts'
 import { describeTarget, explainConnectionError } from './errors.ts'
@@ -61,16 +61,16 @@ export class ReplicationConnection {
   #serverVersion = 0
   #stream: CopyBothStream | undefined
   #buffered: Uint8Array[] = []
-  readonly #pacer: ReadPacer
+  #pacer: ReadPacer
   #wake: (() => void) | undefined
   #failure: Error | undefined
   #ended = false
 
-  private constructor(sql: postgres.Sql, url: string, user: string, gatherReads: boolean) {
+  private constructor(sql: postgres.Sql, url: string, user: string) {
     this.#sql = sql
     this.#url = url
     this.#user = user
-    this.#pacer = new ReadPacer(() => this.#resumeSocket(), gatherReads)
+    this.#pacer = readPacer('unix', () => this.#resumeSocket())
   }
 
   /** Opens a connection in replication=database mode. @throws PgToBrokersError when it cannot. */
@@ -78,11 +78,15 @@ export class ReplicationConnection {
     const settings = connectionSettings(url)
     const sql = await openConnection(settings, connectTimeoutMs, 'pg_to_brokers', { replication: 'database', ...OUTPUT_SETTINGS })
     const user = sql.options.user
-    const connection = new ReplicationConnection(sql, url, user, !isUnixSocket(settings))
+    const connection = new ReplicationConnection(sql, url, user)
     try {
       await sql.unsafe('IDENTIFY_SYSTEM')
       const [row] = await sql.unsafe<{ server_version_num: string }[]>('SHOW server_version_num')
       connection.#serverVersion = Number(row?.server_version_num)
+      // With sslmode prefer (the default) only the server's answer tells whether TLS is in use.
+      const [tls] = await sql.unsafe<{ ssl: boolean }[]>('select ssl from pg_stat_ssl where pid = pg_backend_pid()')
+      const transport = isUnixSocket(settings) ? 'unix' : tls?.ssl === true ? 'tls' : 'tcp'
+      connection.#pacer = readPacer(transport, () => connection.#resumeSocket())
     } catch (error) {
       await sql.end({ timeout: 0 }).catch(() => {})
       throw explainConnectionError(error, settings, user)
