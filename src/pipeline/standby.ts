@@ -4,6 +4,7 @@
  * PostgreSQL's slot ownership already allows only one walsender; the lease keeps standbys from
  * all rushing at a freed slot (and from racing to create it).
  */
+import { sleep } from '../backoff.ts'
 import type { Catalog } from '../pg/catalog.ts'
 import { explainConnectionError } from '../pg/errors.ts'
 import type { Logger } from './logger.ts'
@@ -53,12 +54,4 @@ async function poll(catalog: Catalog, { slot, logger, signal, onWaiting }: Stand
     }
     await sleep(STANDBY_POLL_MS, signal)
   }
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => (clearTimeout(timer), signal?.removeEventListener('abort', done), resolve())
-    const timer = setTimeout(done, ms)
-    signal?.addEventListener('abort', done, { once: true })
-  })
 }

@@ -1,4 +1,5 @@
 /** @module Keeps a pipeline running across lost connections: reconnects with backoff, resumes from the slot. */
+import { backoff, sleep } from '../backoff.ts'
 import { PgToBrokersError } from '../errors.ts'
 import type { Logger } from './logger.ts'
 import { runPipeline, type PipelineOptions } from './pipeline.ts'
@@ -6,6 +7,7 @@ import { STANDBY_POLL_MS } from './standby.ts'
 
 /** Errors that a new connection can cure. Configuration and permission errors are final. */
 const TRANSIENT_CODES = new Set(['pg_stream_ended', 'pg_unreachable', 'pg_connection_lost'])
+const FIRST_BACKOFF_MS = 250
 const MAX_BACKOFF_MS = 30_000
 
 /**
@@ -37,7 +39,7 @@ export async function runSupervised(options: PipelineOptions & { readonly logger
         continue
       }
       if (!started || !isTransient(error)) throw error
-      const delay = Math.min(MAX_BACKOFF_MS, 250 * 2 ** failures++) * (0.5 + Math.random() / 2)
+      const delay = backoff(++failures, FIRST_BACKOFF_MS, MAX_BACKOFF_MS)
       options.logger.warn('connection lost; reconnecting', { reason: (error as Error).message, retryInMs: Math.round(delay) })
       await sleep(delay, options.signal)
       if (options.signal?.aborted) return
@@ -51,11 +53,4 @@ function isSlotInUse(error: unknown): boolean {
 
 function isTransient(error: unknown): boolean {
   return error instanceof PgToBrokersError && TRANSIENT_CODES.has(error.code)
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
-  })
 }

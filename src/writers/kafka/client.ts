@@ -5,6 +5,7 @@
 import { compatibilityPartitioner, Producer, stringSerializer, type ProducerOptions, type Serializers } from '@platformatic/kafka'
 import { bufferView } from '../../runtime/io.ts'
 import type { ConnectionOptions as TlsOptions } from '../../runtime/tls.ts'
+import { backoff } from '../../backoff.ts'
 import { PgToBrokersError } from '../../errors.ts'
 import { readTextFile } from '../../runtime/io.ts'
 import { parseBroker, type KafkaSaslMechanism, type KafkaSslOptions, type ResolvedKafkaOptions } from './options.ts'
@@ -21,6 +22,7 @@ const SERIALIZERS: Serializers<string, Uint8Array | null, string, string> = {
 }
 
 /** The longest pause between two attempts while the brokers are unreachable. */
+const FIRST_RETRY_DELAY_MS = 50
 const MAX_RETRY_DELAY_MS = 1_000
 /** Produce timeout: how long the leader waits for the in-sync replicas. */
 const BROKER_TIMEOUT_MS = 60_000
@@ -47,7 +49,7 @@ export async function createProducer(options: ResolvedKafkaOptions, onRetry: (er
     retries: Number.MAX_SAFE_INTEGER,
     retryDelay: (_client, _operation, attempt, _retries, error) => {
       onRetry(error)
-      return Math.min(MAX_RETRY_DELAY_MS, 50 * 2 ** attempt)
+      return backoff(attempt + 1, FIRST_RETRY_DELAY_MS, MAX_RETRY_DELAY_MS)
     },
     timeout: BROKER_TIMEOUT_MS,
     connectTimeout: Math.min(options.connectTimeoutMs, 5_000),

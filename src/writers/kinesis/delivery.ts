@@ -11,6 +11,7 @@
  * its first occurrence is still in order.
  */
 import type { Logger } from '../../pipeline/logger.ts'
+import { backoff } from '../../backoff.ts'
 import { PgToBrokersError } from '../../errors.ts'
 import { describeRecord, isRetryableCode } from './errors.ts'
 import { buildQueues, type Entry, type KeyQueue, type Unit } from './plan.ts'
@@ -155,10 +156,8 @@ class Delivery {
     this.#options.logger.debug('kinesis: retrying records', { records: entries.length, reason, attempt: entries[0]?.attempts })
   }
 
-  /** Exponential backoff with jitter: a random delay in the upper half of base·2^(n-1), capped. */
   #backoff(attempts: number): number {
-    const ceiling = Math.min(this.#options.retryMaxDelayMs, this.#options.retryBaseDelayMs * 2 ** (attempts - 1))
-    return ceiling / 2 + (this.#random() * ceiling) / 2
+    return backoff(attempts, this.#options.retryBaseDelayMs, this.#options.retryMaxDelayMs, this.#random)
   }
 
   /** Waits until a request settles or the earliest backoff ends. */
