@@ -11,7 +11,7 @@ export type { RelationSchema, RelationColumnSchema } from './src/change/relation
 export type { RecordFormat } from './src/change/formats/format.ts'
 export { SeedFormat } from './src/change/formats/seed.ts'
 export type { BatchOptions } from './src/pipeline/batcher.ts'
-export type { Logger, LogFields } from './src/pipeline/logger.ts'
+export type { Logger, LogFields } from './src/logger.ts'
 export { JsonText, type PgValue, type PgType } from './src/pg/values/types.ts'
 export { UNCHANGED_TOAST } from './src/pg/pgoutput/messages.ts'
 export { PgToBrokersError } from './src/errors.ts'

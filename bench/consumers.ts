@@ -5,10 +5,11 @@
 import process from 'node:process'
 import type { Job } from './runners/job.ts'
 
-export type Transport = 'unix' | 'tcp'
+/** `tcp` is plain TCP (sslmode=disable); `tls` is TCP with sslmode=require. */
+export type Transport = 'unix' | 'tcp' | 'tls'
 
 export interface Connection {
-  /** TCP URL with password (postgres://user:pass@127.0.0.1:port/pgtb_bench). */
+  /** TCP URL with password (postgres://user:pass@127.0.0.1:port/pgtb_bench), without sslmode. */
   readonly tcpUrl: string
   /** The unix socket directory, and the port that names the socket file. */
   readonly socketDir: string
@@ -21,6 +22,8 @@ export interface Connection {
 export interface Paths {
   /** Directory of the esbuild bundles of the runners, for Node. */
   readonly bundles: string
+  /** The shipped CLI bundle (dist/pg-to-brokers.mjs, as `npm run build` makes it). */
+  readonly cli: string
   readonly deno: string
   readonly bun: string
   /** Directory holding pg_recvlogical. */
@@ -42,6 +45,11 @@ export interface Consumer {
   readonly transport: Transport
   /** The consumer against which the others are compared (pg_recvlogical over the unix socket). */
   readonly baseline?: boolean
+  /**
+   * Runs until stopped: the harness sends SIGTERM once the slot is confirmed past the workload's
+   * end, and its time ends there (the CLI then flushes, confirms and exits, on its CPU bill).
+   */
+  readonly stopWhenConfirmed?: boolean
   /** Readies what the consumer writes to (a broker's stream or topic): fields for its job, and how to clean up. */
   readonly prepare?: () => Promise<{ readonly extra: Readonly<Record<string, unknown>>; readonly cleanup: () => Promise<void> }>
   command(job: Job, paths: Paths, connection: Connection): Command
@@ -51,26 +59,27 @@ type Runner = 'pipeline' | 'pg-logical-replication' | 'postgres-subscribe'
 
 /**
  * In running order. Consumers run one after another on a shared machine, so those compared most
- * directly run next to each other: per transport, pg_recvlogical, this project on Node, then the
- * two Node libraries; Deno and Bun after; the profiled run last.
+ * directly run next to each other: the ceiling, the CLI and postgres.js per transport, the library
+ * runner, the other Node libraries; Deno and Bun after; the profiled run last.
  */
 export function consumers(profileDir: string): Consumer[] {
-  const list: Consumer[] = []
+  const list: Consumer[] = [pgRecvlogicalConsumer('unix')]
+  // The primary figures first: the shipped CLI over TCP and TLS, each next to postgres.js over the same.
+  for (const transport of ['tcp', 'tls'] as const) {
+    list.push({
+      id: `cli_node_${transport}`,
+      label: `pg-to-brokers run (CLI bundle) → /dev/null, node, ${transport}`,
+      transport,
+      stopWhenConfirmed: true,
+      command: (job, paths, c) => cli(job, paths, c, transport),
+    })
+    list.push(postgresSubscribe(transport))
+  }
+  list.push(pipeline('node', 'tls'))
   for (const transport of ['unix', 'tcp'] as const) {
-    list.push({
-      id: `pg_recvlogical_${transport}`,
-      label: `pg_recvlogical (pgoutput), ${transport}`,
-      transport,
-      ...(transport === 'unix' ? { baseline: true } : {}),
-      command: (job, paths, c) => pgRecvlogical(job, paths, c, transport),
-    })
+    if (transport === 'tcp') list.push(pgRecvlogicalConsumer(transport))
     list.push(pipeline('node', transport))
-    list.push({
-      id: `postgres_subscribe_${transport}`,
-      label: `postgres.js subscribe('*'), ${transport}`,
-      transport,
-      command: (job, paths, c) => script('node', 'postgres-subscribe', job, paths, c, transport),
-    })
+    if (transport === 'unix') list.push(postgresSubscribe(transport))
     list.push({
       id: `pg_logical_replication_${transport}`,
       label: `pg-logical-replication (defaults), ${transport}`,
@@ -95,6 +104,42 @@ export function consumers(profileDir: string): Consumer[] {
   return list
 }
 
+function pgRecvlogicalConsumer(transport: Transport): Consumer {
+  return {
+    id: `pg_recvlogical_${transport}`,
+    label: `pg_recvlogical (pgoutput), ${transport}`,
+    transport,
+    ...(transport === 'unix' ? { baseline: true } : {}),
+    command: (job, paths, c) => pgRecvlogical(job, paths, c, transport),
+  }
+}
+
+function postgresSubscribe(transport: Transport): Consumer {
+  return {
+    id: `postgres_subscribe_${transport}`,
+    label: `postgres.js subscribe('*'), ${transport}`,
+    transport,
+    command: (job, paths, c) => script('node', 'postgres-subscribe', job, paths, c, transport),
+  }
+}
+
+/** The URL a consumer connects with: a unix socket (host from PGHOST), plain TCP, or TCP with TLS required. */
+export function urlFor(c: Connection, transport: Transport): string {
+  if (transport === 'unix') return `postgres:///${c.database}`
+  const url = new URL(c.tcpUrl)
+  url.searchParams.set('sslmode', transport === 'tls' ? 'require' : 'disable')
+  return url.href
+}
+
+/** The CLI as users run it: `node dist/pg-to-brokers.mjs run`, the URL (with its password) from the environment. */
+function cli(job: Job, paths: Paths, c: Connection, transport: Transport): Command {
+  return {
+    file: process.execPath,
+    args: [...paths.nodeFlags, paths.cli, 'run', '--slot', job.slot, '--publication', job.publication],
+    env: { PG_TO_BROKERS_POSTGRES_URL: urlFor(c, transport) },
+  }
+}
+
 function pipeline(runtime: 'node' | 'deno' | 'bun', transport: Transport): Consumer {
   return {
     id: `pipeline_${runtime}_${transport}`,
@@ -106,10 +151,11 @@ function pipeline(runtime: 'node' | 'deno' | 'bun', transport: Transport): Consu
 
 function pgRecvlogical(job: Job, paths: Paths, c: Connection, transport: Transport): Command {
   const host = transport === 'unix' ? c.socketDir : '127.0.0.1'
+  const sslmode = transport === 'unix' ? '' : ` sslmode=${transport === 'tls' ? 'require' : 'disable'}`
   return {
     file: `${paths.pgBin}/pg_recvlogical`,
     args: [
-      `--dbname=host=${host} port=${c.port} user=${c.user} dbname=${c.database}`,
+      `--dbname=host=${host} port=${c.port} user=${c.user} dbname=${c.database}${sslmode}`,
       `--slot=${job.slot}`, '--start', '--no-loop',
       '-o', 'proto_version=1', '-o', `publication_names=${job.publication}`,
       `--endpos=${job.targetLsn}`, '--file=/dev/null',
@@ -120,7 +166,7 @@ function pgRecvlogical(job: Job, paths: Paths, c: Connection, transport: Transpo
 
 /** A runner script on a runtime: Node runs the esbuild bundle (as the npm package ships), Deno and Bun the TypeScript. */
 function script(runtime: 'node' | 'deno' | 'bun', runner: Runner, job: Job, paths: Paths, c: Connection, transport: Transport, nodeArgs: readonly string[] = []): Command {
-  const url = transport === 'tcp' ? c.tcpUrl : `postgres:///${c.database}`
+  const url = urlFor(c, transport)
   // With no host in the URL, postgres.js and pg take it from PGHOST: a directory means its unix socket.
   const socketEnv = transport === 'unix' ? { PGHOST: c.socketDir, PGPORT: String(c.port), PGUSER: c.user } : {}
   const env = { ...socketEnv, PGTB_BENCH_JOB: JSON.stringify({ ...job, url }) }

@@ -105,6 +105,12 @@ export async function activePid(sql: postgres.Sql, slot: string): Promise<number
   return row?.pid ?? undefined
 }
 
+/** Whether the slot's confirmed flush LSN has reached `lsn` ("X/Y"). */
+export async function confirmedPast(sql: postgres.Sql, slot: string, lsn: string): Promise<boolean> {
+  const [row] = await sql<{ done: boolean | null }[]>`select confirmed_flush_lsn >= ${lsn}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
+  return row?.done === true
+}
+
 /** Drops a slot once its walsender has let go of it; a missing slot is fine. */
 export async function dropSlot(sql: postgres.Sql, slot: string): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {
@@ -123,6 +129,12 @@ export async function dropSlot(sql: postgres.Sql, slot: string): Promise<void> {
 export async function dropBenchSlots(sql: postgres.Sql): Promise<void> {
   const rows = await sql<{ slot_name: string }[]>`select slot_name from pg_replication_slots where starts_with(slot_name, ${SLOT_PREFIX})`
   for (const { slot_name } of rows) await dropSlot(sql, slot_name)
+}
+
+/** Whether the server accepts TLS connections. */
+export async function sslEnabled(sql: postgres.Sql): Promise<boolean> {
+  const [row] = await sql<{ ssl: string }[]>`select current_setting('ssl') as ssl`
+  return row!.ssl === 'on'
 }
 
 /** The server's version, for the report. */

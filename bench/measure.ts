@@ -1,19 +1,20 @@
 /**
  * @module Runs one consumer and measures it from outside, the same way for every consumer: time
- * from the moment its walsender holds the slot to the moment it exits; CPU of its walsender and of
+ * from the moment its walsender holds the slot to the moment it exits (or, for a consumer that runs
+ * until stopped, to the moment the slot is confirmed past the end, when it gets SIGTERM); CPU of its walsender and of
  * its own process tree (/proc/<pid>/stat); resident memory sampled from /proc/<pid>/status.
  */
 import { spawn } from 'node:child_process'
 import { openSync, closeSync, readFileSync, rmSync } from 'node:fs'
 import type postgres from 'postgres'
 import type { Command } from './consumers.ts'
-import { activePid } from './db.ts'
+import { activePid, confirmedPast } from './db.ts'
 import { descendants, loadAverage, parseStatCpu, readCpu, readMemory } from './proc.ts'
 import type { Report } from './runners/job.ts'
 
 export interface Measurement {
   readonly exitCode: number | null
-  /** Walsender holds the slot → consumer exited, in seconds. */
+  /** Walsender holds the slot → consumer exited (or slot confirmed past `stopAtLsn`), in seconds. */
   readonly seconds: number
   /** Process start → consumer exited, in seconds (adds connection set-up and runtime start-up). */
   readonly wallSeconds: number
@@ -43,9 +44,11 @@ export function stopConsumers(): void {
 
 /**
  * Runs `command` under `sh`, which saves its own /proc stat once the consumer exited: its cutime
- * and cstime then hold the consumer's CPU, children included, to the tick.
+ * and cstime then hold the consumer's CPU, children included, to the tick. With `stopAtLsn`, the
+ * consumer gets SIGTERM once the slot's confirmed flush LSN reaches it; its clean stop (flush,
+ * confirm, exit) still counts to its CPU but not to its time.
  */
-export async function measure(sql: postgres.Sql, slot: string, command: Command, reportPath: string, timeoutMs: number): Promise<Measurement> {
+export async function measure(sql: postgres.Sql, slot: string, command: Command, reportPath: string, timeoutMs: number, stopAtLsn?: string): Promise<Measurement> {
   const statPath = `${reportPath}.stat`
   rmSync(reportPath, { force: true })
   const devNull = openSync('/dev/null', 'w')
@@ -91,11 +94,18 @@ export async function measure(sql: postgres.Sql, slot: string, command: Command,
     peakRss = Math.max(peakRss, rss)
     if (rss > 0) rssSeries.push([(performance.now() - streamingAt) / 1000, rss])
   }
+  let ended: number | undefined
   while (alive) {
     sample()
+    if (stopAtLsn !== undefined && ended === undefined && (await confirmedPast(sql, slot, stopAtLsn))) {
+      ended = performance.now()
+      // The consumer itself, not the sh around it, which must live on to save its stat.
+      const consumer = descendants(child.pid!)[0]
+      if (consumer !== undefined) signal(consumer, 'SIGTERM')
+    }
     await Promise.race([exited, sleep(SAMPLE_MS)])
   }
-  const ended = performance.now()
+  ended ??= performance.now()
   const exitCode = await exited
   clearTimeout(timer)
   const lastWalsenderCpu = walsender === undefined ? undefined : readCpu(walsender)
@@ -126,6 +136,14 @@ function consumerCpu(statPath: string): number {
     return Number.NaN
   } finally {
     rmSync(statPath, { force: true })
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name)
+  } catch {
+    // Already gone.
   }
 }
 

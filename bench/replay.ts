@@ -18,7 +18,7 @@ import { Catalog } from '../src/pg/catalog.ts'
 import { PgoutputDecoder } from '../src/pg/pgoutput/decode.ts'
 import { ReplicationConnection } from '../src/pg/replication.ts'
 import { Batcher, DEFAULT_BATCH_OPTIONS } from '../src/pipeline/batcher.ts'
-import { silentLogger } from '../src/pipeline/logger.ts'
+import { silentLogger } from '../src/logger.ts'
 import { StdoutWriter } from '../src/writers/stdout.ts'
 
 const ROOT = new URL('..', import.meta.url).pathname

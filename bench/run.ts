@@ -4,6 +4,8 @@
  * commit→acknowledgement latency and summarises a CPU profile. Prints Markdown tables; writes the
  * raw figures to .cache/bench/results-<time>.json. See bench/RESULTS.md.
  *
+ *   --cluster=defaults       a throwaway cluster with PostgreSQL's defaults (fsync on, ssl on), the default;
+ *   --cluster=project        the project's test cluster (scripts/pg.sh; fsync off, no TLS: TLS rows are left out)
  *   --quick                  a tenth of the rows
  *   --workloads=main,wide,single
  *   --consumers=<id>,…       a subset (ids in bench/consumers.ts; e.g. pipeline_node_unix)
@@ -13,12 +15,13 @@
  *   --substitute=<src file>=<file>,…   bundle <file> in place of a source file (Node runs only): A/B a module
  *   --wait-idle=<seconds>    wait up to this long for the machine's 1-minute load to fall below 1 (default 120)
  */
-import { execFileSync } from 'node:child_process'
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import process from 'node:process'
 import { brokerConsumers } from './brokers.ts'
 import { buildBundles } from './bundle.ts'
+import { startCluster, type BenchCluster, type ClusterChoice } from './cluster.ts'
 import { consumers as allConsumers, type Connection, type Consumer, type Paths } from './consumers.ts'
 import * as db from './db.ts'
 import { loadRows, measureLatency, type LatencyResult, type LoadShape } from './latency.ts'
@@ -37,6 +40,7 @@ const PROFILED = 'pipeline_node_unix_profiled'
 const MIN_FREE_BYTES = 3 * 1024 ** 3
 
 interface Options {
+  readonly cluster: ClusterChoice
   readonly quick: boolean
   readonly workloads: readonly string[] | undefined
   readonly consumers: readonly string[] | undefined
@@ -51,7 +55,10 @@ interface Options {
 function parseOptions(argv: readonly string[]): Options {
   const value = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3)
   const list = (name: string) => value(name)?.split(',').filter(Boolean)
+  const cluster = value('cluster') ?? 'defaults'
+  if (cluster !== 'defaults' && cluster !== 'project') throw new Error(`--cluster=${cluster}: choose defaults or project`)
   return {
+    cluster,
     quick: argv.includes('--quick'),
     workloads: list('workloads'),
     consumers: list('consumers'),
@@ -76,17 +83,27 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
   const options = parseOptions(process.argv.slice(2))
-  const env = postgresEnvironment()
   checkDisk()
   mkdirSync(OUT, { recursive: true })
   rmSync(PROFILE_DIR, { recursive: true, force: true })
   mkdirSync(PROFILE_DIR, { recursive: true })
-  const paths: Paths = { bundles: `${OUT}/bundles`, deno: `${ROOT}/node_modules/.bin/deno`, bun: `${ROOT}/node_modules/.bin/bun`, pgBin: env.pgBin, nodeFlags: options.nodeFlags }
+  const cli = buildCli()
+  const cluster = await startCluster(options.cluster, ROOT)
+  try {
+    await runAll(options, cluster, cli)
+  } finally {
+    cluster.stop()
+  }
+}
+
+async function runAll(options: Options, cluster: BenchCluster, cli: string): Promise<void> {
+  const paths: Paths = { bundles: `${OUT}/bundles`, cli, deno: `${ROOT}/node_modules/.bin/deno`, bun: `${ROOT}/node_modules/.bin/bun`, pgBin: cluster.pgBin, nodeFlags: options.nodeFlags }
   await buildBundles(ROOT, paths.bundles, options.substitutes)
-  await db.ensureDatabase(env.url)
-  const connection = connectionOf(env)
+  await db.ensureDatabase(cluster.url)
+  const connection = connectionOf(cluster)
   const admin = db.connect(connection.tcpUrl)
-  const machine = await describeMachine(admin, paths)
+  const ssl = await db.sslEnabled(admin)
+  const machine = `${await describeMachine(admin, paths)}\n- cluster: ${cluster.description}`
   console.log(`# pg_to_brokers benchmark, ${new Date().toISOString()}${options.quick ? ' (quick)' : ''}\n\n${machine}\n`)
   const results: WorkloadResult[] = []
   let latency: LatencyResult[] = []
@@ -94,7 +111,8 @@ async function main(): Promise<void> {
   try {
     await waitForIdle(options.waitIdleSeconds)
     await db.createSchema(admin)
-    const chosen = selectConsumers(options)
+    const chosen = selectConsumers(options).filter((c) => ssl || c.transport !== 'tls')
+    if (!ssl) console.error('the cluster has ssl = off: the TLS consumers are left out')
     for (const workload of workloads(options.quick ? 0.1 : 1)) {
       if (options.workloads && !options.workloads.includes(workload.name)) continue
       const consumers = withBaselineAgain(chosen.filter((c) => workload.name === 'main' || c.id !== PROFILED))
@@ -136,7 +154,7 @@ async function runWorkload(admin: ReturnType<typeof db.connect>, workload: Retur
     const prepared = await consumer.prepare?.()
     const job: Job = { ...prepared?.extra, url: '', slot, publication: db.PUBLICATION, targetLsn, expectedRows, report }
     const timeoutMs = Math.max(120_000, (expectedRows / 2_000) * 1000)
-    const measurement = await measure(admin, slot, consumer.command(job, paths, connection), report, timeoutMs)
+    const measurement = await measure(admin, slot, consumer.command(job, paths, connection), report, timeoutMs, consumer.stopWhenConfirmed ? targetLsn : undefined)
     await prepared?.cleanup()
     results.push({ id: consumer.id, label: consumer.label, baseline: consumer.baseline === true, expectedRows, measurement })
     console.error(`  ${consumer.label}: ${(expectedRows / measurement.seconds).toFixed(0)} rows/s, exit ${measurement.exitCode}`)
@@ -209,29 +227,24 @@ function profileOf(paths: Paths): ProfileSummary | undefined {
   return file ? summariseProfile(`${PROFILE_DIR}/${file}`, `${paths.bundles}/pipeline.mjs`) : undefined
 }
 
-interface PostgresEnvironment {
-  readonly url: string
-  readonly socketDir: string
-  readonly pgBin: string
+/**
+ * `npm run build -- --no-compile` (a no-op while the sources are unchanged), then a copy of dist/
+ * under .cache: the CLI rows run the shipped bundle, and a build started meanwhile must not swap it.
+ */
+function buildCli(): string {
+  const build = spawnSync(`${ROOT}/node_modules/.bin/tsx`, ['build/build.ts', '--no-compile'], { cwd: ROOT, encoding: 'utf8' })
+  if (!existsSync(`${ROOT}/dist/pg-to-brokers.mjs`)) throw new Error(`the build made no dist/pg-to-brokers.mjs: ${build.stderr || build.stdout}`)
+  if (build.status !== 0) console.error(`npm run build failed after bundling (the CLI bundle is used anyway):\n${build.stderr || build.stdout}`)
+  rmSync(`${OUT}/dist`, { recursive: true, force: true })
+  cpSync(`${ROOT}/dist`, `${OUT}/dist`, { recursive: true, filter: (source) => !source.includes('/.build') && !/pg-to-brokers-(bun|deno)$/.test(source) })
+  return `${OUT}/dist/pg-to-brokers.mjs`
 }
 
-/** Starts the project's PostgreSQL if it is not running (scripts/pg.sh), and reads its settings. */
-function postgresEnvironment(): PostgresEnvironment {
-  execFileSync('bash', [`${ROOT}/scripts/pg.sh`, 'start'], { stdio: ['ignore', 'ignore', 'inherit'] })
-  const text = execFileSync('bash', [`${ROOT}/scripts/pg.sh`, 'env'], { encoding: 'utf8' })
-  const read = (name: string) => {
-    const match = new RegExp(`^export ${name}=(.*)$`, 'm').exec(text)
-    if (!match) throw new Error(`scripts/pg.sh env did not print ${name}`)
-    return match[1]!.replace(/^'(.*)'$/, '$1')
-  }
-  return { url: read('PG_TO_BROKERS_TEST_URL'), socketDir: read('PG_TO_BROKERS_TEST_SOCKET_DIR'), pgBin: read('PG_TO_BROKERS_PG_BIN') }
-}
-
-function connectionOf(env: PostgresEnvironment): Connection {
-  const url = new URL(env.url)
+function connectionOf(cluster: BenchCluster): Connection {
+  const url = new URL(cluster.url)
   return {
-    tcpUrl: db.databaseUrl(env.url, db.BENCH_DATABASE),
-    socketDir: env.socketDir,
+    tcpUrl: db.databaseUrl(cluster.url, db.BENCH_DATABASE),
+    socketDir: cluster.socketDir,
     port: Number(url.port),
     user: decodeURIComponent(url.username),
     password: decodeURIComponent(url.password),

@@ -1,5 +1,5 @@
 /** @module A stderr logger for the CLI: one line per event, `time level message key=value …`. */
-import type { LogFields, Logger } from '../pipeline/logger.ts'
+import type { LogFields, Logger } from '../logger.ts'
 import { writeStderr } from '../runtime/io.ts'
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug'

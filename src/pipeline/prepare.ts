@@ -1,7 +1,7 @@
 /** @module Makes sure the publication and the slot exist and fit, before streaming starts. */
 import { PgToBrokersError } from '../errors.ts'
 import type { Catalog } from '../pg/catalog.ts'
-import type { Logger } from './logger.ts'
+import type { Logger } from '../logger.ts'
 import { prepareSlot, type SlotContext, type SlotOptions } from './slot.ts'
 
 export interface SourceOptions extends SlotOptions {

@@ -7,7 +7,7 @@ import { PgToBrokersError } from '../errors.ts'
 import type { Catalog, SlotInfo } from '../pg/catalog.ts'
 import { parseQualifiedName } from '../pg/identifiers.ts'
 import { DEFAULT_STATE_TABLE, type SlotMarker, type SlotMarkers } from '../pg/slot-markers.ts'
-import type { Logger } from './logger.ts'
+import type { Logger } from '../logger.ts'
 
 export interface SlotOptions {
   readonly slot: string

@@ -7,7 +7,7 @@
 import { sleep } from '../backoff.ts'
 import type { Catalog } from '../pg/catalog.ts'
 import { explainConnectionError } from '../pg/errors.ts'
-import type { Logger } from './logger.ts'
+import type { Logger } from '../logger.ts'
 
 /** How often a standby looks at the lock and the slot. */
 export const STANDBY_POLL_MS = 1000

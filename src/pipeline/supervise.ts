@@ -1,7 +1,7 @@
 /** @module Keeps a pipeline running across lost connections: reconnects with backoff, resumes from the slot. */
 import { backoff, sleep } from '../backoff.ts'
 import { PgToBrokersError } from '../errors.ts'
-import type { Logger } from './logger.ts'
+import type { Logger } from '../logger.ts'
 import { runPipeline, type PipelineOptions } from './pipeline.ts'
 import { STANDBY_POLL_MS } from './standby.ts'
 

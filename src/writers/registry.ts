@@ -7,7 +7,7 @@ import { StdoutWriter } from './stdout.ts'
 import { StreamWriter } from './writer.ts'
 import type { KafkaWriterOptions } from './kafka/options.ts'
 import type { KinesisWriterOptions } from './kinesis/options.ts'
-import type { Logger } from '../pipeline/logger.ts'
+import type { Logger } from '../logger.ts'
 
 export type WriterConfig =
   | { readonly type: 'stdout' }

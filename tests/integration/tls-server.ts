@@ -23,8 +23,11 @@ function makeCa(dir: string, name: string): void {
   openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.crt`], dir)
 }
 
-/** A CA, a server certificate for 127.0.0.1 and localhost signed by it, another CA, then the cluster. */
-export async function startTlsCluster(): Promise<TlsCluster> {
+/**
+ * A CA, a server certificate for 127.0.0.1 and localhost signed by it, another CA, then the cluster;
+ * `extraOptions` are more `-c name=value` settings (later ones win, e.g. fsync=on for the benchmark).
+ */
+export async function startTlsCluster(name = 'pg-tls', extraOptions: readonly string[] = []): Promise<TlsCluster> {
   mkdirSync(`${REPO_ROOT}.cache`, { recursive: true })
   const dir = mkdtempSync(`${REPO_ROOT}.cache/pg-tls-certs-`)
   makeCa(dir, 'test-ca')
@@ -35,7 +38,7 @@ export async function startTlsCluster(): Promise<TlsCluster> {
   chmodSync(`${dir}/server.key`, 0o600)
   if (process.getuid?.() === 0) execFileSync('chown', ['postgres:postgres', `${dir}/server.key`, `${dir}/server.crt`])
   chmodSync(dir, 0o755)
-  const cluster = await startFaultCluster('pg-tls', ['ssl=on', `ssl_cert_file=${dir}/server.crt`, `ssl_key_file=${dir}/server.key`])
+  const cluster = await startFaultCluster(name, ['ssl=on', `ssl_cert_file=${dir}/server.crt`, `ssl_key_file=${dir}/server.key`, ...extraOptions])
   return {
     ...cluster,
     caFile: `${dir}/test-ca.crt`,

@@ -16,7 +16,7 @@ import { SpoolDirectory } from '../../src/change/streamed/spool-directory.ts'
 import { readFrames, SpoolWriter } from '../../src/change/streamed/spool-file.ts'
 import { PgToBrokersError } from '../../src/errors.ts'
 import { streamedMessageXid } from '../../src/pg/pgoutput/streamed.ts'
-import { silentLogger } from '../../src/pipeline/logger.ts'
+import { silentLogger } from '../../src/logger.ts'
 import { explainStreamingFailure, useStreaming } from '../../src/pipeline/streaming.ts'
 import type { PgType } from '../../src/pg/values/types.ts'
 

@@ -3,7 +3,7 @@
  * process, so that a later start can tell the leftovers of a killed process from live directories.
  */
 import { PgToBrokersError } from '../../errors.ts'
-import type { Logger } from '../../pipeline/logger.ts'
+import type { Logger } from '../../logger.ts'
 import { childPath, createPrivateDirectory, ownDirectoriesIn, processExists, processIdentity, removePath } from '../../runtime/io.ts'
 
 const PREFIX = 'pg-to-brokers-spool.'

@@ -1,6 +1,6 @@
 /** @module The Kafka writer's options, their defaults, and the checks a library user gets without the config schema. */
 import { PgToBrokersError } from '../../errors.ts'
-import type { Logger } from '../../pipeline/logger.ts'
+import type { Logger } from '../../logger.ts'
 import { fixedTopic, templateTopic, type TopicRouter } from './topics.ts'
 
 export type KafkaCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'

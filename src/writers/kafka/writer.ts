@@ -6,7 +6,7 @@ import { isFatalKafkaError, isTooLarge, isUnknownTopicError, kafkaFailure, type 
 import { KAFKA_HEADERS, largestOf, splitBySize, toMessage, tombstoneFor, type KafkaMessage } from './messages.ts'
 import { resolveKafkaOptions, type KafkaWriterOptions, type ResolvedKafkaOptions } from './options.ts'
 import { PgToBrokersError } from '../../errors.ts'
-import { silentLogger, type Logger } from '../../pipeline/logger.ts'
+import { silentLogger, type Logger } from '../../logger.ts'
 
 const utf8 = new TextDecoder()
 

@@ -10,7 +10,7 @@
  * twice, and a late copy of it may land after later records — a duplicate with the same `id`;
  * its first occurrence is still in order.
  */
-import type { Logger } from '../../pipeline/logger.ts'
+import type { Logger } from '../../logger.ts'
 import { backoff } from '../../backoff.ts'
 import { PgToBrokersError } from '../../errors.ts'
 import { describeRecord, isRetryableCode } from './errors.ts'

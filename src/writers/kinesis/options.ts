@@ -1,7 +1,7 @@
 /** @module The KinesisWriter's options, their defaults, and the checks that make a bad option fail at construction. */
 import type { Change } from '../../change/change.ts'
 import { PgToBrokersError } from '../../errors.ts'
-import type { Logger } from '../../pipeline/logger.ts'
+import type { Logger } from '../../logger.ts'
 import type { StreamTarget } from './client.ts'
 import type { AwsCredentials, CredentialProvider } from './credentials.ts'
 

@@ -11,7 +11,7 @@
 import type { Change } from '../../change/change.ts'
 import { tableNameOf } from '../../change/change.ts'
 import { PgToBrokersError } from '../../errors.ts'
-import { silentLogger, type Logger } from '../../pipeline/logger.ts'
+import { silentLogger, type Logger } from '../../logger.ts'
 import { StreamWriter, type WriterRecord } from '../writer.ts'
 import { encodeBase64 } from './base64.ts'
 import { KinesisClient } from './client.ts'
