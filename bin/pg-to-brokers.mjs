@@ -17,9 +17,13 @@ import process from 'node:process'
 const NODE_FLAGS = ['--max-semi-space-size=1']
 /** Set in the re-executed process: never re-execute twice, whatever the flags look like. */
 const REEXEC_GUARD = 'PG_TO_BROKERS_NODE_FLAGS'
+/** Commands that print and exit: a second start of Node would only slow them down. */
+const QUICK_COMMANDS = new Set(['help', '--help', '-h', 'version', '--version'])
 
 function reexecWithFlags() {
   if (typeof process.execve !== 'function' || process.env[REEXEC_GUARD] !== undefined) return
+  const command = process.argv[2]
+  if (command === undefined || QUICK_COMMANDS.has(command)) return
   const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]
   const flags = NODE_FLAGS.filter((flag) => !given.some((arg) => arg.split('=')[0] === flag.split('=')[0]))
   if (flags.length === 0) return

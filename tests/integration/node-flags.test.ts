@@ -70,11 +70,15 @@ test('node bin: SIGINT reaches the CLI once (a clean stop, not the second-signal
   }
 })
 
-test("node bin: the CLI's exit code comes through; a semi-space size the user set means no re-exec", async () => {
+test("node bin: the CLI's exit code comes through; no re-exec for --version or when the user set a semi-space size", async () => {
   const invalid = bin(['run', '--slot', 'Bad-Slot'])
   assertEquals((await invalid.waitForExit(30_000)).code, 2, `exit code (stderr: ${invalid.stderr})`)
   assert(invalid.stderr.includes('postgres.slot'), `stderr: ${invalid.stderr}`)
   assertEquals(probes(invalid.stderr).length, nodeHasExecve ? 2 : 1, `probes in ${invalid.stderr}`)
+
+  const version = bin(['--version'])
+  assertEquals((await version.waitForExit(30_000)).code, 0, `exit code (stderr: ${version.stderr})`)
+  assertEquals(probes(version.stderr).length, 1, `probes in ${version.stderr}`)
 
   const own = bin(['run', '--slot', 'Bad-Slot'], { NODE_OPTIONS: '--max-semi-space-size=4' })
   assertEquals((await own.waitForExit(30_000)).code, 2, `exit code (stderr: ${own.stderr})`)
