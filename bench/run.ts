@@ -34,7 +34,9 @@ import { workloads } from './workloads.ts'
 
 const ROOT = new URL('..', import.meta.url).pathname.replace(/\/$/, '')
 const OUT = `${ROOT}/.cache/bench`
-const PROFILE_DIR = `${OUT}/profile`
+/** This run's bundles, CLI copy, reports and profile: two runs at once (each on its own cluster) keep apart. */
+const WORK = `${OUT}/run-${process.pid}`
+const PROFILE_DIR = `${WORK}/profile`
 const PROFILED = 'pipeline_node_unix_profiled'
 /** Free space needed: the workloads write ~0.7 GB of WAL (full size), retained until their slots go. */
 const MIN_FREE_BYTES = 3 * 1024 ** 3
@@ -84,20 +86,22 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop)
   const options = parseOptions(process.argv.slice(2))
   checkDisk()
-  mkdirSync(OUT, { recursive: true })
-  rmSync(PROFILE_DIR, { recursive: true, force: true })
   mkdirSync(PROFILE_DIR, { recursive: true })
-  const cli = buildCli()
-  const cluster = await startCluster(options.cluster, ROOT)
   try {
-    await runAll(options, cluster, cli)
+    const cli = buildCli()
+    const cluster = await startCluster(options.cluster, ROOT)
+    try {
+      await runAll(options, cluster, cli)
+    } finally {
+      cluster.stop()
+    }
   } finally {
-    cluster.stop()
+    rmSync(WORK, { recursive: true, force: true })
   }
 }
 
 async function runAll(options: Options, cluster: BenchCluster, cli: string): Promise<void> {
-  const paths: Paths = { bundles: `${OUT}/bundles`, cli, deno: `${ROOT}/node_modules/.bin/deno`, bun: `${ROOT}/node_modules/.bin/bun`, pgBin: cluster.pgBin, nodeFlags: options.nodeFlags }
+  const paths: Paths = { bundles: `${WORK}/bundles`, cli, deno: `${ROOT}/node_modules/.bin/deno`, bun: `${ROOT}/node_modules/.bin/bun`, pgBin: cluster.pgBin, nodeFlags: options.nodeFlags }
   await buildBundles(ROOT, paths.bundles, options.substitutes)
   await db.ensureDatabase(cluster.url)
   const connection = connectionOf(cluster)
@@ -150,7 +154,7 @@ async function runWorkload(admin: ReturnType<typeof db.connect>, workload: Retur
   for (const consumer of consumers) {
     interrupted.signal.throwIfAborted()
     const slot = `${db.SLOT_PREFIX}${consumer.id}`
-    const report = `${OUT}/${consumer.id}.report.json`
+    const report = `${WORK}/${consumer.id}.report.json`
     const prepared = await consumer.prepare?.()
     const job: Job = { ...prepared?.extra, url: '', slot, publication: db.PUBLICATION, targetLsn, expectedRows, report }
     const timeoutMs = Math.max(120_000, (expectedRows / 2_000) * 1000)
@@ -187,7 +191,7 @@ async function runLatency(admin: ReturnType<typeof db.connect>, paths: Paths, co
     interrupted.signal.throwIfAborted()
     const consumer = consumers.find((c) => c.id === run.id)!
     const slot = `${db.SLOT_PREFIX}latency`
-    const report = `${OUT}/latency.report.json`
+    const report = `${WORK}/latency.report.json`
     const job: Job = {
       url: '', slot, publication: db.PUBLICATION, targetLsn: '0/0', expectedRows: loadRows(shape), report, latency: true,
       ...(run.batchLatencyMs === undefined ? {} : { batchLatencyMs: run.batchLatencyMs }),
@@ -229,15 +233,14 @@ function profileOf(paths: Paths): ProfileSummary | undefined {
 
 /**
  * `npm run build -- --no-compile` (a no-op while the sources are unchanged), then a copy of dist/
- * under .cache: the CLI rows run the shipped bundle, and a build started meanwhile must not swap it.
+ * in this run's directory: the CLI rows run the shipped bundle, and a build started meanwhile must not swap it.
  */
 function buildCli(): string {
   const build = spawnSync(`${ROOT}/node_modules/.bin/tsx`, ['build/build.ts', '--no-compile'], { cwd: ROOT, encoding: 'utf8' })
   if (!existsSync(`${ROOT}/dist/pg-to-brokers.mjs`)) throw new Error(`the build made no dist/pg-to-brokers.mjs: ${build.stderr || build.stdout}`)
   if (build.status !== 0) console.error(`npm run build failed after bundling (the CLI bundle is used anyway):\n${build.stderr || build.stdout}`)
-  rmSync(`${OUT}/dist`, { recursive: true, force: true })
-  cpSync(`${ROOT}/dist`, `${OUT}/dist`, { recursive: true, filter: (source) => !source.includes('/.build') && !/pg-to-brokers-(bun|deno)$/.test(source) })
-  return `${OUT}/dist/pg-to-brokers.mjs`
+  cpSync(`${ROOT}/dist`, `${WORK}/dist`, { recursive: true, filter: (source) => !source.includes('/.build') && !/pg-to-brokers-(bun|deno)$/.test(source) })
+  return `${WORK}/dist/pg-to-brokers.mjs`
 }
 
 function connectionOf(cluster: BenchCluster): Connection {
