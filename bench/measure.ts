@@ -1,8 +1,9 @@
 /**
  * @module Runs one consumer and measures it from outside, the same way for every consumer: time
- * from the moment its walsender holds the slot to the moment it exits (or, for a consumer that runs
- * until stopped, to the moment the slot is confirmed past the end, when it gets SIGTERM); CPU of its walsender and of
- * its own process tree (/proc/<pid>/stat); resident memory sampled from /proc/<pid>/status.
+ * from the moment its walsender holds the slot to the moment it exits (or, for a consumer that
+ * runs until stopped, to the moment the slot is confirmed past the end, when it gets SIGTERM); CPU
+ * of its walsender and of its own process tree (/proc/<pid>/stat); resident memory sampled from
+ * /proc/<pid>/status.
  */
 import { spawn } from 'node:child_process'
 import { openSync, closeSync, readFileSync, rmSync } from 'node:fs'
