@@ -17,6 +17,14 @@ export const MAX_BUFFERED_MESSAGES = 8192
 const FULL_READ_BYTES = 48 * 1024
 /** How long the socket pauses after a short round, for data to gather (the latency this adds, at most). */
 const GATHER_MS = 1
+/**
+ * A short TCP read this large (after a pause) means the walsender is streaming: the next pause
+ * doubles, up to MAX_GATHER_MS. A smaller one (a trickle, a keepalive) halves it, so a stream that
+ * turns quiet is soon read within GATHER_MS again.
+ */
+const STREAMING_READ_BYTES = 2 * 1024
+/** The longest TCP gathering pause: at most the latency a busy stream gains. */
+const MAX_GATHER_MS = 16
 /** The CopyData header the driver strips from each payload (tag + length). */
 const COPY_DATA_HEADER = 5
 
@@ -64,23 +72,29 @@ class EagerReads implements ReadPacer {
     if (!this.gathering) this.resume()
   }
 
-  /** Pauses for GATHER_MS, then reads again unless held for backpressure by then. */
-  gather(): void {
+  /** Pauses for `ms`, then reads again unless held for backpressure by then. */
+  gather(ms = GATHER_MS): void {
     if (this.gathering) return
     this.gathering = true
     setTimeout(() => {
       this.gathering = false
       if (!this.held) this.resume()
-    }, GATHER_MS)
+    }, ms)
   }
 }
 
 /**
- * TCP: the socket pauses after every read; a full read resumes it at once, a short one after
- * GATHER_MS. Every payload of one read is pushed in one synchronous run, so a microtask sees the read whole.
+ * TCP: the socket pauses after every read; a full read resumes it at once, a short one after a
+ * gathering pause. Every payload of one read is pushed in one synchronous run, so a microtask sees
+ * the read whole. How long a pause gathers enough depends on the runtime: Node reads 64 KiB at a
+ * time and leaves the rest queued in the kernel, so the walsender soon waits on the window and its
+ * output coalesces; Bun reads up to 512 KiB at once and empties the queue, and after a 1 ms pause
+ * the walsender's messages were still leaving one segment each (twice the walsender's CPU per
+ * row). So the pause doubles while short reads show the walsender streaming.
  */
 class GulpedReads extends EagerReads {
   #readBytes = 0
+  #gatherMs = GATHER_MS
 
   override received(payloadBytes: number, buffered: number): boolean {
     this.held ||= buffered >= MAX_BUFFERED_MESSAGES
@@ -93,8 +107,9 @@ class GulpedReads extends EagerReads {
     const bytes = this.#readBytes
     this.#readBytes = 0
     if (this.held) return
-    if (bytes >= FULL_READ_BYTES) this.resume()
-    else this.gather()
+    if (bytes >= FULL_READ_BYTES) return this.resume()
+    this.#gatherMs = bytes >= STREAMING_READ_BYTES ? Math.min(this.#gatherMs * 2, MAX_GATHER_MS) : Math.max(this.#gatherMs / 2, GATHER_MS)
+    this.gather(this.#gatherMs)
   }
 }
 

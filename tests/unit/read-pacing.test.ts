@@ -36,6 +36,37 @@ test('read pacing, TCP: every read pauses; a full read resumes at once, a short 
   assertEquals(count(), 2, 'then resumes')
 })
 
+test('read pacing, TCP: short reads of a streaming walsender lengthen the pause up to 16 ms, a trickle shortens it again', async () => {
+  const { resume, count } = counter()
+  const pacer = readPacer('tcp', resume)
+  // The pauses are read off the timers the pacer sets, and ended by hand: nothing here waits on a clock.
+  const pauses: number[] = []
+  let endPause: (() => void) | undefined
+  const realSetTimeout = globalThis.setTimeout
+  globalThis.setTimeout = ((callback: () => void, ms: number) => {
+    pauses.push(ms)
+    endPause = callback
+    return 0
+  }) as unknown as typeof setTimeout
+  const read = async (payloads: number) => {
+    for (let i = 0; i < payloads; i++) pacer.received(200, i + 1)
+    await Promise.resolve()
+    endPause?.()
+    endPause = undefined
+  }
+  try {
+    for (let i = 0; i < 6; i++) await read(20) // 4 kB each: the walsender is streaming
+    assertEquals(pauses, [2, 4, 8, 16, 16, 16])
+    await read(300)
+    assertEquals(pauses.length, 6, 'a full read resumes at once, without a pause')
+    for (let i = 0; i < 5; i++) await read(1) // one message each: a trickle
+    assertEquals(pauses.slice(6), [8, 4, 2, 1, 1])
+    assertEquals(count(), 12, 'every read was followed by a resume')
+  } finally {
+    globalThis.setTimeout = realSetTimeout
+  }
+})
+
 test('read pacing, TLS: a round reads on; after a short round the next payload pauses once, and the round after it is not cut', async () => {
   const { resume, count } = counter()
   const pacer = readPacer('tls', resume)
