@@ -3,7 +3,8 @@
  * as it is written, the pipeline spools the blocks to a file and replays it at commit, so the
  * process never holds it whole. As in large-transaction.test.ts (streaming off), the stream-to-file
  * fixture runs in its own process, its RSS sampled from /proc after a warm-up transaction a third
- * the size; RSS must grow by less than a third of the measured transaction's record bytes. The spool
+ * the size; RSS must grow by less than half the measured transaction's record bytes (a held transaction
+ * grows it by all of them; garbage awaiting collection has reached 72 MB of 163 MB on Bun). The spool
  * directory is sampled too: it must have held the transaction, and be empty after the clean stop.
  */
 import { createReadStream, rmSync, statSync } from 'node:fs'
@@ -104,10 +105,10 @@ test(`a ${ROWS}-row transaction streamed in progress goes through a spool file, 
     console.log(
       `     ${currentRuntime()}, streaming on: ${ROWS} records, ${MB(tally.bytes)} of record data (file ${MB(statSync(output).size)}), streamed, spooled, replayed and fsynced in ${Math.round(elapsedMs)} ms; ` +
         `spool peak ${MB(spoolPeak)} (warm-up ${MB(warmUpSpool)}); fixture RSS at start ${MB(initial)}, after the ${WARM_UP_ROWS}-row warm-up ${MB(baseline)}, peak ${MB(peak)}: ` +
-        `growth ${MB(growth)} (bound: a third of the record data, ${MB(tally.bytes / 3)})`,
+        `growth ${MB(growth)} (bound: half the record data, ${MB(tally.bytes / 2)})`,
     )
     assert(spoolPeak > tally.bytes / 10, `the transaction went through the spool (peak ${MB(spoolPeak)})`)
-    assert(growth < tally.bytes / 3, `the fixture's RSS grew by ${MB(growth)} during the transaction, not below a third of its ${MB(tally.bytes)} of records: the transaction seems to be held in memory`)
+    assert(growth < tally.bytes / 2, `the fixture's RSS grew by ${MB(growth)} during the transaction, not below half of its ${MB(tally.bytes)} of records: the transaction seems to be held in memory`)
   } finally {
     if (fixture && !fixture.exitStatus) await fixture.kill()
     await dropSlot(sql, slot).catch(() => {})

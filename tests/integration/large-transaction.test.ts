@@ -7,7 +7,8 @@
  * warm-up transaction a third the size first brings the runtime's heap and allocator to their
  * steady state for this workload (V8 in Deno and JSC in Bun keep far more than the live data).
  * Were the pipeline holding transactions whole, the measured one would still need at least 2/3 of
- * its record bytes beyond that; the test asserts RSS grows by less than 1/3. The output file is
+ * its record bytes beyond that; the test asserts RSS grows by less than 1/2 (garbage awaiting
+ * collection has reached 72 MB of 163 MB on Bun), which still tells the two apart. The output file is
  * then checked line by line (never loaded whole): all rows, in order, in one transaction.
  */
 import { createReadStream, rmSync, statSync } from 'node:fs'
@@ -130,9 +131,9 @@ test(`a ${ROWS}-row transaction streams in bounded memory, as one transaction`, 
     const growth = peak - baseline
     console.log(
       `     ${currentRuntime()}, logical_decoding_work_mem=${setting?.setting}${setting?.unit}: ${ROWS} records, ${MB(bytes)} of record data (file ${MB(statSync(output).size)}), streamed and fsynced in ${Math.round(streamedMs)} ms; ` +
-        `fixture RSS at start ${MB(initial)}, after the ${WARM_UP_ROWS}-row warm-up ${MB(baseline)}, peak ${MB(peak)}: growth ${MB(growth)} (bound: a third of the record data, ${MB(bytes / 3)})`,
+        `fixture RSS at start ${MB(initial)}, after the ${WARM_UP_ROWS}-row warm-up ${MB(baseline)}, peak ${MB(peak)}: growth ${MB(growth)} (bound: half the record data, ${MB(bytes / 2)})`,
     )
-    assert(growth < bytes / 3, `the fixture's RSS grew by ${MB(growth)} during the transaction, not below a third of its ${MB(bytes)} of records: the transaction seems to be held in memory`)
+    assert(growth < bytes / 2, `the fixture's RSS grew by ${MB(growth)} during the transaction, not below half of its ${MB(bytes)} of records: the transaction seems to be held in memory`)
     rmSync(output, { force: true })
   } finally {
     if (fixture && !fixture.exitStatus) await fixture.kill()
