@@ -176,7 +176,7 @@ function describeLoad(shape: LoadShape): string {
   return `${shape.rowsPerSecond} rows/s as ${shape.transactionsPerSecond} transactions/s for ${shape.seconds} s, synchronous_commit = on`
 }
 
-/** Default batching on each runtime, and on Node with a short batch latency to show what the batcher's timer costs. */
+/** Default batching on each runtime, on Node with a short batch latency to show what the batcher's timer costs, and over TCP. */
 async function runLatency(admin: ReturnType<typeof db.connect>, paths: Paths, connection: Connection, quick: boolean): Promise<LatencyResult[]> {
   const shape = latencyShape(quick)
   const runs: { id: string; runtime: string; batchLatencyMs?: number }[] = [
@@ -184,6 +184,9 @@ async function runLatency(admin: ReturnType<typeof db.connect>, paths: Paths, co
     { id: 'pipeline_deno_unix', runtime: 'deno' },
     { id: 'pipeline_bun_unix', runtime: 'bun' },
     { id: 'pipeline_node_unix', runtime: 'node', batchLatencyMs: 1 },
+    // Over TCP reads are paced (src/pg/read-pacing.ts): what the gathering pauses add to latency.
+    { id: 'pipeline_node_tcp', runtime: 'node' },
+    { id: 'pipeline_bun_tcp', runtime: 'bun' },
   ]
   const consumers = allConsumers(PROFILE_DIR)
   const results: LatencyResult[] = []
@@ -196,7 +199,7 @@ async function runLatency(admin: ReturnType<typeof db.connect>, paths: Paths, co
       url: '', slot, publication: db.PUBLICATION, targetLsn: '0/0', expectedRows: loadRows(shape), report, latency: true,
       ...(run.batchLatencyMs === undefined ? {} : { batchLatencyMs: run.batchLatencyMs }),
     }
-    const label = `pg_to_brokers → stdout, ${run.runtime}, unix, ${run.batchLatencyMs === undefined ? 'default batching (maxLatencyMs 50)' : `maxLatencyMs ${run.batchLatencyMs}`}`
+    const label = `pg_to_brokers → stdout, ${run.runtime}, ${consumer.transport}, ${run.batchLatencyMs === undefined ? 'default batching (maxLatencyMs 50)' : `maxLatencyMs ${run.batchLatencyMs}`}`
     await sleep(1000)
     results.push(await measureLatency(connection.tcpUrl, admin, slot, label, consumer.command(job, paths, connection), report, shape))
     console.error(`  latency, ${label}: p99 ${results[results.length - 1]!.p99.toFixed(1)} ms`)

@@ -6,6 +6,19 @@ import { MAX_BUFFERED_MESSAGES, readPacer } from '../../src/pg/read-pacing.ts'
 const nextRound = () => new Promise<void>((resolve) => setImmediate(resolve))
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
+/** A clock that moves only when told. */
+function fakeClock(): { now: () => number; advance: (ms: number) => void } {
+  let t = 0
+  return { now: () => t, advance: (ms) => void (t += ms) }
+}
+
+/** 2 MB within one rate window: from the next read on the pacer sees a busy stream. */
+async function makeBusy(pacer: ReturnType<typeof readPacer>, clock: ReturnType<typeof fakeClock>, transport: 'tcp' | 'tls'): Promise<void> {
+  pacer.received(2_000_000, 1)
+  await (transport === 'tcp' ? Promise.resolve() : nextRound())
+  clock.advance(100)
+}
+
 function counter(): { resume: () => void; count: () => number } {
   let resumes = 0
   return { resume: () => void resumes++, count: () => resumes }
@@ -23,9 +36,22 @@ test('read pacing, unix socket: reads on until MAX_BUFFERED_MESSAGES wait, then 
   assertEquals(count(), 1, 'only once')
 })
 
-test('read pacing, TCP: every read pauses; a full read resumes at once, a short one after a moment', async () => {
+test('read pacing, TCP below the busy rate: a short read resumes at once (no latency added)', async () => {
   const { resume, count } = counter()
-  const pacer = readPacer('tcp', resume)
+  const pacer = readPacer('tcp', resume, fakeClock().now)
+  for (let i = 0; i < 5; i++) {
+    assertEquals(pacer.received(200, 1), false)
+    await Promise.resolve()
+    assertEquals(count(), i + 1, `short read ${i}: resumed at once`)
+  }
+})
+
+test('read pacing, TCP when busy: every read pauses; a full read resumes at once, a short one after a moment', async () => {
+  const { resume, count: counted } = counter()
+  const clock = fakeClock()
+  const pacer = readPacer('tcp', resume, clock.now)
+  await makeBusy(pacer, clock, 'tcp')
+  const count = () => counted() - 1
   for (let i = 0; i < 300; i++) assertEquals(pacer.received(200, i + 1), false)
   await Promise.resolve()
   assertEquals(count(), 1, 'a 60 kB read: resumed at once')
@@ -37,8 +63,11 @@ test('read pacing, TCP: every read pauses; a full read resumes at once, a short 
 })
 
 test('read pacing, TCP: short reads of a streaming walsender lengthen the pause up to 16 ms, a trickle shortens it again', async () => {
-  const { resume, count } = counter()
-  const pacer = readPacer('tcp', resume)
+  const { resume, count: counted } = counter()
+  const clock = fakeClock()
+  const pacer = readPacer('tcp', resume, clock.now)
+  await makeBusy(pacer, clock, 'tcp')
+  const count = () => counted() - 1
   // The pauses are read off the timers the pacer sets, and ended by hand: nothing here waits on a clock.
   const pauses: number[] = []
   let endPause: (() => void) | undefined
@@ -69,7 +98,9 @@ test('read pacing, TCP: short reads of a streaming walsender lengthen the pause 
 
 test('read pacing, TLS: a round reads on; after a short round the next payload pauses once, and the round after it is not cut', async () => {
   const { resume, count } = counter()
-  const pacer = readPacer('tls', resume)
+  const clock = fakeClock()
+  const pacer = readPacer('tls', resume, clock.now)
+  await makeBusy(pacer, clock, 'tls')
   // One record per message: pausing after each would read one message per pause.
   for (let i = 0; i < 3; i++) assertEquals(pacer.received(200, i + 1), true, `record ${i} of a fresh round`)
   await nextRound()
@@ -83,7 +114,9 @@ test('read pacing, TLS: a round reads on; after a short round the next payload p
 
 test('read pacing, TLS: held for backpressure, the socket waits for the consumer even when the gathering pause ends', async () => {
   const { resume, count } = counter()
-  const pacer = readPacer('tls', resume)
+  const clock = fakeClock()
+  const pacer = readPacer('tls', resume, clock.now)
+  await makeBusy(pacer, clock, 'tls')
   pacer.received(200, 1)
   await nextRound()
   assertEquals(pacer.received(200, MAX_BUFFERED_MESSAGES), false)
