@@ -1,7 +1,7 @@
 /** @module A row change (INSERT, UPDATE, DELETE) whose values are decoded from the server's bytes only when read. */
 import type { Lsn } from '../pg/lsn.ts'
-import { readInt32, UNCHANGED_TOAST, type Tuple } from '../pg/pgoutput/tuple.ts'
-import { COLUMN_BINARY, COLUMN_TEXT, COLUMN_UNCHANGED } from '../pg/pgoutput/tags.ts'
+import { UNCHANGED_TOAST, type Tuple } from '../pg/pgoutput/tuple.ts'
+import { COLUMN_UNCHANGED } from '../pg/pgoutput/tags.ts'
 import { PgToBrokersError } from '../errors.ts'
 import type { PgValue } from '../pg/values/types.ts'
 import type { Change, OldValues, Operation } from './change.ts'
@@ -93,24 +93,12 @@ export function oldValues(relation: RelationSchema, tuple: Tuple, keyOnly: boole
  */
 export function keyChanged(relation: RelationSchema, oldTuple: Tuple, newTuple: Tuple): boolean {
   for (const i of relation.keyIndexes) {
-    const before = columnBytes(oldTuple, i)
-    const after = columnBytes(newTuple, i)
+    const before = oldTuple.column(i)
+    const after = newTuple.column(i)
     if (before[0] === COLUMN_UNCHANGED || after[0] === COLUMN_UNCHANGED) continue
     if (before.length !== after.length || before.some((byte, j) => byte !== after[j])) return true
   }
   return false
-}
-
-/** Column `index` as sent: its kind byte, then for 't' and 'b' its length and value. */
-function columnBytes(tuple: Tuple, index: number): Uint8Array {
-  const bytes = tuple.bytes
-  let at = tuple.start
-  for (let i = 0; ; i++) {
-    const kind = bytes[at]!
-    const end = kind === COLUMN_TEXT || kind === COLUMN_BINARY ? at + 5 + readInt32(bytes, at + 1) : at + 1
-    if (i === index) return bytes.subarray(at, end)
-    at = end
-  }
 }
 
 function checkColumnCount(relation: RelationSchema, tuple: Tuple): void {

@@ -3,6 +3,7 @@ import * as v from 'valibot'
 import { KAFKA_SECRET_PATHS, kafkaWriterSchema, type KafkaOverrides } from './kafka.ts'
 import { kinesisWriterSchema, type KinesisOverrides } from './kinesis.ts'
 import { parseConnectionSettings } from '../pg/conninfo.ts'
+import { DEFAULT_STATE_TABLE } from '../pg/slot-markers.ts'
 
 /** Thrown for any configuration problem; `issues` holds every problem found, one line each. */
 export class ConfigError extends Error {
@@ -118,7 +119,7 @@ const PostgresSchema = strict(
     // Create a new slot over a lost one (a recorded slot that no longer exists), skipping the changes in between.
     acceptDataLoss: v.optional(bool, false),
     // The table recording which slots this tool streamed from (how a lost slot is recognised).
-    stateTable: v.optional(tableName, 'public.pg_to_brokers_slots'),
+    stateTable: v.optional(tableName, DEFAULT_STATE_TABLE),
     createPublication: v.optional(bool, true),
     dropSlotOnExit: v.optional(bool, false),
     // Wait while another process streams from the slot, and take over when it stops (one active streamer per slot).

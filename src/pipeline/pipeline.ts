@@ -11,8 +11,6 @@ import { SeedFormat } from '../change/formats/seed.ts'
 import { Catalog } from '../pg/catalog.ts'
 import { formatLsn, type Lsn } from '../pg/lsn.ts'
 import { checkServerSupports, ReplicationConnection } from '../pg/replication.ts'
-import { parseQualifiedName } from '../pg/identifiers.ts'
-import { DEFAULT_STATE_TABLE } from '../pg/slot-markers.ts'
 import type { Change } from '../change/change.ts'
 import { temporaryDirectory } from '../runtime/io.ts'
 import type { StreamWriter } from '../writers/writer.ts'
@@ -20,7 +18,7 @@ import { Batcher, DEFAULT_BATCH_OPTIONS, type BatchOptions } from './batcher.ts'
 import { Checkpoint } from './checkpoint.ts'
 import { silentLogger, type Logger } from '../logger.ts'
 import { prepareSource, type SourceOptions } from './prepare.ts'
-import { forgetSlot, noteConfirmed } from './slot.ts'
+import { forgetSlot, noteConfirmed, stateTableOf } from './slot.ts'
 import { waitForSlotLease } from './standby.ts'
 import { explainStreamingFailure, isStreamedDecodingFailure, useStreaming, type StreamingMode } from './streaming.ts'
 
@@ -199,7 +197,7 @@ async function stream(replication: ReplicationConnection, catalog: Catalog, spoo
  * includes their table), and logical messages only with an allowed prefix.
  */
 function deliveredChanges(pg: PostgresOptions): (change: Change) => boolean {
-  const state = parseQualifiedName(pg.stateTable ?? DEFAULT_STATE_TABLE)
+  const state = stateTableOf(pg)
   const prefixes = new Set(pg.messagePrefixes ?? [])
   const anyPrefix = prefixes.has('*')
   return (change) => {

@@ -5,7 +5,7 @@
  */
 import { PgToBrokersError } from '../errors.ts'
 import type { Catalog, SlotInfo } from '../pg/catalog.ts'
-import { parseQualifiedName } from '../pg/identifiers.ts'
+import { parseQualifiedName, type QualifiedName } from '../pg/identifiers.ts'
 import { DEFAULT_STATE_TABLE, type SlotMarker, type SlotMarkers } from '../pg/slot-markers.ts'
 import type { Logger } from '../logger.ts'
 
@@ -29,7 +29,7 @@ export interface SlotContext {
  * @throws PgToBrokersError 'slot_lost' when a slot this deployment streamed from is gone; other codes for a slot that does not fit.
  */
 export async function prepareSlot(catalog: Catalog, options: SlotOptions, context: SlotContext, logger: Logger): Promise<void> {
-  const markers = catalog.slotMarkers(parseQualifiedName(options.stateTable ?? DEFAULT_STATE_TABLE))
+  const markers = catalog.slotMarkers(stateTableOf(options))
   let slot = await catalog.slot(options.slot)
   if (slot?.walStatus === 'lost' && options.acceptDataLoss && !context.reconnect && slot.activePid === null) {
     logger.warn('replication slot was invalidated (wal_status = lost); dropping it to create a new one as --accept-data-loss allows', { slot: options.slot })
@@ -60,14 +60,19 @@ export async function prepareSlot(catalog: Catalog, options: SlotOptions, contex
   logger.info('created replication slot', { slot: options.slot, lsn })
 }
 
+/** The slot record table the options name, parsed. */
+export function stateTableOf(options: Pick<SlotOptions, 'stateTable'>): QualifiedName {
+  return parseQualifiedName(options.stateTable ?? DEFAULT_STATE_TABLE)
+}
+
 /** Forgets the slot's record after the tool dropped the slot on purpose (dropSlotOnExit). */
 export async function forgetSlot(catalog: Catalog, options: SlotOptions): Promise<void> {
-  await catalog.slotMarkers(parseQualifiedName(options.stateTable ?? DEFAULT_STATE_TABLE)).forget(options.slot)
+  await catalog.slotMarkers(stateTableOf(options)).forget(options.slot)
 }
 
 /** Notes the confirmed position at a clean stop, so a later loss names the smallest gap. */
 export async function noteConfirmed(catalog: Catalog, options: SlotOptions, lsn: string): Promise<void> {
-  await catalog.slotMarkers(parseQualifiedName(options.stateTable ?? DEFAULT_STATE_TABLE)).confirm(options.slot, lsn)
+  await catalog.slotMarkers(stateTableOf(options)).confirm(options.slot, lsn)
 }
 
 async function checkSlot(catalog: Catalog, name: string, slot: SlotInfo): Promise<void> {

@@ -63,6 +63,18 @@ export class Tuple {
     return { tuple: new Tuple(bytes, start, count, hasUnchangedToast), end: at }
   }
 
+  /** Column `index` as sent (a view): its kind byte, then for 't' and 'b' its length and value. */
+  column(index: number): Uint8Array {
+    const bytes = this.bytes
+    let at = this.start
+    for (let i = 0; ; i++) {
+      const kind = bytes[at]!
+      const end = kind === COLUMN_TEXT || kind === COLUMN_BINARY ? at + 5 + readInt32(bytes, at + 1) : at + 1
+      if (i === index) return bytes.subarray(at, end)
+      at = end
+    }
+  }
+
   /** Every column as a TupleValue: text decoded from UTF-8, binary values as views of `bytes`. */
   values(): TupleValue[] {
     const bytes = this.bytes
