@@ -4,6 +4,7 @@ import { connectionSettings, openConnection } from './connect.ts'
 import { isUnixSocket } from './conninfo.ts'
 import { readPacer, type ReadPacer } from './read-pacing.ts'
 import { formatLsn, type Lsn } from './lsn.ts'
+import { standbyStatusUpdate } from './replication-frames.ts'
 import { quoteIdent, quoteLiteral } from './identifiers.ts'
 import { describeTarget, explainConnectionError } from './errors.ts'
 import { PgToBrokersError } from '../errors.ts'
@@ -45,8 +46,6 @@ interface CopyBothStream {
   _read(size: number): void
 }
 
-/** Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01). */
-const PG_EPOCH_OFFSET_US = 946_684_800_000_000n
 /** The first server_version_num whose pgoutput knows protocol 2 and the `streaming` and `messages` options. */
 const PGOUTPUT_V2_SERVER_VERSION = 140000
 
@@ -174,15 +173,7 @@ export class ReplicationConnection {
   /** Sends a StandbyStatusUpdate. `flushed` is what the slot may confirm; never more than was delivered. */
   sendStatus(received: Lsn, flushed: Lsn, replyRequested = false): void {
     if (!this.#stream || this.#ended) return
-    const message = new Uint8Array(34)
-    const view = new DataView(message.buffer)
-    message[0] = 0x72 // 'r'
-    view.setBigUint64(1, received)
-    view.setBigUint64(9, flushed)
-    view.setBigUint64(17, flushed)
-    view.setBigInt64(25, BigInt(Date.now()) * 1000n - PG_EPOCH_OFFSET_US)
-    message[33] = replyRequested ? 1 : 0
-    this.#stream.write(message)
+    this.#stream.write(standbyStatusUpdate(received, flushed, replyRequested))
   }
 
   /** Ends the copy (CopyDone) and closes the connection. */

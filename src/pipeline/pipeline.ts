@@ -11,6 +11,7 @@ import { SeedFormat } from '../change/formats/seed.ts'
 import { Catalog } from '../pg/catalog.ts'
 import { formatLsn, type Lsn } from '../pg/lsn.ts'
 import { checkServerSupports, ReplicationConnection } from '../pg/replication.ts'
+import { isXLogData, readKeepalive, XLOG_DATA_HEADER } from '../pg/replication-frames.ts'
 import type { Change } from '../change/change.ts'
 import { temporaryDirectory } from '../runtime/io.ts'
 import type { StreamWriter } from '../writers/writer.ts'
@@ -65,10 +66,6 @@ export interface PipelineOptions {
   /** The slot must already exist (runSupervised sets this on reconnects): a missing slot is lost, never recreated. */
   readonly resume?: boolean
 }
-
-const XLOG_DATA = 0x77 // 'w'
-const PRIMARY_KEEPALIVE = 0x6b // 'k'
-const XLOG_DATA_HEADER = 25
 
 /**
  * Streams until `signal` aborts (then resolves after a clean stop) or something fails (then
@@ -165,14 +162,14 @@ async function stream(replication: ReplicationConnection, catalog: Catalog, spoo
       for (const message of messages) {
         // Stop between messages: what follows must not be handled (and confirmed) while an interrupted replay left its transaction open.
         if (reading.signal.aborted) break
-        if (message[0] === XLOG_DATA) {
+        if (isXLogData(message)) {
           const pending = receiver.handle(message, XLOG_DATA_HEADER)
           if (pending) await pending
-        } else if (message[0] === PRIMARY_KEEPALIVE) {
-          const view = new DataView(message.buffer, message.byteOffset, message.byteLength)
-          // An open streamed transaction counts as in flight: its changes are spooled, not yet delivered.
-          checkpoint.keepalive(view.getBigUint64(1), message[17] === 1, !receiver.inFlight && batcher.idle)
+          continue
         }
+        const keepalive = readKeepalive(message)
+        // An open streamed transaction counts as in flight: its changes are spooled, not yet delivered.
+        if (keepalive) checkpoint.keepalive(keepalive.walEnd, keepalive.replyRequested, !receiver.inFlight && batcher.idle)
       }
       if (batcher.failure) throw batcher.failure
     }
