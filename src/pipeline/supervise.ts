@@ -26,25 +26,45 @@ export async function runSupervised(options: PipelineOptions & { readonly logger
       await runPipeline({ ...options, resume: streamed, onStreaming: () => ((started = streamed = true), (failures = 0)), onStandbyWaiting: () => (started = true) })
       return
     } catch (error) {
-      // Stopping while the connection is lost (e.g. during a server restart) is a clean stop: nothing
-      // unconfirmed was delivered-and-forgotten. A writer failure while stopping is still a failure.
-      if (options.signal?.aborted) {
-        if (started && isTransient(error)) return
-        throw error
-      }
-      if (options.postgres.standby && isSlotInUse(error)) {
+      const step = nextStep(error, { started, standby: options.postgres.standby === true, stopping: options.signal?.aborted === true })
+      if (step === 'stop') return
+      if (step === 'fail') throw error
+      if (step === 'wait_for_slot') {
         // Another process took the slot between the standby's check and START_REPLICATION: wait again.
         await sleep(STANDBY_POLL_MS, options.signal)
         if (options.signal?.aborted) return
         continue
       }
-      if (!started || !isTransient(error)) throw error
       const delay = backoff(++failures, FIRST_BACKOFF_MS, MAX_BACKOFF_MS)
       options.logger.warn('connection lost; reconnecting', { reason: (error as Error).message, retryInMs: Math.round(delay) })
       await sleep(delay, options.signal)
       if (options.signal?.aborted) return
     }
   }
+}
+
+/** Where the supervisor stands when a run fails. */
+export interface SupervisorState {
+  /** Streaming (or a standby's waiting) had begun: the start-up checks passed. */
+  readonly started: boolean
+  readonly standby: boolean
+  /** The stop signal was given. */
+  readonly stopping: boolean
+}
+
+/**
+ * What the supervisor does after a failed run: `reconnect` with backoff, `wait_for_slot` (a
+ * standby whose slot another process holds), `stop` cleanly, or `fail` by throwing the error.
+ */
+export type SupervisorStep = 'reconnect' | 'wait_for_slot' | 'stop' | 'fail'
+
+/** Decides the step for a failure; pure, so that the decision for every code can be tested. */
+export function nextStep(error: unknown, state: SupervisorState): SupervisorStep {
+  // Stopping while the connection is lost (e.g. during a server restart) is a clean stop: nothing
+  // unconfirmed was delivered-and-forgotten. A writer failure while stopping is still a failure.
+  if (state.stopping) return state.started && isTransient(error) ? 'stop' : 'fail'
+  if (state.standby && isSlotInUse(error)) return 'wait_for_slot'
+  return state.started && isTransient(error) ? 'reconnect' : 'fail'
 }
 
 function isSlotInUse(error: unknown): boolean {

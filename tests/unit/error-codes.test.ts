@@ -1,0 +1,113 @@
+/** Error codes: what the supervisor does with each one, pinned code by code. */
+import { test } from '../harness.ts'
+import { assertEquals } from '../assert.ts'
+import { PgToBrokersError } from '../../src/errors.ts'
+import { nextStep, type SupervisorState, type SupervisorStep } from '../../src/pipeline/supervise.ts'
+
+/** Codes a new connection can cure: retried with backoff once streaming has started. */
+const RECONNECTS = ['pg_connection_lost', 'pg_stream_ended', 'pg_unreachable']
+/** A standby waits while another process holds the slot; anyone else stops. */
+const STANDBY_WAITS = ['slot_in_use']
+/** Everything else stops the tool, whenever it comes. */
+const STOPS = [
+  'dead_letter',
+  'kafka_auth',
+  'kafka_config',
+  'kafka_dead_letter',
+  'kafka_message_too_large',
+  'kafka_not_authorized',
+  'kafka_publish',
+  'kafka_timeout',
+  'kafka_unknown_topic',
+  'kafka_unreachable',
+  'kinesis_access_denied',
+  'kinesis_bad_response',
+  'kinesis_credentials_expired',
+  'kinesis_credentials_invalid',
+  'kinesis_dead_letter',
+  'kinesis_gave_up',
+  'kinesis_no_credentials',
+  'kinesis_options',
+  'kinesis_partition_key',
+  'kinesis_record_rejected',
+  'kinesis_record_too_large',
+  'kinesis_request_failed',
+  'kinesis_stream_inactive',
+  'kinesis_stream_not_found',
+  'kinesis_unreachable',
+  'messages_unsupported',
+  'partitioned_table_unsupported',
+  'pg_auth_failed',
+  'pg_config',
+  'pg_error',
+  'pg_no_database',
+  'pg_no_replication_role',
+  'pg_no_role',
+  'pg_permission_denied',
+  'pg_tls_config',
+  'pg_tls_failed',
+  'pg_too_many_connections',
+  'protocol_error',
+  'publication_missing',
+  'publication_missing_table',
+  'slot_lost',
+  'slot_missing',
+  'slot_two_phase',
+  'slot_wrong_database',
+  'slot_wrong_kind',
+  'slot_wrong_plugin',
+  'spool_damaged',
+  'spool_directory',
+  'spool_error',
+  'state_table_denied',
+  'stdout_closed',
+  'streamed_decoding_failed',
+  'streaming_unsupported',
+  'table_missing',
+  'unexpected_message',
+  'wal_level_not_logical',
+  'writer_file',
+  'writer_module',
+  'writer_module_remote',
+  'writer_not_ready',
+]
+
+/** Every combination of the supervisor's state, named for the messages. */
+const STATES: ReadonlyArray<readonly [string, SupervisorState]> = [false, true].flatMap((started) =>
+  [false, true].flatMap((standby) =>
+    [false, true].map((stopping) => [`started=${started} standby=${standby} stopping=${stopping}`, { started, standby, stopping }] as const),
+  ),
+)
+
+/** The step for each state, in the order of STATES. */
+function steps(error: unknown): SupervisorStep[] {
+  return STATES.map(([, state]) => nextStep(error, state))
+}
+
+function errorWith(code: string): PgToBrokersError {
+  return new PgToBrokersError(code as ConstructorParameters<typeof PgToBrokersError>[0], 'message')
+}
+
+test('supervisor: a lost connection is retried once started, ends a stop cleanly, and fails start-up at once', () => {
+  //                       started=false                      started=true
+  //                       standby=false   standby=true       standby=false         standby=true
+  //                       run     stop    run     stop       run          stop     run          stop
+  const expected = ['fail', 'fail', 'fail', 'fail', 'reconnect', 'stop', 'reconnect', 'stop']
+  for (const code of RECONNECTS) assertEquals(steps(errorWith(code)), expected, code)
+})
+
+test('supervisor: a slot in use makes a standby wait, started or not, and stops anyone else', () => {
+  const expected = ['fail', 'fail', 'wait_for_slot', 'fail', 'fail', 'fail', 'wait_for_slot', 'fail']
+  for (const code of STANDBY_WAITS) assertEquals(steps(errorWith(code)), expected, code)
+})
+
+test('supervisor: every other code stops the tool in every state', () => {
+  for (const code of STOPS) assertEquals(steps(errorWith(code)), Array(STATES.length).fill('fail'), code)
+})
+
+test('supervisor: an error that is not a PgToBrokersError stops the tool, whatever its code property says', () => {
+  const foreign = Object.assign(new Error('lost'), { code: 'pg_connection_lost' })
+  assertEquals(steps(foreign), Array(STATES.length).fill('fail'))
+  assertEquals(steps('pg_unreachable'), Array(STATES.length).fill('fail'))
+  assertEquals(steps(errorWith('toString')), Array(STATES.length).fill('fail'), 'a code that is no code')
+})
