@@ -3,7 +3,7 @@
  * JSON line each, fsynced before the batch counts as delivered, so such a record is set aside, never lost.
  */
 import { openAppendFile, type AppendFile } from '../runtime/io.ts'
-import { PgToBrokersError } from '../errors.ts'
+import { PgToBrokersError, type ErrorCode } from '../errors.ts'
 
 /** One line of the file. `data` is the record exactly as it would have been sent (UTF-8 text). */
 export interface DeadLetter {
@@ -33,7 +33,7 @@ export class DeadLetterFile {
    * Opens (or creates) `path` for appending. `code` is the error code when that fails.
    * @throws PgToBrokersError when the file cannot be opened for appending.
    */
-  static async open(path: string, code = 'dead_letter'): Promise<DeadLetterFile> {
+  static async open(path: string, code: ErrorCode = 'dead_letter'): Promise<DeadLetterFile> {
     try {
       return new DeadLetterFile(path, await openAppendFile(path))
     } catch (error) {

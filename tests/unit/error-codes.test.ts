@@ -1,8 +1,8 @@
 /** Error codes: what the supervisor does with each one, pinned code by code. */
 import { test } from '../harness.ts'
-import { assertEquals } from '../assert.ts'
-import { PgToBrokersError } from '../../src/errors.ts'
-import { nextStep, type SupervisorState, type SupervisorStep } from '../../src/pipeline/supervise.ts'
+import { assert, assertEquals } from '../assert.ts'
+import { ERROR_CODES, PgToBrokersError, type ErrorCode } from '../../src/errors.ts'
+import { RECOVERY, nextStep, type SupervisorState, type SupervisorStep } from '../../src/pipeline/recovery.ts'
 
 /** Codes a new connection can cure: retried with backoff once streaming has started. */
 const RECONNECTS = ['pg_connection_lost', 'pg_stream_ended', 'pg_unreachable']
@@ -85,8 +85,15 @@ function steps(error: unknown): SupervisorStep[] {
 }
 
 function errorWith(code: string): PgToBrokersError {
-  return new PgToBrokersError(code as ConstructorParameters<typeof PgToBrokersError>[0], 'message')
+  return new PgToBrokersError(code as ErrorCode, 'message')
 }
+
+test('error codes: every code is pinned below, has a meaning and an entry in the recovery table', () => {
+  const pinned = [...RECONNECTS, ...STANDBY_WAITS, ...STOPS].sort()
+  assertEquals(Object.keys(ERROR_CODES).sort(), pinned, 'a code added to ERROR_CODES needs its supervisor decision pinned here')
+  assertEquals(Object.keys(RECOVERY).sort(), pinned)
+  for (const [code, meaning] of Object.entries(ERROR_CODES)) assert(/^[a-z][a-z0-9_]*$/.test(code) && meaning.length > 0, code)
+})
 
 test('supervisor: a lost connection is retried once started, ends a stop cleanly, and fails start-up at once', () => {
   //                       started=false                      started=true
