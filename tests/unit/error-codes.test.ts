@@ -1,4 +1,5 @@
-/** Error codes: what the supervisor does with each one, pinned code by code. */
+/** Error codes: what the supervisor does with each one, pinned code by code, and their README table. */
+import { readFileSync } from 'node:fs'
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
 import { ERROR_CODES, PgToBrokersError, type ErrorCode } from '../../src/errors.ts'
@@ -117,4 +118,18 @@ test('supervisor: an error that is not a PgToBrokersError stops the tool, whatev
   assertEquals(steps(foreign), Array(STATES.length).fill('fail'))
   assertEquals(steps('pg_unreachable'), Array(STATES.length).fill('fail'))
   assertEquals(steps(errorWith('toString')), Array(STATES.length).fill('fail'), 'a code that is no code')
+})
+
+test('error codes: the README table lists every code once, with its meaning and what the tool does', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  const section = /^### Errors\n([\s\S]*?)^#/m.exec(readme)?.[1] ?? ''
+  const matches = [...section.matchAll(/^\| `([a-z0-9_]+)` \| (.*) \| (.*) \|$/gm)]
+  assertEquals(matches.map((m) => m[1]).sort(), Object.keys(ERROR_CODES).sort())
+  const rows = new Map(matches.map((m) => [m[1]!, { meaning: m[2]!, action: m[3]! }]))
+  const said = { reconnect: /^reconnects with backoff/, standby_waits: /^a standby .* waits/, stop: /^stops \(1\)$/ }
+  for (const [code, meaning] of Object.entries(ERROR_CODES)) {
+    const row = rows.get(code)!
+    assertEquals(row.meaning, meaning, code)
+    assert(said[RECOVERY[code as ErrorCode]].test(row.action), `${code}: README says "${row.action}"`)
+  }
 })
