@@ -22,7 +22,7 @@ export interface Connection {
 export interface Paths {
   /** Directory of the esbuild bundles of the runners, for Node. */
   readonly bundles: string
-  /** The shipped CLI bundle (dist/pg-to-brokers.mjs, as `npm run build` makes it). */
+  /** The npm bin of the shipped package (bin/pg-to-brokers.mjs beside the bundle in dist/, as `npm run build` makes it). */
   readonly cli: string
   readonly deno: string
   readonly bun: string
@@ -30,6 +30,8 @@ export interface Paths {
   readonly pgBin: string
   /** Extra flags for every Node consumer (--node-flags=…), e.g. V8 heap sizes. */
   readonly nodeFlags: readonly string[]
+  /** The Node binary for the Node consumers (--node=…). */
+  readonly node: string
 }
 
 export interface Command {
@@ -131,11 +133,11 @@ export function urlFor(c: Connection, transport: Transport): string {
   return url.href
 }
 
-/** The CLI as users run it: `node dist/pg-to-brokers.mjs run`, the URL (with its password) from the environment. */
-function cli(job: Job, paths: Paths, c: Connection, transport: Transport): Command {
+/** The CLI as users run it: `npx pg-to-brokers run` (the npm bin, which may re-execute itself with V8 flags), the URL (with its password) from the environment; `writerArgs` choose another writer than stdout. */
+export function cli(job: Job, paths: Paths, c: Connection, transport: Transport, writerArgs: readonly string[] = []): Command {
   return {
-    file: process.execPath,
-    args: [...paths.nodeFlags, paths.cli, 'run', '--slot', job.slot, '--publication', job.publication],
+    file: paths.node,
+    args: [...paths.nodeFlags, paths.cli, 'run', '--slot', job.slot, '--publication', job.publication, ...writerArgs],
     env: { PG_TO_BROKERS_POSTGRES_URL: urlFor(c, transport) },
   }
 }
@@ -173,7 +175,7 @@ function script(runtime: 'node' | 'deno' | 'bun', runner: Runner, job: Job, path
   const source = new URL(`./runners/${runner}.ts`, import.meta.url).pathname
   switch (runtime) {
     case 'node':
-      return { file: process.execPath, args: [...paths.nodeFlags, ...nodeArgs, `${paths.bundles}/${runner}.mjs`], env }
+      return { file: paths.node, args: [...paths.nodeFlags, ...nodeArgs, `${paths.bundles}/${runner}.mjs`], env }
     case 'deno':
       return { file: paths.deno, args: ['run', '-A', '--quiet', source], env }
     case 'bun':

@@ -12,6 +12,7 @@
  *   --no-latency --no-profile
  *   --brokers                also the Kinesis and Kafka writers (needs scripts/kinesis.sh, scripts/kafka.sh)
  *   --node-flags="<flags>"   extra flags for the Node consumers, e.g. "--max-semi-space-size=2"
+ *   --node=<path>            the Node binary the Node consumers run on (default: the one running this)
  *   --substitute=<src file>=<file>,…   bundle <file> in place of a source file (Node runs only): A/B a module
  *   --wait-idle=<seconds>    wait up to this long for the machine's 1-minute load to fall below 1 (default 120)
  */
@@ -51,6 +52,7 @@ interface Options {
   readonly brokers: boolean
   readonly waitIdleSeconds: number
   readonly nodeFlags: readonly string[]
+  readonly node: string
   readonly substitutes: ReadonlyMap<string, string>
 }
 
@@ -69,6 +71,7 @@ function parseOptions(argv: readonly string[]): Options {
     brokers: argv.includes('--brokers'),
     waitIdleSeconds: Number(value('wait-idle') ?? 120),
     nodeFlags: (value('node-flags') ?? '').split(' ').filter(Boolean),
+    node: value('node') ?? process.execPath,
     substitutes: new Map((list('substitute') ?? []).map((pair) => pair.split('=') as [string, string])),
   }
 }
@@ -101,7 +104,7 @@ async function main(): Promise<void> {
 }
 
 async function runAll(options: Options, cluster: BenchCluster, cli: string): Promise<void> {
-  const paths: Paths = { bundles: `${WORK}/bundles`, cli, deno: `${ROOT}/node_modules/.bin/deno`, bun: `${ROOT}/node_modules/.bin/bun`, pgBin: cluster.pgBin, nodeFlags: options.nodeFlags }
+  const paths: Paths = { bundles: `${WORK}/bundles`, cli, deno: `${ROOT}/node_modules/.bin/deno`, bun: `${ROOT}/node_modules/.bin/bun`, pgBin: cluster.pgBin, nodeFlags: options.nodeFlags, node: options.node }
   await buildBundles(ROOT, paths.bundles, options.substitutes)
   await db.ensureDatabase(cluster.url)
   const connection = connectionOf(cluster)
@@ -219,7 +222,9 @@ function withBaselineAgain(consumers: readonly Consumer[]): Consumer[] {
 }
 
 function selectConsumers(options: Options): Consumer[] {
-  let list = [...allConsumers(PROFILE_DIR), ...(options.brokers ? brokerConsumers(ROOT) : [])]
+  // A broker consumer named in --consumers brings its broker in without --brokers.
+  const namesBroker = options.consumers?.some((id) => /kafka|kinesis/.test(id)) ?? false
+  let list = [...allConsumers(PROFILE_DIR), ...(options.brokers || namesBroker ? brokerConsumers(ROOT) : [])]
   if (!options.profile) list = list.filter((c) => c.id !== PROFILED)
   if (options.consumers) {
     const unknown = options.consumers.filter((id) => !list.some((c) => c.id === id))
@@ -242,8 +247,10 @@ function buildCli(): string {
   const build = spawnSync(`${ROOT}/node_modules/.bin/tsx`, ['build/build.ts', '--no-compile'], { cwd: ROOT, encoding: 'utf8' })
   if (!existsSync(`${ROOT}/dist/pg-to-brokers.mjs`)) throw new Error(`the build made no dist/pg-to-brokers.mjs: ${build.stderr || build.stdout}`)
   if (build.status !== 0) console.error(`npm run build failed after bundling (the CLI bundle is used anyway):\n${build.stderr || build.stdout}`)
-  cpSync(`${ROOT}/dist`, `${WORK}/dist`, { recursive: true, filter: (source) => !source.includes('/.build') && !/pg-to-brokers-(bun|deno)$/.test(source) })
-  return `${WORK}/dist/pg-to-brokers.mjs`
+  // Laid out as the npm package installs it (bin/ beside dist/, no src/), so that the bin runs as `npx pg-to-brokers` does.
+  cpSync(`${ROOT}/dist`, `${WORK}/package/dist`, { recursive: true, filter: (source) => !source.includes('/.build') && !/pg-to-brokers-(bun|deno)$/.test(source) })
+  cpSync(`${ROOT}/bin`, `${WORK}/package/bin`, { recursive: true })
+  return `${WORK}/package/bin/pg-to-brokers.mjs`
 }
 
 function connectionOf(cluster: BenchCluster): Connection {
@@ -275,7 +282,7 @@ async function describeMachine(admin: ReturnType<typeof db.connect>, paths: Path
   const cpu = cpus()
   return [
     `- machine: ${cpu.length} cores (${cpu[0]?.model ?? 'unknown CPU'}), Linux`,
-    `- Node ${process.version}, ${version(paths.deno, ['--version'])}, Bun ${version(paths.bun, ['--version'])}`,
+    `- Node ${version(paths.node, ['--version'])}, ${version(paths.deno, ['--version'])}, Bun ${version(paths.bun, ['--version'])}`,
     `- PostgreSQL ${await db.serverVersion(admin)}, logical_decoding_work_mem 64MB on the bench database`,
   ].join('\n')
 }

@@ -5,7 +5,7 @@ import { consumers, type Connection, type Paths } from '../../bench/consumers.ts
 import type { Job } from '../../bench/runners/job.ts'
 
 const connection: Connection = { tcpUrl: 'postgres://u:p@127.0.0.1:5999/pgtb_bench', socketDir: '/tmp/sock', port: 5999, user: 'u', password: 'p', database: 'pgtb_bench' }
-const paths: Paths = { bundles: '/b', cli: '/d/pg-to-brokers.mjs', deno: 'deno', bun: 'bun', pgBin: '/pg', nodeFlags: [] }
+const paths: Paths = { bundles: '/b', cli: '/pkg/bin/pg-to-brokers.mjs', deno: 'deno', bun: 'bun', pgBin: '/pg', nodeFlags: [], node: '/opt/node22/bin/node' }
 const job: Job = { url: '', slot: 'pgtb_bench_x', publication: 'pgtb_bench', targetLsn: '0/10', expectedRows: 1, report: '/r.json' }
 
 /** The sslmode a consumer's command asks for, wherever it puts its connection settings. */
@@ -26,11 +26,12 @@ test('bench consumers: tcp rows disable TLS, tls rows require it, unix rows name
   for (const id of ['pg_recvlogical_unix', 'pipeline_node_unix']) assertEquals(sslmodeOf(id), undefined, id)
 })
 
-test('bench consumers: the CLI rows run the shipped bundle with run --slot --publication and are stopped by the harness', () => {
+test('bench consumers: the CLI rows run the npm bin on the chosen Node with run --slot --publication and are stopped by the harness', () => {
   for (const id of ['cli_node_tcp', 'cli_node_tls']) {
     const consumer = consumers('/p').find((c) => c.id === id)!
     assertEquals(consumer.stopWhenConfirmed, true, id)
-    const { args } = consumer.command(job, paths, connection)
+    const { file, args } = consumer.command(job, paths, connection)
+    assertEquals(file, paths.node, id)
     assertEquals(args.slice(-6), [paths.cli, 'run', '--slot', job.slot, '--publication', job.publication], id)
   }
 })
