@@ -2,8 +2,8 @@
  * @module Partition keys and hash keys: how a record's key becomes a Kinesis PartitionKey, which
  * 128-bit hash key Kinesis derives from it, and which open shard owns a hash key.
  */
+import { md5Hex } from '../../runtime/digest.ts'
 import { KINESIS_MAX_PARTITION_KEY_LENGTH } from './limits.ts'
-import { md5Hex } from './md5.ts'
 
 /** An open shard and the hash keys it owns (both ends inclusive). */
 export interface Shard {

@@ -8,6 +8,5 @@ export { CredentialProvider, type AwsCredentials, type CredentialSources } from 
 export { aggregate, deaggregate, isAggregated, type UserRecord } from './aggregation.ts'
 export { KinesisClient, KinesisApiError, KinesisNetworkError, type StreamTarget } from './client.ts'
 export { hashKeyOf, kinesisPartitionKey, ShardMap, type Shard } from './keys.ts'
-export { md5, md5Hex } from './md5.ts'
 export { encodeBase64, decodeBase64 } from './base64.ts'
 export { KINESIS_MAX_RECORDS, KINESIS_MAX_RECORD_BYTES, KINESIS_MAX_REQUEST_BYTES, KINESIS_MAX_PARTITION_KEY_LENGTH } from './limits.ts'
