@@ -1,7 +1,8 @@
-/** @module The text `pg-to-brokers --help` prints. */
+/** @module The text `pg-to-brokers --help` prints; each writer's flags come from its descriptor in the writer registry. */
+import { isSwitch, type WriterDescriptor, type WriterSetting } from '../writers/descriptor.ts'
+import { WRITERS } from '../writers/registry.ts'
 
-/** Help for newcomers: what the tool does, how to start it, every flag with its variable and default. */
-export const HELP_TEXT = `pg-to-brokers: stream every committed PostgreSQL change, in commit order, to a broker
+const INTRO = `pg-to-brokers: stream every committed PostgreSQL change, in commit order, to a broker
 (JSON lines on stdout, a file, Kafka, Kinesis, or your own writer module), using logical replication (pgoutput).
 
 Usage:
@@ -74,81 +75,17 @@ variables, then flags, each overriding the one before; empty environment variabl
                                 default false
   --standby, --no-standby       when another process streams from the slot, wait (polling every
                                 second) and take over when it stops, instead of failing;
-                                env PG_TO_BROKERS_STANDBY (true/false/1/0); default false
-  --writer <stdout|file|module|kafka|kinesis>
-                                where changes go; env PG_TO_BROKERS_WRITER; default stdout
-  --file <path>                 append JSON lines to this file (implies --writer file)
-                                env PG_TO_BROKERS_FILE_PATH; no default
-  --writer-module <path>        file path or URL of a module whose default export is a StreamWriter
-                                subclass, or a function returning a writer (an object with
-                                publish(records)); implies --writer module;
-                                env PG_TO_BROKERS_WRITER_MODULE
-  --allow-remote-writer-module, --no-allow-remote-writer-module
-                                let --writer-module be an http:, https:, npm: or jsr: specifier:
-                                code fetched and run with this process's rights at every start;
-                                env PG_TO_BROKERS_ALLOW_REMOTE_WRITER_MODULE; default off
-  --writer-option <key=value>   option passed to the module writer, as text; repeatable;
-                                no env variable
+                                env PG_TO_BROKERS_STANDBY (true/false/1/0); default false`
 
-Kafka writer (--writer kafka; any --kafka-* flag or PG_TO_BROKERS_KAFKA_* variable implies it):
-  --kafka-brokers <host:port,…> bootstrap servers (required); env PG_TO_BROKERS_KAFKA_BROKERS
-  --kafka-topic <topic>         send every change to this topic; env PG_TO_BROKERS_KAFKA_TOPIC
-  --kafka-topic-template <template>
-                                one topic per table, e.g. cdc.{schema}.{table}; characters other
-                                than letters, digits, . _ - become _ (give a topic or a template)
-                                env PG_TO_BROKERS_KAFKA_TOPIC_TEMPLATE
-  --kafka-client-id <id>        env PG_TO_BROKERS_KAFKA_CLIENT_ID; default pg-to-brokers
-  --kafka-compression <none|gzip|snappy|lz4|zstd>
-                                env PG_TO_BROKERS_KAFKA_COMPRESSION; default none (zstd needs
-                                Node >= 22.15, Deno or Bun)
-  --kafka-sasl-mechanism <plain|scram-sha-256|scram-sha-512>
-                                env PG_TO_BROKERS_KAFKA_SASL_MECHANISM; default: no SASL
-  --kafka-sasl-username <name>  env PG_TO_BROKERS_KAFKA_SASL_USERNAME; the password only from
-                                env PG_TO_BROKERS_KAFKA_SASL_PASSWORD or the config file
-  --kafka-ssl, --no-kafka-ssl   TLS to the brokers (the runtime's trusted CAs; CA, certificate and
-                                key files in the config file's writer.ssl)
-                                env PG_TO_BROKERS_KAFKA_SSL (true/false/1/0); default off
-  --kafka-oversized-record <fail|dead-letter>
-                                a record Kafka refuses as too large even alone (over the topic's
-                                max.message.bytes): fail naming it, or append it to the dead-letter
-                                file and go on; env PG_TO_BROKERS_KAFKA_OVERSIZED_RECORD; default fail
-  --kafka-dead-letter-path <path>
-                                the dead-letter file (JSON lines, fsynced, created with mode 0600)
-                                env PG_TO_BROKERS_KAFKA_DEAD_LETTER_PATH
-  --kafka-tombstones, --no-kafka-tombstones
-                                after each DELETE, send its key with a null value, so log-compacted
-                                topics drop the key; env PG_TO_BROKERS_KAFKA_TOMBSTONES; default off
-  Messages: key = the partition key (primary-key values by default), value = the record, headers
-  id, lsn, transaction_id, operation, table_name. The producer is idempotent with acks=all;
-  topics are never created. Only in the config file: writer.deliveryTimeoutMs (120000),
-  writer.connectTimeoutMs (10000), writer.maxRequestBytes (1000000), writer.ssl.{caFile,
-  certFile, keyFile, rejectUnauthorized}.
-
-Kinesis writer (--writer kinesis; any --kinesis-* flag or PG_TO_BROKERS_KINESIS_* variable implies it):
-  --kinesis-stream <name|arn>   the stream (required; a value starting with arn: is a stream ARN)
-                                env PG_TO_BROKERS_KINESIS_STREAM
-  --kinesis-region <region>     e.g. us-east-1 (required); else AWS_REGION, else AWS_DEFAULT_REGION,
-                                else the region in the stream ARN
-  --kinesis-endpoint <url>      endpoint override: a VPC endpoint, or a local server such as
-                                http://127.0.0.1:4568; env PG_TO_BROKERS_KINESIS_ENDPOINT
-  --kinesis-aggregation, --no-kinesis-aggregation
-                                pack records into KPL aggregated records (read them with the KCL or
-                                a KPL de-aggregator); default off
-  Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY(/AWS_SESSION_TOKEN), else the AWS_PROFILE
-  profile in ~/.aws/credentials or ~/.aws/config (static keys), else the ECS/EKS container
-  endpoint, else EC2 instance metadata (IMDSv2). Record: Data = the record, PartitionKey = the
-  partition key (table + primary-key values by default). Per partition key, no record is stored
-  after a later one, even when PutRecords fails partly. Only in the config file: writer.partitionKey
-  ("row", "table" or "constant"), writer.constantKey, writer.explicitHashKey (false),
-  writer.maxConcurrentRequests (4), writer.maxAttempts (10), writer.maxRetryTimeMs (120000),
-  writer.requestTimeoutMs (30000), writer.oversizedRecord ("fail" or "dead-letter"),
-  writer.deadLetterPath.
-
-  --batch-size <n>              most changes per batch handed to the writer, 1-100000
+const OUTRO = `  --batch-size <n>              most changes per batch handed to the writer, 1-100000
                                 env PG_TO_BROKERS_BATCH_SIZE; default 1000
   --max-batch-latency-ms <n>    longest a change waits for its batch to fill, 0-600000
                                 env PG_TO_BROKERS_MAX_BATCH_LATENCY_MS; default 50
-  --format <seed|debezium>      change record format; env PG_TO_BROKERS_FORMAT; default seed
+  --batch-queue-depth <n>       most full batches waiting for the writer, 1-1024 (reading pauses
+                                while they wait); env PG_TO_BROKERS_BATCH_QUEUE_DEPTH; default 8
+  --format <classic|debezium>   change record format: classic (also called seed; the original
+                                project's record shape: fields, values, types, table_name, operation,
+                                transaction_id) or debezium; env PG_TO_BROKERS_FORMAT; default classic
   --log-level <level>           error, warn, info or debug; env PG_TO_BROKERS_LOG_LEVEL; default info
   --help, -h                    show this help
   --version                     print the version
@@ -161,18 +98,51 @@ Config file (JSON; every key optional except postgres.url; unknown keys are erro
                   "statusIntervalMs": 10000, "connectTimeoutMs": 10000,
                   "streaming": "auto", "spoolDirectory": "/var/tmp" },
     "writer": { "type": "file", "path": "changes.jsonl", "fsync": true },
-    "batch": { "maxRecords": 1000, "maxBytes": 4194304, "maxLatencyMs": 50, "maxInFlightBatches": 8 },
-    "format": "seed",
+    "batch": { "maxRecords": 1000, "maxBytes": 4194304, "maxLatencyMs": 50, "queueDepth": 8 },
+    "format": "classic",
     "logLevel": "info"
   }
   Only in the file: postgres.statusIntervalMs (how often progress is reported to the server, ms),
   postgres.connectTimeoutMs, postgres.streaming ("auto": stream transactions still in progress,
   spooled to disk until they commit, when PostgreSQL is 14 or later; "on"; "off": the server keeps
   them until commit), postgres.spoolDirectory (where those spool files go; default: the OS temp
-  directory, which should not be a RAM disk for large transactions), writer.fsync, batch.maxBytes, batch.maxInFlightBatches. A module writer
+  directory, which should not be a RAM disk for large transactions), writer.fsync, batch.maxBytes
+  (batch.maxInFlightBatches is the deprecated name of batch.queueDepth). A module writer
   is { "type": "module", "path": "./my-writer.ts", "options": { ... } }. A Kafka writer is
   { "type": "kafka", "brokers": ["10.0.0.5:9092"], "topicTemplate": "cdc.{schema}.{table}",
     "sasl": { "mechanism": "scram-sha-256", "username": "cdc", "password": "..." }, "ssl": true }.
   A Kinesis writer is { "type": "kinesis", "streamName": "orders", "region": "eu-west-1",
     "aggregation": true, "oversizedRecord": "dead-letter", "deadLetterPath": "too-big.jsonl" }.
 `
+
+/** Help for newcomers: what the tool does, how to start it, every flag with its variable and default. */
+export const HELP_TEXT: string = [
+  INTRO,
+  ...flagLines(`--writer <${WRITERS.map((writer) => writer.type).join('|')}>`, ['where changes go; env PG_TO_BROKERS_WRITER; default stdout']),
+  ...WRITERS.filter((writer) => writer.help === undefined).flatMap(settingLines),
+  '',
+  ...WRITERS.flatMap(sectionLines),
+  OUTRO,
+].join('\n')
+
+/** A writer's own help section: its title, its flags, its notes, and a blank line. */
+function sectionLines(writer: WriterDescriptor): string[] {
+  if (writer.help === undefined) return []
+  return [writer.help.title, ...settingLines(writer), ...writer.help.notes.map((note) => `  ${note}`), '']
+}
+
+function settingLines(writer: WriterDescriptor): string[] {
+  return writer.settings.flatMap((setting) => (setting.flag === undefined ? [] : flagLines(usage(setting, setting.flag), setting.help)))
+}
+
+function usage(setting: WriterSetting, flag: string): string {
+  return isSwitch(setting) ? `${flag}, ${flag.replace(/^--/, '--no-')}` : `${flag} ${setting.arg ?? ''}`
+}
+
+/** A flag's usage in the first column and its help beside it, or below it when the usage is too wide. */
+function flagLines(flagUsage: string, help: readonly string[]): string[] {
+  const indent = ' '.repeat(32)
+  const [first, ...rest] = help
+  const head = flagUsage.length < 30 && first !== undefined ? [`  ${flagUsage.padEnd(30)}${first}`] : [`  ${flagUsage}`, ...(first === undefined ? [] : [indent + first])]
+  return [...head, ...rest.map((line) => indent + line)]
+}

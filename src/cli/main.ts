@@ -20,20 +20,22 @@ export const EXIT_USAGE = 2
 /** Runs the CLI and resolves with its exit code; never throws. */
 export async function main(argv: readonly string[] = commandLine(), env: Record<string, string | undefined> = environment()): Promise<number> {
   let config: Config
+  const deprecated: string[] = []
   try {
     const args = parseArgs(argv)
     if (args.command === 'help') return (await writeStdout(HELP_TEXT.endsWith('\n') ? HELP_TEXT : HELP_TEXT + '\n'), EXIT_OK)
     if (args.command === 'version') return (await writeStdout(`pg-to-brokers ${VERSION}\n`), EXIT_OK)
     const fileText = args.configPath === undefined ? undefined : await readConfigFile(args.configPath)
-    config = loadConfig({ ...(fileText === undefined ? {} : { fileText, filePath: args.configPath! }), env, argv })
+    config = loadConfig({ ...(fileText === undefined ? {} : { fileText, filePath: args.configPath! }), env, argv, deprecated: (notice) => deprecated.push(notice) })
   } catch (error) {
     return reportStartupError(error)
   }
-  return stream(config)
+  return stream(config, deprecated)
 }
 
-async function stream(config: Config): Promise<number> {
+async function stream(config: Config, deprecated: readonly string[]): Promise<number> {
   const logger = stderrLogger(config.logLevel)
+  for (const notice of deprecated) logger.warn(notice)
   const controller = new AbortController()
   onShutdownSignal((signal) => {
     logger.info('stopping: flushing what was read and confirming it', { signal })

@@ -1,14 +1,12 @@
 /** @module Loads the configuration from a JSON file, environment variables and flags (later wins), checked by ConfigSchema. */
 import * as v from 'valibot'
-import { booleanFromText, numberFromText, scanArgs, splitList, writerOverride } from '../cli/args.ts'
-import { ConfigError, ConfigSchema, describeIssues, joinPath, showValue, type Config, type ConfigOverrides } from './schema.ts'
-import { kafkaFromEnv } from '../cli/kafka-args.ts'
-import { kafkaConfigProblems } from './kafka.ts'
-import { kinesisFromEnv } from '../cli/kinesis-args.ts'
-import { kinesisConfigProblems, withKinesisRegion } from './kinesis.ts'
-import { moduleConfigProblems } from './module.ts'
+import { writerDescriptor } from '../writers/registry.ts'
+import { readEnv } from './env.ts'
+import { scanArgs } from './flags.ts'
+import { ConfigError, ConfigSchema, DEPRECATED_NAMES, describeIssues, joinPath, type Config } from './schema.ts'
 
 export { ConfigError }
+export { ENV } from './env.ts'
 export type { Config }
 
 /** Everything loadConfig reads, handed in by the CLI so this module needs no runtime-specific API. */
@@ -20,28 +18,9 @@ export interface ConfigSources {
   env: Record<string, string | undefined>
   /** Arguments after the program name. */
   argv: readonly string[]
+  /** Told each old setting name that was used, with its new name (the config still works). */
+  deprecated?: (notice: string) => void
 }
-
-/** The environment variables read, by what they set. */
-export const ENV = {
-  url: 'PG_TO_BROKERS_POSTGRES_URL',
-  urlFallback: 'DATABASE_URL',
-  slot: 'PG_TO_BROKERS_SLOT',
-  publication: 'PG_TO_BROKERS_PUBLICATION',
-  tables: 'PG_TO_BROKERS_TABLES',
-  dropSlotOnExit: 'PG_TO_BROKERS_DROP_SLOT_ON_EXIT',
-  standby: 'PG_TO_BROKERS_STANDBY',
-  stateTable: 'PG_TO_BROKERS_STATE_TABLE',
-  messagePrefixes: 'PG_TO_BROKERS_MESSAGE_PREFIXES',
-  writer: 'PG_TO_BROKERS_WRITER',
-  filePath: 'PG_TO_BROKERS_FILE_PATH',
-  writerModule: 'PG_TO_BROKERS_WRITER_MODULE',
-  allowRemoteWriterModule: 'PG_TO_BROKERS_ALLOW_REMOTE_WRITER_MODULE',
-  batchSize: 'PG_TO_BROKERS_BATCH_SIZE',
-  maxBatchLatencyMs: 'PG_TO_BROKERS_MAX_BATCH_LATENCY_MS',
-  format: 'PG_TO_BROKERS_FORMAT',
-  logLevel: 'PG_TO_BROKERS_LOG_LEVEL',
-} as const
 
 /**
  * Merges config file < environment < flags and validates the result.
@@ -53,15 +32,32 @@ export function loadConfig(sources: ConfigSources): Config {
   const env = readEnv(sources.env, issues)
   const args = scanArgs(sources.argv)
   issues.push(...args.issues)
-  const result = v.safeParse(ConfigSchema, withKinesisRegion(merge(merge(file ?? {}, env, ''), args.flags, ''), sources.env))
+  const merged = withFallbacks(merge(merge(file ?? {}, env, ''), args.flags, ''), sources.env)
+  const result = v.safeParse(ConfigSchema, merged)
   if (!result.success) {
     // With an unreadable file, "required" complaints are most likely about what the file would have set.
     const relevant = file === undefined ? result.issues.filter((issue) => issue.input !== undefined) : result.issues
     issues.push(...describeIssues(relevant))
   }
-  if (result.success) issues.push(...kafkaConfigProblems(result.output.writer), ...kinesisConfigProblems(result.output.writer), ...moduleConfigProblems(result.output.writer))
+  if (result.success) issues.push(...(writerDescriptor(result.output.writer.type)?.problems?.(result.output.writer) ?? []))
   if (!result.success || issues.length > 0) throw new ConfigError([...new Set(issues)])
+  for (const [old, current] of DEPRECATED_NAMES) {
+    if (valueAt(merged, old) !== undefined) sources.deprecated?.(`${old} is deprecated: call it ${current} (the old name still works)`)
+  }
   return result.output
+}
+
+/** Lets the chosen writer fill in what the environment gives only as a fallback (e.g. AWS_REGION for Kinesis). */
+function withFallbacks(merged: unknown, env: Readonly<Record<string, string | undefined>>): unknown {
+  if (!isTree(merged) || !isTree(merged.writer)) return merged
+  const writer = writerDescriptor(merged.writer.type)
+  if (writer?.fallback === undefined) return merged
+  return { ...merged, writer: writer.fallback(merged.writer, env) }
+}
+
+/** The value at a dotted path of the merged tree, if any. */
+function valueAt(tree: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, key) => (isTree(node) ? own(node, key) : undefined), tree)
 }
 
 // ---- sources -------------------------------------------------------------------------------
@@ -87,53 +83,6 @@ function readFile(text: string | undefined, path: string | undefined, issues: st
   return undefined
 }
 
-function readEnv(env: Record<string, string | undefined>, issues: string[]): ConfigOverrides {
-  // An empty variable counts as unset: container tooling often sets variables to "" rather than leaving them out.
-  const get = (name: string) => (env[name]?.trim() ? env[name] : undefined)
-  const number = (name: string) => mapDefined(get(name), numberFromText)
-  const writer = writerOverride(
-    { type: get(ENV.writer), file: get(ENV.filePath), module: get(ENV.writerModule), allowRemote: allowRemoteFromEnv(get, issues), kafka: kafkaFromEnv(get, issues), kinesis: kinesisFromEnv(get) },
-    { type: ENV.writer, file: ENV.filePath, module: ENV.writerModule, allowRemote: ENV.allowRemoteWriterModule, kafka: 'a PG_TO_BROKERS_KAFKA_* variable', kinesis: 'a PG_TO_BROKERS_KINESIS_* variable' },
-    issues,
-  )
-  return compact({
-    postgres: nonEmpty(postgresFromEnv(get, issues)),
-    writer,
-    batch: nonEmpty(compact({ maxRecords: number(ENV.batchSize), maxLatencyMs: number(ENV.maxBatchLatencyMs) })),
-    format: get(ENV.format),
-    logLevel: get(ENV.logLevel),
-  })
-}
-
-function postgresFromEnv(get: (name: string) => string | undefined, issues: string[]): NonNullable<ConfigOverrides['postgres']> {
-  const dropSlotOnExit = envBoolean(get, 'dropSlotOnExit', issues)
-  const standby = envBoolean(get, 'standby', issues)
-  return compact({
-    url: get(ENV.url) ?? get(ENV.urlFallback),
-    slot: get(ENV.slot),
-    publication: get(ENV.publication),
-    tables: mapDefined(get(ENV.tables), splitList),
-    dropSlotOnExit,
-    standby,
-    stateTable: get(ENV.stateTable),
-    messagePrefixes: mapDefined(get(ENV.messagePrefixes), splitList),
-  })
-}
-
-function envBoolean(get: (name: string) => string | undefined, key: 'dropSlotOnExit' | 'standby', issues: string[]): boolean | undefined {
-  const text = get(ENV[key])
-  const on = mapDefined(text, booleanFromText)
-  if (text !== undefined && on === undefined) issues.push(`postgres.${key} (${ENV[key]}): expected true, false, 1 or 0, got ${showValue(text)}`)
-  return on
-}
-
-function allowRemoteFromEnv(get: (name: string) => string | undefined, issues: string[]): boolean | undefined {
-  const text = get(ENV.allowRemoteWriterModule)
-  const on = mapDefined(text, booleanFromText)
-  if (text !== undefined && on === undefined) issues.push(`writer.allowRemote (${ENV.allowRemoteWriterModule}): expected true, false, 1 or 0, got ${showValue(text)}`)
-  return on
-}
-
 // ---- merging -------------------------------------------------------------------------------
 
 type Tree = Record<string, unknown>
@@ -155,16 +104,6 @@ function merge(lower: unknown, higher: unknown, path: string): unknown {
   }
   return merged
 }
-
-/** Drops undefined properties, so the result suits exactOptionalPropertyTypes. */
-type Compact<T> = { [K in keyof T]?: Exclude<T[K], undefined> }
-function compact<T extends Record<string, unknown>>(record: T): Compact<T> {
-  return Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as Compact<T>
-}
-
-const nonEmpty = <T extends object>(record: T): T | undefined => (Object.keys(record).length > 0 ? record : undefined)
-const mapDefined = <T, U>(value: T | undefined, fn: (value: T) => U): U | undefined =>
-  value === undefined ? undefined : fn(value)
 
 // ---- JSON error position -------------------------------------------------------------------
 

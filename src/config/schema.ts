@@ -1,9 +1,12 @@
 /** @module The configuration schema (valibot), and how its problems read: one line per problem, `path: expectation, got value`. */
 import * as v from 'valibot'
-import { KAFKA_SECRET_PATHS, kafkaWriterSchema, type KafkaOverrides } from './kafka.ts'
-import { kinesisWriterSchema, type KinesisOverrides } from './kinesis.ts'
+import { bool, choice, closestMatch, describeIssues as describeWith, integer, joinPath, nonEmpty, objectOnly, oneOf, showValue, strict } from '../fields.ts'
 import { parseConnectionSettings } from '../pg/conninfo.ts'
 import { DEFAULT_STATE_TABLE } from '../pg/slot-markers.ts'
+import type { WriterSection } from '../writers/descriptor.ts'
+import { WRITER_SCHEMAS, WRITERS } from '../writers/registry.ts'
+
+export { closestMatch, joinPath, showValue }
 
 /** Thrown for any configuration problem; `issues` holds every problem found, one line each. */
 export class ConfigError extends Error {
@@ -14,21 +17,9 @@ export class ConfigError extends Error {
 }
 
 /** Fields whose values must never appear in a message (a connection URL may carry a password). */
-const SECRET_PATHS = new Set(['postgres.url', ...KAFKA_SECRET_PATHS])
-/** Object keys whose values showValue masks, wherever they appear (e.g. a whole writer section quoted in a message). */
-const SECRET_KEYS = /^(password|secret|token)$/i
+const SECRET_PATHS: ReadonlySet<string> = new Set(['postgres.url', ...WRITERS.flatMap((writer) => (writer.secretPaths ?? []).map((path) => `writer.${path}`))])
 
 // ---- field schemas -------------------------------------------------------------------------
-
-const integer = (min: number, max: number) => {
-  const expected = `expected an integer from ${min} to ${max}`
-  return v.pipe(v.number(expected), v.check((n) => Number.isInteger(n) && n >= min && n <= max, expected))
-}
-const bool = v.boolean('expected true or false')
-const nonEmpty = (what: string) => v.pipe(v.string(`expected ${what}`), v.minLength(1, `expected ${what}`))
-/** `"a", "b" or "c"` */
-const oneOf = (options: readonly string[]) => options.map((o) => JSON.stringify(o)).join(', ').replace(/, ([^,]*)$/, ' or $1')
-const choice = <const T extends readonly string[]>(options: T) => v.picklist(options, `expected ${oneOf(options)}`)
 
 const byteLength = (text: string): number => new TextEncoder().encode(text).length
 
@@ -80,35 +71,6 @@ const tableName = v.pipe(
 
 // ---- objects -------------------------------------------------------------------------------
 
-/**
- * A strict object whose messages explain themselves. Valibot reports one unknown key per object; the
- * message lists every unknown key of that object, one line each, and describeIssues prefixes each line's path.
- */
-function strict<const E extends v.ObjectEntries>(entries: E, where = '', required: Readonly<Record<string, string>> = {}) {
-  const allowed = Object.keys(entries)
-  return v.strictObject(entries, (issue) => {
-    const item = issue.path?.[issue.path.length - 1]
-    if (issue.expected === 'never' && item?.type === 'object') {
-      return Object.keys(item.input)
-        .filter((key) => !allowed.includes(key))
-        .map((key) => {
-          const guess = closestMatch(key, allowed)
-          const hint = guess === undefined ? '' : ` (did you mean ${guess}?)`
-          return `${joinPath('', key)}: unknown key${hint}; allowed keys${where}: ${allowed.join(', ')}`
-        })
-        .join('\n')
-    }
-    if (issue.input === undefined && item?.type === 'object') return required[item.key] ?? 'required'
-    return `expected an object${where}`
-  })
-}
-
-/** Rejects arrays before `schema` sees them: valibot's object schemas take any typeof "object", arrays included. */
-function objectOnly<S extends v.GenericSchema>(schema: S, message = 'expected an object') {
-  const isRecord = (input: unknown) => typeof input === 'object' && input !== null && !Array.isArray(input)
-  return v.pipe(v.custom<v.InferInput<S>>(isRecord, message), schema)
-}
-
 const PostgresSchema = strict(
   {
     url: postgresUrl,
@@ -137,44 +99,43 @@ const PostgresSchema = strict(
   { url: 'required; set --postgres-url, PG_TO_BROKERS_POSTGRES_URL (or DATABASE_URL), or postgres.url in the config file' },
 )
 
-/** The field helpers writer schemas in other files build on. */
-const fields = { integer, bool, nonEmpty, choice, strict, objectOnly }
-export type SchemaFields = typeof fields
-
-const WRITER_TYPES = ['stdout', 'file', 'module', 'kafka', 'kinesis'] as const
-const writerVariants = v.variant(
-  'type',
-  [
-    strict({ type: v.literal('stdout') }, ' for writer type "stdout"'),
-    strict(
-      { type: v.literal('file'), path: nonEmpty('a file path'), fsync: v.optional(bool, true) },
-      ' for writer type "file"',
-      { path: 'required for writer type "file"; set --file, PG_TO_BROKERS_FILE_PATH, or writer.path in the config file' },
-    ),
-    strict(
-      {
-        type: v.literal('module'),
-        path: nonEmpty('a file path or URL of a module whose default export is a StreamWriter subclass'),
-        options: v.optional(objectOnly(v.record(v.string(), v.unknown()), 'expected an object of writer options'), () => ({})),
-        // An http:, https:, npm: or jsr: module is code fetched at every start: it runs only when allowed.
-        allowRemote: v.optional(bool),
-      },
-      ' for writer type "module"',
-      { path: 'required for writer type "module"; set --writer-module, PG_TO_BROKERS_WRITER_MODULE, or writer.path in the config file' },
-    ),
-    kafkaWriterSchema(fields),
-    kinesisWriterSchema(fields),
-  ],
-  (issue) => (issue.input === undefined ? `required; expected ${oneOf(WRITER_TYPES)}` : `expected ${oneOf(WRITER_TYPES)}`),
+const WRITER_TYPES = WRITERS.map((writer) => writer.type)
+const writerVariants = v.variant('type', WRITER_SCHEMAS, (issue) =>
+  issue.input === undefined ? `required; expected ${oneOf(WRITER_TYPES)}` : `expected ${oneOf(WRITER_TYPES)}`,
 )
 const WriterSchema = objectOnly(writerVariants, 'expected an object like {"type": "file", "path": "changes.jsonl"}')
 
-const BatchSchema = strict({
-  maxRecords: v.optional(integer(1, 100_000), 1000),
-  maxBytes: v.optional(integer(1024, 1_073_741_824), 4_194_304),
-  maxLatencyMs: v.optional(integer(0, 600_000), 50),
-  maxInFlightBatches: v.optional(integer(1, 1024), 8),
-})
+/** Old names of settings, still accepted: the old path, and the path that replaced it. */
+export const DEPRECATED_NAMES: readonly (readonly [old: string, current: string])[] = [['batch.maxInFlightBatches', 'batch.queueDepth']]
+
+const QUEUE_DEPTH_DEFAULT = 8
+/**
+ * The validated section is the pipeline's BatchOptions, where the queue depth (sealed batches
+ * waiting for the writer) is still called maxInFlightBatches; the config calls it queueDepth.
+ */
+const BatchSchema = v.pipe(
+  strict(
+    {
+      maxRecords: v.optional(integer(1, 100_000), 1000),
+      maxBytes: v.optional(integer(1024, 1_073_741_824), 4_194_304),
+      maxLatencyMs: v.optional(integer(0, 600_000), 50),
+      queueDepth: v.optional(integer(1, 1024)),
+      maxInFlightBatches: v.optional(integer(1, 1024)),
+    },
+    '',
+    {},
+    ['maxInFlightBatches'],
+  ),
+  v.forward(
+    v.check((batch) => batch.queueDepth === undefined || batch.maxInFlightBatches === undefined, 'the old name of batch.queueDepth: give only queueDepth'),
+    ['maxInFlightBatches'],
+  ),
+  v.transform(({ queueDepth, maxInFlightBatches, ...batch }) => ({ ...batch, maxInFlightBatches: queueDepth ?? maxInFlightBatches ?? QUEUE_DEPTH_DEFAULT })),
+)
+
+// "classic" names the original project's record shape; "seed", its first name, stays an alias.
+const FORMAT_EXPECTED = 'expected "classic" (also called "seed") or "debezium"'
+const format = v.pipe(v.picklist(['classic', 'seed', 'debezium'], FORMAT_EXPECTED), v.transform((name) => (name === 'classic' ? 'seed' : name)))
 
 /** The whole configuration. Everything but `postgres.url` has a default. */
 export const ConfigSchema = strict({
@@ -182,7 +143,7 @@ export const ConfigSchema = strict({
   postgres: v.optional(objectOnly(PostgresSchema), () => ({}) as v.InferInput<typeof PostgresSchema>),
   writer: v.optional(WriterSchema, () => ({ type: 'stdout' as const })),
   batch: v.optional(objectOnly(BatchSchema), () => ({})),
-  format: v.optional(choice(['seed', 'debezium']), 'seed'),
+  format: v.optional(format, 'seed'),
   logLevel: v.optional(choice(['error', 'warn', 'info', 'debug']), 'info'),
 })
 
@@ -207,8 +168,8 @@ export type ConfigOverrides = {
     standby?: boolean
     messagePrefixes?: string[]
   }
-  writer?: { type?: string; path?: string; options?: Record<string, string>; allowRemote?: boolean } & KafkaOverrides & KinesisOverrides
-  batch?: { maxRecords?: number | string; maxLatencyMs?: number | string }
+  writer?: WriterSection
+  batch?: { maxRecords?: number | string; maxLatencyMs?: number | string; queueDepth?: number | string }
   format?: string
   logLevel?: string
 }
@@ -217,55 +178,5 @@ export type ConfigOverrides = {
 
 /** Turns valibot issues into `path: expectation, got value` lines, without ever quoting a secret field. */
 export function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string[] {
-  const lines = issues.flatMap((issue) => {
-    const keys = (issue.path ?? []).map((item) => item.key as string | number)
-    if (issue.type === 'strict_object' && issue.expected === 'never') {
-      const parent = keys.slice(0, -1).reduce<string>((path, key) => joinPath(path, key), '')
-      const prefix = (line: string) => (parent === '' || line.startsWith('[') ? parent : `${parent}.`)
-      return issue.message.split('\n').map((line) => `${prefix(line)}${line}`)
-    }
-    const path = keys.reduce<string>((p, key) => joinPath(p, key), '') || '(config)'
-    if (issue.input === undefined || SECRET_PATHS.has(path)) return [`${path}: ${issue.message}`]
-    return [`${path}: ${issue.message}, got ${showValue(issue.input)}`]
-  })
-  return [...new Set(lines)]
-}
-
-/** Appends a key to a dotted path: `a.b`, `a[0]`, `a["odd key"]`. */
-export function joinPath(path: string, key: string | number): string {
-  if (typeof key === 'number') return `${path}[${key}]`
-  if (!/^[A-Za-z_$][\w$]*$/.test(key)) return `${path}[${JSON.stringify(key)}]`
-  return path === '' ? key : `${path}.${key}`
-}
-
-/** A short, single-line rendering of a value for messages; anything that looks like URL credentials is masked. */
-export function showValue(value: unknown): string {
-  const mask = (key: string, item: unknown) => (SECRET_KEYS.test(key) ? '***' : item)
-  const text = typeof value === 'string' || (typeof value === 'object' && value !== null) ? JSON.stringify(value, mask) : String(value)
-  const masked = text.replace(/:\/\/[^\s/@]*@/g, '://***@')
-  return masked.length > 80 ? `${masked.slice(0, 77)}...` : masked
-}
-
-/** The candidate closest to `word` by edit distance, if it is close enough to be a plausible typo. */
-export function closestMatch(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(word.length / 4)) + 1
-  for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase())
-    if (distance < bestDistance) [best, bestDistance] = [candidate, distance]
-  }
-  return best
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)
-      current.push(Math.min(substitution, (previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1))
-    }
-    previous = current
-  }
-  return previous[b.length] ?? 0
+  return describeWith(issues, SECRET_PATHS)
 }

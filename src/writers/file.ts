@@ -3,6 +3,9 @@ import { openAppendFile, type AppendFile } from '../runtime/io.ts'
 import { PgToBrokersError } from '../errors.ts'
 import { jsonLines, StreamWriter, type WriterRecord } from './writer.ts'
 
+/** Defaults of the options, which the config's file writer section shares. */
+export const FILE_DEFAULTS = { fsync: true } as const
+
 export interface FileWriterOptions {
   readonly path: string
   /** Force each batch to disk before acknowledging it (default true). Off trades safety for speed. */
@@ -23,7 +26,7 @@ export class FileWriter extends StreamWriter {
   constructor(options: FileWriterOptions) {
     super()
     this.#path = options.path
-    this.#fsync = options.fsync ?? true
+    this.#fsync = options.fsync ?? FILE_DEFAULTS.fsync
   }
 
   override async init(): Promise<void> {

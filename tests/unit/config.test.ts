@@ -115,7 +115,7 @@ test('config: every kind of invalid value names its field and what is expected',
     'batch.maxBytes: expected an integer from 1024 to 1073741824, got 512',
     'batch.maxLatencyMs: expected an integer from 0 to 600000, got -1',
     'batch.maxInFlightBatches: expected an integer from 1 to 1024, got 2.5',
-    'format: expected "seed" or "debezium", got "avro"',
+    'format: expected "classic" (also called "seed") or "debezium", got "avro"',
     'logLevel: expected "error", "warn", "info" or "debug", got "trace"',
   ])
   assertEquals(problems(file({ postgres: { url: URL, tables: ['ok', 'a.b.c', 7] }, writer: { type: 'module', path: 'w.ts', options: [] }, batch: 5 })), [
@@ -161,7 +161,7 @@ test('config: unknown keys at any level name the key, suggest a near one and lis
     '["odd key"]: unknown key; allowed keys: postgres, writer, batch, format, logLevel',
   ])
   assertEquals(problems(file({ postgres: { url: URL }, batch: { maxRecrods: 5 } })), [
-    'batch.maxRecrods: unknown key (did you mean maxRecords?); allowed keys: maxRecords, maxBytes, maxLatencyMs, maxInFlightBatches',
+    'batch.maxRecrods: unknown key (did you mean maxRecords?); allowed keys: maxRecords, maxBytes, maxLatencyMs, queueDepth',
   ])
   // "__proto__" from JSON is an ordinary (unknown) key, never a prototype.
   assertEquals(problems({ fileText: `{"__proto__": {"polluted": 1}, "postgres": {"url": "${URL}"}}` }), [
@@ -318,7 +318,7 @@ test('config: all problems from all sources are reported at once', () => {
     '--publication: missing value (usage: --publication <name>)',
     `postgres.slot: ${SLOT_EXPECTED}, got "Bad"`,
     'batch.maxRecords: expected an integer from 1 to 100000, got 0',
-    'format: expected "seed" or "debezium", got "xml"',
+    'format: expected "classic" (also called "seed") or "debezium", got "xml"',
   ])
 })
 

@@ -1,6 +1,6 @@
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
-import { KAFKA_ENV } from '../../src/cli/kafka-args.ts'
+import { KAFKA_ENV } from '../../src/writers/kafka/descriptor.ts'
 import { HELP_TEXT } from '../../src/cli/help.ts'
 import { loadConfig } from '../../src/config/load.ts'
 import { sanitizeTopicName, topicNameProblem, topicTemplateProblem } from '../../src/writers/kafka/topics.ts'

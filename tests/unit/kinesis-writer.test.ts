@@ -30,14 +30,14 @@ test('kinesis writer: partition key strategies — row (default), table, constan
 
 test('kinesis writer: invalid options fail at construction with the option named', () => {
   const { streamName: _, ...noStream } = BASE
-  assertThrows(() => new KinesisWriter(noStream), 'Kinesis writer: give exactly one of streamName and streamArn')
-  assertThrows(() => new KinesisWriter({ ...BASE, streamArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/orders' }), 'give exactly one of streamName and streamArn')
-  assertThrows(() => new KinesisWriter({ ...noStream, streamArn: 'orders' }), 'is not a Kinesis stream ARN')
-  assertThrows(() => new KinesisWriter({ ...noStream, region: 'eu-west-1', streamArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/orders' }), 'region "eu-west-1" differs from the region of streamArn ("us-east-1")')
+  assertThrows(() => new KinesisWriter(noStream), 'Kinesis writer: streamName: required: give streamName or streamArn')
+  assertThrows(() => new KinesisWriter({ ...BASE, streamArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/orders' }), 'streamArn: give either streamName or streamArn, not both')
+  assertThrows(() => new KinesisWriter({ ...noStream, streamArn: 'orders' }), 'streamArn: expected a stream ARN')
+  assertThrows(() => new KinesisWriter({ ...noStream, region: 'eu-west-1', streamArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/orders' }), 'region: "eu-west-1" differs from the region in streamArn ("us-east-1")')
   assertEquals(new KinesisWriter({ ...noStream, region: undefined, streamArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/orders' }) instanceof KinesisWriter, true, 'region taken from the ARN')
-  assertThrows(() => new KinesisWriter({ ...BASE, oversizedRecord: 'dead-letter' }), 'oversizedRecord "dead-letter" needs deadLetterPath')
-  assertThrows(() => new KinesisWriter({ ...BASE, maxConcurrentRequests: 0 }), 'maxConcurrentRequests must be an integer of at least 1, got 0')
-  assertThrows(() => new KinesisWriter({ ...BASE, endpoint: 'localhost:4568' }), 'endpoint must be an http:// or https:// URL')
+  assertThrows(() => new KinesisWriter({ ...BASE, oversizedRecord: 'dead-letter' }), 'deadLetterPath: required with oversizedRecord "dead-letter"')
+  assertThrows(() => new KinesisWriter({ ...BASE, maxConcurrentRequests: 0 }), 'maxConcurrentRequests: expected an integer from 1 to 64, got 0')
+  assertThrows(() => new KinesisWriter({ ...BASE, endpoint: 'localhost:4568' }), 'endpoint: expected an http:// or https:// URL')
 })
 
 test('kinesis writer: publish before init is an error', async () => {

@@ -1,7 +1,13 @@
-/** @module The Kafka writer's options, their defaults, and the checks a library user gets without the config schema. */
+/**
+ * @module The Kafka writer's options: their schema and defaults, which the config section
+ * (writer type "kafka") and the KafkaWriter constructor both check against, and the checks across fields.
+ */
+import * as v from 'valibot'
 import { PgToBrokersError } from '../../errors.ts'
+import { bool, choice, integer, matching, nonEmpty, objectOnly, strict } from '../../fields.ts'
 import type { Logger } from '../../logger.ts'
-import { fixedTopic, templateTopic, type TopicRouter } from './topics.ts'
+import { checkedOptions, type OptionProblem } from '../checked-options.ts'
+import { fixedTopic, templateTopic, topicNameProblem, topicTemplateProblem, type TopicRouter } from './topics.ts'
 
 export type KafkaCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
 export type KafkaSaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512'
@@ -90,41 +96,81 @@ export const KAFKA_DEFAULTS = {
   tombstones: false,
 } as const
 
-const BROKER = /^(\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):(\d{1,5})$/
+/** Option paths whose values are never shown in messages. */
+export const KAFKA_SECRET_PATHS: readonly string[] = ['sasl', 'sasl.password']
 
-/** Fills in defaults and checks what the config schema would. @throws PgToBrokersError (code kafka_config). */
+const BROKER = /^(\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+):(\d{1,5})$/
+const BROKER_EXPECTED = 'expected "host:port", e.g. "127.0.0.1:9092"'
+
+const checked = (problem: (text: string) => string | undefined, fallback: string) =>
+  v.pipe(
+    v.string(`expected ${fallback}`),
+    v.check((text) => problem(text) === undefined, (issue) => problem(String(issue.input)) ?? fallback),
+  )
+
+const sasl = strict(
+  {
+    mechanism: choice(['plain', 'scram-sha-256', 'scram-sha-512']),
+    username: nonEmpty('a user name'),
+    password: v.string('expected the password as a string (value not shown)'),
+  },
+  ' in writer.sasl',
+  { password: 'required with writer.sasl; set PG_TO_BROKERS_KAFKA_SASL_PASSWORD or writer.sasl.password in the config file' },
+)
+const ssl = strict(
+  {
+    caFile: v.optional(nonEmpty('a PEM file path')),
+    certFile: v.optional(nonEmpty('a PEM file path')),
+    keyFile: v.optional(nonEmpty('a PEM file path')),
+    rejectUnauthorized: v.optional(bool, true),
+  },
+  ' in writer.ssl',
+)
+
+/** The schema of every option that has a text form (all but `logger`), with its default. */
+export const KAFKA_OPTION_ENTRIES = {
+  brokers: v.pipe(v.array(matching(BROKER, BROKER_EXPECTED), 'expected a list of "host:port" bootstrap servers'), v.minLength(1, 'expected at least one "host:port"')),
+  topic: v.optional(checked(topicNameProblem, 'a Kafka topic name')),
+  topicTemplate: v.optional(checked(topicTemplateProblem, 'a topic template such as "cdc.{schema}.{table}"')),
+  clientId: v.optional(nonEmpty('a client id'), KAFKA_DEFAULTS.clientId),
+  compression: v.optional(choice(['none', 'gzip', 'snappy', 'lz4', 'zstd']), KAFKA_DEFAULTS.compression),
+  sasl: v.optional(objectOnly(sasl, 'expected an object like {"mechanism": "scram-sha-256", "username": "…", "password": "…"}')),
+  ssl: v.optional(v.union([bool, objectOnly(ssl)], 'expected true, false or an object like {"caFile": "ca.pem"}')),
+  deliveryTimeoutMs: v.optional(integer(1_000, 86_400_000), KAFKA_DEFAULTS.deliveryTimeoutMs),
+  connectTimeoutMs: v.optional(integer(100, 600_000), KAFKA_DEFAULTS.connectTimeoutMs),
+  maxRequestBytes: v.optional(integer(1_024, 1_073_741_824), KAFKA_DEFAULTS.maxRequestBytes),
+  oversizedRecord: v.optional(choice(['fail', 'dead-letter']), KAFKA_DEFAULTS.oversizedRecord),
+  deadLetterPath: v.optional(nonEmpty('a file path')),
+  tombstones: v.optional(bool, KAFKA_DEFAULTS.tombstones),
+}
+
+/** Options as the schema leaves them: checked, with every default. */
+export type KafkaSettings = v.InferOutput<v.ObjectSchema<typeof KAFKA_OPTION_ENTRIES, undefined>>
+
+/** What no single option's schema can see: topic or template, and a dead-letter policy without its file. */
+export function kafkaProblems(options: Pick<KafkaSettings, 'topic' | 'topicTemplate' | 'oversizedRecord' | 'deadLetterPath'>): OptionProblem[] {
+  const problems: OptionProblem[] = []
+  if (options.topic !== undefined && options.topicTemplate !== undefined) problems.push({ key: 'topic', problem: 'give either a topic or a topic template, not both' })
+  if (options.topic === undefined && options.topicTemplate === undefined) problems.push({ key: 'topic', problem: 'required: give a topic or a topic template', missing: true })
+  if (options.oversizedRecord === 'dead-letter' && options.deadLetterPath === undefined) {
+    problems.push({ key: 'deadLetterPath', problem: 'required with oversizedRecord "dead-letter" (records Kafka refuses as too large are appended to this file)', missing: true })
+  }
+  return problems
+}
+
+/** Fills in defaults and checks the options as the config schema does. @throws PgToBrokersError (code kafka_config). */
 export function resolveKafkaOptions(options: KafkaWriterOptions): ResolvedKafkaOptions {
-  const fail = (message: string): never => {
-    throw new PgToBrokersError('kafka_config', `Kafka writer: ${message}`)
-  }
-  if (options.brokers.length === 0) fail('brokers is empty: give at least one "host:port"')
-  const badBroker = options.brokers.find((b) => !BROKER.test(b))
-  if (badBroker !== undefined) fail(`broker ${JSON.stringify(badBroker)} is not "host:port"`)
-  if ((options.topic === undefined) === (options.topicTemplate === undefined)) fail('give exactly one of topic and topicTemplate')
-  let router: TopicRouter
-  try {
-    router = options.topic !== undefined ? fixedTopic(options.topic) : templateTopic(options.topicTemplate!)
-  } catch (error) {
-    return fail((error as Error).message)
-  }
-  const clientId = options.clientId ?? KAFKA_DEFAULTS.clientId
-  const oversizedRecord = options.oversizedRecord ?? KAFKA_DEFAULTS.oversizedRecord
-  if (oversizedRecord === 'dead-letter' && !options.deadLetterPath) fail('oversizedRecord "dead-letter" needs deadLetterPath (the file dead letters are appended to)')
-  const ssl = options.ssl === true ? {} : options.ssl === false ? undefined : options.ssl
+  const settings = checkedOptions(v.object(KAFKA_OPTION_ENTRIES), options, 'Kafka writer', 'kafka_config', KAFKA_SECRET_PATHS)
+  const problem = kafkaProblems(settings)[0]
+  if (problem !== undefined) throw new PgToBrokersError('kafka_config', `Kafka writer: ${problem.key}: ${problem.problem}`)
+  const router: TopicRouter = settings.topic !== undefined ? fixedTopic(settings.topic) : templateTopic(settings.topicTemplate!)
   return {
-    brokers: options.brokers,
+    ...settings,
     router,
-    fixedTopic: options.topic,
-    clientId,
-    compression: options.compression ?? KAFKA_DEFAULTS.compression,
-    sasl: options.sasl,
-    ssl,
-    deliveryTimeoutMs: options.deliveryTimeoutMs ?? KAFKA_DEFAULTS.deliveryTimeoutMs,
-    connectTimeoutMs: options.connectTimeoutMs ?? KAFKA_DEFAULTS.connectTimeoutMs,
-    maxRequestBytes: options.maxRequestBytes ?? KAFKA_DEFAULTS.maxRequestBytes,
-    oversizedRecord,
-    deadLetterPath: options.deadLetterPath,
-    tombstones: options.tombstones ?? KAFKA_DEFAULTS.tombstones,
+    fixedTopic: settings.topic,
+    sasl: settings.sasl,
+    ssl: settings.ssl === true ? {} : settings.ssl === false ? undefined : settings.ssl,
+    deadLetterPath: settings.deadLetterPath,
   }
 }
 
