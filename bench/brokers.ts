@@ -11,7 +11,7 @@ import process from 'node:process'
 import { Admin } from '@platformatic/kafka'
 import { KinesisClient } from '../src/writers/kinesis/client.ts'
 import { CredentialProvider } from '../src/writers/kinesis/credentials.ts'
-import type { Consumer, Paths } from './consumers.ts'
+import { cli, type Consumer, type Paths } from './consumers.ts'
 import { startNullKinesis } from './null-kinesis.ts'
 import type { BrokerTarget } from './runners/broker.ts'
 
@@ -26,8 +26,32 @@ export function brokerConsumers(root: string): Consumer[] {
   if (kinesis) consumers.push(brokerConsumer('kinesis', kinesis, prepareKinesis))
   consumers.push(brokerConsumer('kinesis', 'null', prepareNullKinesis, 'null_kinesis', 'Kinesis (null endpoint: accepts and drops)'))
   const kafka = serverEnvironment(root, 'kafka', 'PG_TO_BROKERS_TEST_KAFKA_BROKERS')
-  if (kafka) consumers.push(brokerConsumer('kafka', kafka, prepareKafka))
+  if (kafka) consumers.push(brokerConsumer('kafka', kafka, prepareKafka), cliKafkaConsumer(kafka))
   return consumers
+}
+
+/**
+ * The shipped CLI bundle with `--writer kafka`, as users run it: over TCP, default Kafka settings
+ * (acks=all, idempotent), stopped by the harness once its slot is confirmed past the workload's
+ * end, i.e. once the broker acknowledged every record. Compare with cli_node_tcp (stdout).
+ */
+function cliKafkaConsumer(brokers: string): Consumer {
+  return {
+    id: 'cli_node_tcp_kafka',
+    label: `pg-to-brokers run --writer kafka (CLI bundle) → Kafka (local broker, ${KAFKA_PARTITIONS} partitions), node, tcp`,
+    transport: 'tcp',
+    stopWhenConfirmed: true,
+    prepare: async () => {
+      const destination = `pgtb_bench_${Date.now().toString(36)}`
+      const ready = await prepareKafka(brokers, destination)
+      const target: BrokerTarget = { broker: 'kafka', address: ready.address, destination }
+      return { extra: { ...target }, cleanup: ready.cleanup }
+    },
+    command: (job, paths, c) => {
+      const target = job as typeof job & Partial<BrokerTarget>
+      return cli(job, paths, c, 'tcp', ['--writer', 'kafka', '--kafka-brokers', target.address ?? brokers, '--kafka-topic', target.destination ?? ''])
+    },
+  }
 }
 
 /** Readies the destination; resolves with the address to use (it may differ from the one given) and the clean-up. */
@@ -46,7 +70,7 @@ function brokerConsumer(broker: BrokerTarget['broker'], address: string, prepare
       return { extra: { ...target }, cleanup: ready.cleanup }
     },
     command: (job, paths: Paths, c) => ({
-      file: process.execPath,
+      file: paths.node,
       args: [...paths.nodeFlags, `${paths.bundles}/broker.mjs`],
       env: { PGHOST: c.socketDir, PGPORT: String(c.port), PGUSER: c.user, PGTB_BENCH_JOB: JSON.stringify({ ...job, url: `postgres:///${c.database}` }) },
     }),
