@@ -5,6 +5,7 @@ import { createProducer, type KafkaProducer } from './client.ts'
 import { isFatalKafkaError, isTooLarge, isUnknownTopicError, kafkaFailure, type FailureContext } from './errors.ts'
 import { KAFKA_HEADERS, largestOf, splitBySize, toMessage, tombstoneFor, type KafkaMessage } from './messages.ts'
 import { resolveKafkaOptions, type KafkaWriterOptions, type ResolvedKafkaOptions } from './options.ts'
+import { ProduceSession } from './produce.ts'
 import { PgToBrokersError } from '../../errors.ts'
 import { silentLogger, type Logger } from '../../logger.ts'
 
@@ -33,6 +34,8 @@ const utf8 = new TextDecoder()
 export class KafkaWriter extends StreamWriter {
   readonly #options: ResolvedKafkaOptions
   #producer: KafkaProducer | undefined
+  /** Sequence numbers of the current producer: discarded with it. */
+  #session: ProduceSession | undefined
   /** The previous publish: each waits for it, so batches never overlap (the client must not send concurrently). */
   #queue: Promise<unknown> = Promise.resolve()
   /** Rejects the call in progress when the client retries an error that retrying cannot cure. */
@@ -140,9 +143,11 @@ export class KafkaWriter extends StreamWriter {
   /** Sends one produce request's worth of messages and waits for every acknowledgement. */
   async #send(run: KafkaMessage[]): Promise<void> {
     const producer = await this.#ensureProducer()
+    this.#session ??= new ProduceSession(producer, this.#options.compression)
+    const session = this.#session
     const topics = [...new Set(run.map((m) => m.topic))]
     const context = { ...this.#context(`sending ${run.length} records`, topics), largest: largestOf(run), records: run.length }
-    await this.#withDeadline(this.#options.deliveryTimeoutMs, context, () => producer.send({ messages: run }))
+    await this.#withDeadline(this.#options.deliveryTimeoutMs, context, () => session.send(run))
   }
 
   /**
@@ -184,6 +189,7 @@ export class KafkaWriter extends StreamWriter {
   async #discardProducer(): Promise<void> {
     const producer = this.#producer
     this.#producer = undefined
+    this.#session = undefined
     // Forced: pending calls fail at once instead of retrying on; errors on the way out change nothing.
     if (producer) await new Promise<void>((resolve) => producer.close(true, () => resolve()))
   }
