@@ -3,6 +3,7 @@
  * template slot and writes to /dev/null (stdout) where it writes anything.
  */
 import process from 'node:process'
+import { startNullKinesis, STUB_CREDENTIALS } from './null-kinesis.ts'
 import type { Job } from './runners/job.ts'
 
 /** `tcp` is plain TCP (sslmode=disable); `tls` is TCP with sslmode=require. */
@@ -75,6 +76,7 @@ export function consumers(profileDir: string): Consumer[] {
       stopWhenConfirmed: true,
       command: (job, paths, c) => cli(job, paths, c, transport),
     })
+    if (transport === 'tcp') list.push(cliKinesisStub())
     list.push(postgresSubscribe(transport))
   }
   list.push(pipeline('node', 'tls'))
@@ -139,6 +141,46 @@ export function cli(job: Job, paths: Paths, c: Connection, transport: Transport,
     file: paths.node,
     args: [...paths.nodeFlags, paths.cli, 'run', '--slot', job.slot, '--publication', job.publication, ...writerArgs],
     env: { PG_TO_BROKERS_POSTGRES_URL: urlFor(c, transport) },
+  }
+}
+
+/** Where the Kinesis stub row's stub listens and the stream it holds: set by its prepare, read by its command. */
+interface KinesisStubTarget {
+  readonly kinesisEndpoint: string
+  readonly kinesisStream: string
+}
+
+/**
+ * The CLI as users run it with `--writer kinesis` (default options), against bench/null-kinesis.ts
+ * on loopback: it answers at once but checks each request's SigV4 signature and limits, so the row
+ * is the writer's own cost next to cli_node_tcp. A request the stub refused fails the run.
+ */
+function cliKinesisStub(): Consumer {
+  return {
+    id: 'cli_node_tcp_kinesis_stub',
+    label: 'pg-to-brokers run --writer kinesis (CLI bundle) → Kinesis stub (checks SigV4 and limits, answers at once), node, tcp',
+    transport: 'tcp',
+    stopWhenConfirmed: true,
+    prepare: async () => {
+      const stream = `pgtb_bench_${Date.now().toString(36)}`
+      const stub = await startNullKinesis({ streamName: stream })
+      const target: KinesisStubTarget = { kinesisEndpoint: stub.endpoint, kinesisStream: stream }
+      const cleanup = async () => {
+        await stub.close()
+        const { rejected, requests, records, reasons } = stub.stats
+        if (rejected > 0 || records === 0) {
+          throw new Error(`cli_node_tcp_kinesis_stub: the Kinesis stub refused ${rejected} of ${requests} requests (${records} records accepted), so its rows/s mean nothing: ${reasons.join('; ') || 'no record arrived'}`)
+        }
+      }
+      return { extra: { ...target }, cleanup }
+    },
+    command: (job, paths, c) => {
+      const target = job as Job & Partial<KinesisStubTarget>
+      const writerArgs = ['--writer', 'kinesis', '--kinesis-stream', target.kinesisStream ?? 'pgtb_bench', '--kinesis-region', 'us-east-1', '--kinesis-endpoint', target.kinesisEndpoint ?? 'http://127.0.0.1:9']
+      const command = cli(job, paths, c, 'tcp', writerArgs)
+      const keys = STUB_CREDENTIALS[0]!
+      return { ...command, env: { ...command.env, AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey } }
+    },
   }
 }
 

@@ -42,7 +42,18 @@ export function workloadTable(workload: WorkloadResult): string {
     }
     lines.push(`| ${r.label} | ${fmt(rowsPerSecond(r), 0)} | ${fmt(rowsPerSecond(r) / base, 2)} | ${fmt(m.walsenderCpu / millions(r), 2)} | ${fmt(m.consumerCpu / millions(r), 2)} | ${fmt(m.peakRss / MB, 0)} | ${fmt(m.load1, 1)} | ${notes(r)} |`)
   }
-  return lines.join('\n')
+  return [...lines, ...writerRatios(workload.results)].join('\n')
+}
+
+/** A CLI row with another writer (id `cli_node_tcp_<writer>`) against the same CLI to stdout (`cli_node_tcp`), when both ran. */
+function writerRatios(results: readonly ConsumerResult[]): string[] {
+  const ok = results.filter((r) => r.measurement.exitCode === 0)
+  const lines: string[] = []
+  for (const r of ok) {
+    const base = ok.find((b) => r.id.startsWith(`${b.id}_`) && /^cli_node_(tcp|tls)$/.test(b.id))
+    if (base) lines.push(`- ${r.id} ÷ ${base.id}: ${fmt(rowsPerSecond(r) / rowsPerSecond(base), 2)} × the rows/s`)
+  }
+  return lines.length > 0 ? ['', ...lines] : []
 }
 
 /** RSS over the run at fifths of its length: flat is what streaming a huge transaction should look like. */
