@@ -4,7 +4,7 @@
  * Kafka (scripts/kafka.sh). Each run gets a fresh stream or topic, deleted afterwards. A broker
  * whose server cannot be started is left out, with a message. kinesis-local stores every record
  * and slows as shards fill (under 1,000 records/s here), so the Kinesis writer also runs against
- * bench/null-kinesis.ts, which accepts and drops: the writer's own cost, with HTTP and signing.
+ * bench/null-kinesis.ts, which checks signatures and limits and drops: the writer's own cost, with HTTP and signing.
  */
 import { execFileSync } from 'node:child_process'
 import process from 'node:process'
@@ -24,7 +24,7 @@ export function brokerConsumers(root: string): Consumer[] {
   const consumers: Consumer[] = []
   const kinesis = serverEnvironment(root, 'kinesis', 'PG_TO_BROKERS_KINESIS_TEST_ENDPOINT')
   if (kinesis) consumers.push(brokerConsumer('kinesis', kinesis, prepareKinesis))
-  consumers.push(brokerConsumer('kinesis', 'null', prepareNullKinesis, 'null_kinesis', 'Kinesis (null endpoint: accepts and drops)'))
+  consumers.push(brokerConsumer('kinesis', 'null', prepareNullKinesis, 'null_kinesis', 'Kinesis (stub: checks SigV4 and limits, drops)'))
   const kafka = serverEnvironment(root, 'kafka', 'PG_TO_BROKERS_TEST_KAFKA_BROKERS')
   if (kafka) consumers.push(brokerConsumer('kafka', kafka, prepareKafka), cliKafkaConsumer(kafka))
   return consumers

@@ -4,7 +4,8 @@
  * 1,000-row transactions). Each consumer drains its own slot, copied from one template slot made
  * before the workload, so all read the same WAL. The stdout run is a child process whose stdout is
  * /dev/null. kinesis-local is slow (a few MB/s, and slower per record as a shard fills), so it
- * bounds those figures; the null endpoint (bench/null-kinesis.ts) shows the writer's own cost.
+ * bounds those figures; the null endpoint (bench/null-kinesis.ts: checks signatures and limits, stores
+ * nothing) shows the writer's own cost.
  * Neither says anything about AWS's throughput.
  *
  *   node_modules/.bin/tsx bench/kinesis.ts [--rows 50000]      (also: deno run -A …, bun …)
