@@ -40,10 +40,10 @@ export function loadConfig(sources: ConfigSources): Config {
     issues.push(...describeIssues(relevant))
   }
   if (result.success) issues.push(...(writerDescriptor(result.output.writer.type)?.problems?.(result.output.writer) ?? []))
+  const oldNames = DEPRECATED_NAMES.filter(([old]) => valueAt(merged, old) !== undefined)
+  for (const [old, current] of oldNames) if (valueAt(merged, current) !== undefined) issues.push(`${old}: the old name of ${current}; give only ${current}`)
   if (!result.success || issues.length > 0) throw new ConfigError([...new Set(issues)])
-  for (const [old, current] of DEPRECATED_NAMES) {
-    if (valueAt(merged, old) !== undefined) sources.deprecated?.(`${old} is deprecated: call it ${current} (the old name still works)`)
-  }
+  for (const [old, current] of oldNames) sources.deprecated?.(`${old} is deprecated: call it ${current} (the old name still works)`)
   return result.output
 }
 

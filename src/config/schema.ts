@@ -126,10 +126,6 @@ const BatchSchema = v.pipe(
     {},
     ['maxInFlightBatches'],
   ),
-  v.forward(
-    v.check((batch) => batch.queueDepth === undefined || batch.maxInFlightBatches === undefined, 'the old name of batch.queueDepth: give only queueDepth'),
-    ['maxInFlightBatches'],
-  ),
   v.transform(({ queueDepth, maxInFlightBatches, ...batch }) => ({ ...batch, maxInFlightBatches: queueDepth ?? maxInFlightBatches ?? QUEUE_DEPTH_DEFAULT })),
 )
 
