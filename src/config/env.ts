@@ -25,7 +25,7 @@ export const ENV = {
   logLevel: 'PG_TO_BROKERS_LOG_LEVEL',
 } as const
 
-const ENV_NAMES: SourceNames = { type: ENV.writer, of: (writer, setting) => (setting.choosesType === false ? undefined : writer.groupNames?.env) ?? setting.env ?? setting.key }
+const ENV_NAMES: SourceNames = { type: ENV.writer, source: 'env' }
 
 /** What the environment sets; problems (a bad boolean, a contradictory writer) go to `issues`. */
 export function readEnv(env: Readonly<Record<string, string | undefined>>, issues: string[]): ConfigOverrides {

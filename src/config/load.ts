@@ -3,7 +3,8 @@ import * as v from 'valibot'
 import { writerDescriptor } from '../writers/registry.ts'
 import { readEnv } from './env.ts'
 import { scanArgs } from './flags.ts'
-import { ConfigError, ConfigSchema, DEPRECATED_NAMES, describeIssues, joinPath, type Config } from './schema.ts'
+import { joinPath } from '../fields.ts'
+import { ConfigError, ConfigSchema, DEPRECATED_NAMES, describeIssues, type Config } from './schema.ts'
 
 export { ConfigError }
 export { ENV } from './env.ts'

@@ -1,12 +1,10 @@
 /** @module The configuration schema (valibot), and how its problems read: one line per problem, `path: expectation, got value`. */
 import * as v from 'valibot'
-import { bool, choice, closestMatch, describeIssues as describeWith, integer, joinPath, nonEmpty, objectOnly, oneOf, showValue, strict } from '../fields.ts'
+import { bool, choice, describeIssues as describeWith, integer, nonEmpty, objectOnly, oneOf, strict } from '../fields.ts'
 import { parseConnectionSettings } from '../pg/conninfo.ts'
 import { DEFAULT_STATE_TABLE } from '../pg/slot-markers.ts'
 import type { WriterSection } from '../writers/descriptor.ts'
 import { WRITER_SCHEMAS, WRITERS } from '../writers/registry.ts'
-
-export { closestMatch, joinPath, showValue }
 
 /** Thrown for any configuration problem; `issues` holds every problem found, one line each. */
 export class ConfigError extends Error {

@@ -20,10 +20,16 @@ export interface WriterChoice {
 export interface SourceNames {
   /** What sets the type: "--writer" or PG_TO_BROKERS_WRITER. */
   readonly type: string
-  readonly of: (writer: WriterDescriptor, setting: WriterSetting) => string
+  readonly source: 'flags' | 'env'
 }
 
-export const FLAG_NAMES: SourceNames = { type: '--writer', of: (writer, setting) => (setting.choosesType === false ? undefined : writer.groupNames?.flags) ?? setting.flag ?? setting.key }
+export const FLAG_NAMES: SourceNames = { type: '--writer', source: 'flags' }
+
+/** A setting as a message names it: its flag or variable, or for a type's choice, the type's group ("a --kafka-* flag"). */
+function nameOf(writer: WriterDescriptor, setting: WriterSetting, source: SourceNames['source']): string {
+  const own = (source === 'flags' ? setting.flag : setting.env) ?? setting.key
+  return setting.choosesType === false ? own : (writer.groupNames?.[source] ?? own)
+}
 
 export const emptyChoice = (): WriterChoice => ({ sections: new Map(), given: [] })
 
@@ -64,7 +70,7 @@ export function writerFromEnv(get: (name: string) => string | undefined, issues:
 export function writerOverride(choice: WriterChoice, names: SourceNames, issues: string[]): WriterSection | undefined {
   const choosers = new Map<string, string>()
   for (const { writer, setting } of choice.given) {
-    if (setting.choosesType !== false && !choosers.has(writer.type)) choosers.set(writer.type, names.of(writer, setting))
+    if (setting.choosesType !== false && !choosers.has(writer.type)) choosers.set(writer.type, nameOf(writer, setting, names.source))
   }
   const ordered = WRITERS.map((writer) => writer.type as string).filter((type) => choosers.has(type))
   if (ordered.length > 1) {
@@ -79,7 +85,7 @@ export function writerOverride(choice: WriterChoice, names: SourceNames, issues:
   for (const { writer, setting } of choice.given) {
     if (setting.choosesType !== false || chosen === undefined || chosen === writer.type || misplaced.has(setting.key)) continue
     misplaced.add(setting.key)
-    issues.push(`writer.${setting.key}: ${names.of(writer, setting)} ${setting.plural ? 'apply' : 'applies'} only to writer type "${writer.type}", not ${showValue(chosen)}`)
+    issues.push(`writer.${setting.key}: ${nameOf(writer, setting, names.source)} ${setting.plural ? 'apply' : 'applies'} only to writer type "${writer.type}", not ${showValue(chosen)}`)
   }
   const writer: WriterSection = chosen === undefined ? {} : { type: chosen }
   for (const [type, section] of choice.sections) if (chosen === undefined || type === chosen) Object.assign(writer, section)
