@@ -99,6 +99,22 @@ class EagerReads implements ReadPacer {
     this.#windowBytes = 0
   }
 
+  #gatherMs = GATHER_MS
+
+  /**
+   * After a short read or round of `bytes` while busy: a streaming-sized one doubles the next
+   * pause (up to MAX_GATHER_MS), a trickle halves it; then pauses.
+   */
+  gatherAfterShort(bytes: number): void {
+    this.#gatherMs = bytes >= STREAMING_READ_BYTES ? Math.min(this.#gatherMs * 2, MAX_GATHER_MS) : Math.max(this.#gatherMs / 2, GATHER_MS)
+    this.gather(this.#gatherMs)
+  }
+
+  /** Not busy: the next pause starts short again. */
+  resetGather(): void {
+    this.#gatherMs = GATHER_MS
+  }
+
   /** Pauses for `ms`, then reads again unless held for backpressure by then. */
   gather(ms = GATHER_MS): void {
     if (this.gathering) return
@@ -121,7 +137,6 @@ class EagerReads implements ReadPacer {
  */
 class GulpedReads extends EagerReads {
   #readBytes = 0
-  #gatherMs = GATHER_MS
 
   override received(payloadBytes: number, buffered: number): boolean {
     this.held ||= buffered >= MAX_BUFFERED_MESSAGES
@@ -136,22 +151,23 @@ class GulpedReads extends EagerReads {
     this.countBytes(bytes)
     if (this.held) return
     if (!this.busy) {
-      this.#gatherMs = GATHER_MS
+      this.resetGather()
       return this.resume()
     }
     if (bytes >= FULL_READ_BYTES) return this.resume()
-    this.#gatherMs = bytes >= STREAMING_READ_BYTES ? Math.min(this.#gatherMs * 2, MAX_GATHER_MS) : Math.max(this.#gatherMs / 2, GATHER_MS)
-    this.gather(this.#gatherMs)
+    this.gatherAfterShort(bytes)
   }
 }
 
 /**
  * TLS: each record arrives as a chunk of its own, so pausing after every chunk would read one
  * message per pause. Instead a whole round (every record decrypted before the next poll for I/O)
- * is counted; after a short round the socket pauses at the next payload, for GATHER_MS.
+ * is counted; after a short round the socket pauses at the next payload, lengthening and
+ * shortening the pause as over TCP.
  */
 class GatheredRounds extends EagerReads {
   #roundBytes = 0
+  #lastRoundBytes = 0
   #pauseNext = false
   /** This round ended in a gathering pause: it was cut short on purpose, so it says nothing of the next. */
   #cutShort = false
@@ -164,12 +180,14 @@ class GatheredRounds extends EagerReads {
     if (!this.#pauseNext) return true
     this.#pauseNext = false
     this.#cutShort = true
-    this.gather()
+    this.gatherAfterShort(this.#lastRoundBytes)
     return false
   }
 
   #endOfRound(): void {
     this.countBytes(this.#roundBytes)
+    if (!this.busy) this.resetGather()
+    this.#lastRoundBytes = this.#roundBytes
     this.#pauseNext = this.busy && !this.#cutShort && this.#roundBytes < FULL_READ_BYTES
     this.#cutShort = false
     this.#roundBytes = 0

@@ -8,6 +8,7 @@ import { standbyStatusUpdate } from './replication-frames.ts'
 import { quoteIdent, quoteLiteral } from './identifiers.ts'
 import { describeTarget, explainConnectionError } from './errors.ts'
 import { PgToBrokersError } from '../errors.ts'
+import { afterIo } from '../runtime/timers.ts'
 
 /** Session settings that fix the server's text output format for every value we decode. */
 export const OUTPUT_SETTINGS: Readonly<Record<string, string>> = {
@@ -62,6 +63,7 @@ export class ReplicationConnection {
   #buffered: Uint8Array[] = []
   #pacer: ReadPacer
   #wake: (() => void) | undefined
+  #wakeScheduled = false
   #failure: Error | undefined
   #ended = false
 
@@ -192,8 +194,22 @@ export class ReplicationConnection {
   /** Keeps a payload; false asks the driver to pause its socket after this read (see read-pacing.ts). */
   #receive(chunk: Uint8Array): boolean {
     this.#buffered.push(chunk)
-    this.#notify()
+    this.#wakeAfterIo()
     return this.#pacer.received(chunk.byteLength, this.#buffered.length)
+  }
+
+  /**
+   * Wakes the reader once the I/O being delivered now is handled. Over TLS each record reaches
+   * `push` in a callback of its own, with its microtasks run in between: woken at once, the reader
+   * would take one or two rows per wake-up.
+   */
+  #wakeAfterIo(): void {
+    if (this.#wakeScheduled) return
+    this.#wakeScheduled = true
+    afterIo(() => {
+      this.#wakeScheduled = false
+      this.#notify()
+    })
   }
 
   #notify(): void {

@@ -112,6 +112,38 @@ test('read pacing, TLS: a round reads on; after a short round the next payload p
   assertEquals(pacer.received(200, 2), true)
 })
 
+test('read pacing, TLS: rounds of a streaming walsender lengthen the pause up to 16 ms, a trickle shortens it again', async () => {
+  const { resume } = counter()
+  const clock = fakeClock()
+  const pacer = readPacer('tls', resume, clock.now)
+  await makeBusy(pacer, clock, 'tls')
+  const pauses: number[] = []
+  let endPause: (() => void) | undefined
+  const realSetTimeout = globalThis.setTimeout
+  globalThis.setTimeout = ((callback: () => void, ms: number) => {
+    pauses.push(ms)
+    endPause = callback
+    return 0
+  }) as unknown as typeof setTimeout
+  // A round of `payloads` records, then the first payload of the next round, which pauses.
+  const round = async (payloads: number) => {
+    for (let i = 0; i < payloads; i++) assertEquals(pacer.received(200, i + 1), true)
+    await nextRound()
+    assertEquals(pacer.received(200, 1), false, 'the payload after a short round pauses')
+    await nextRound()
+    endPause?.()
+    endPause = undefined
+  }
+  try {
+    for (let i = 0; i < 5; i++) await round(20) // 4 kB rounds: the walsender is streaming
+    assertEquals(pauses, [2, 4, 8, 16, 16])
+    for (let i = 0; i < 4; i++) await round(1) // one message per round: a trickle
+    assertEquals(pauses.slice(5), [8, 4, 2, 1])
+  } finally {
+    globalThis.setTimeout = realSetTimeout
+  }
+})
+
 test('read pacing, TLS: held for backpressure, the socket waits for the consumer even when the gathering pause ends', async () => {
   const { resume, count } = counter()
   const clock = fakeClock()
