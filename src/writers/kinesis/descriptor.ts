@@ -74,7 +74,8 @@ export const kinesisWriter = defineWriter({
     return region === undefined ? section : { ...section, region }
   },
   problems(section) {
-    return kinesisProblems(section, (key) => `writer.${key}`).map(({ key, problem }) => `writer.${key}: ${key === 'streamName' ? STREAM_REQUIRED : problem}`)
+    const problems = kinesisProblems(section, (key) => `writer.${key}`)
+    return problems.map(({ key, problem, missing }) => `writer.${key}: ${missing && key === 'streamName' ? STREAM_REQUIRED : problem}`)
   },
   async create(section, { logger }) {
     // Imported only now, so Kinesis code (signing, MD5, aggregation, credentials) loads only for those who use it.
