@@ -5,7 +5,7 @@ export type StatusSender = (received: Lsn, flushed: Lsn, replyRequested: boolean
 
 /**
  * Invariant: `flushed` only moves forward, and only to positions whose changes were all durably
- * delivered (or that hold no change at all: an idle stream's keepalive position).
+ * delivered (or that hold no change at all: an idle replication stream's keepalive position).
  */
 export class Checkpoint {
   #received: Lsn

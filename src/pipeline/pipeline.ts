@@ -44,7 +44,7 @@ export interface PostgresOptions extends SourceOptions {
   /**
    * Prefixes of logical messages (`pg_logical_emit_message`) to deliver as records; `*` takes every
    * prefix. Empty (the default): none are asked for, since any role that may call the function could
-   * otherwise inject records into the stream. Needs PostgreSQL ≥ 14.
+   * otherwise inject records into the output. Needs PostgreSQL ≥ 14.
    */
   readonly messagePrefixes?: readonly string[] | undefined
 }
@@ -88,7 +88,7 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     const standby = { slot: pg.slot, url: pg.url, logger, signal: options.signal, onWaiting: options.onStandbyWaiting }
     if (pg.standby && !(await waitForSlotLease(catalog, standby))) return
     // The writer starts only once this process may write (a standby's init must not touch what the
-    // active process is writing), and before the slot: a missing stream or topic must not leave a new slot retaining WAL.
+    // active process is writing), and before the slot: a missing Kinesis stream or Kafka topic must not leave a new slot retaining WAL.
     await options.writer.init()
     await prepareSource(catalog, pg, { reconnect: options.resume === true }, logger)
     for (;;) {
@@ -123,14 +123,15 @@ async function replicate(catalog: Catalog, options: PipelineOptions, logger: Log
     await replication.start({ slot: pg.slot, publication: pg.publication, startLsn: 0n, protoVersion: streaming ? 2 : 1, streaming, messages })
     logger.info('streaming', { slot: pg.slot, publication: pg.publication, inProgressTransactions: streaming ? 'streamed' : 'sent at commit' })
     options.onStreaming?.()
-    await stream(replication, catalog, spool, options, logger)
+    await deliverReplicationStream(replication, catalog, spool, options, logger)
   } finally {
     await replication?.close()
     await spool?.remove()
   }
 }
 
-async function stream(replication: ReplicationConnection, catalog: Catalog, spool: SpoolDirectory | undefined, options: PipelineOptions, logger: Logger): Promise<void> {
+/** Decodes the replication stream into records, hands them to the writer in batches, confirms what was delivered. */
+async function deliverReplicationStream(replication: ReplicationConnection, catalog: Catalog, spool: SpoolDirectory | undefined, options: PipelineOptions, logger: Logger): Promise<void> {
   const checkpoint = new Checkpoint(0n, (received, flushed, reply) => replication.sendStatus(received, flushed, reply))
   // Reading stops when the caller aborts, and as soon as a publish fails (not at the next message).
   const reading = new AbortController()
