@@ -6,6 +6,9 @@
 #   scripts/kafka.sh status   exit 0 if the broker runs, 3 if it does not
 #   scripts/kafka.sh env      print `export …` lines for the tests (eval "$(scripts/kafka.sh env)")
 #   scripts/kafka.sh reset    stop it, then delete its data (topics and messages)
+#   scripts/kafka.sh topic <name> [partitions]   create a topic (default 1 partition); an existing one is fine
+#   scripts/kafka.sh consume <topic> [count]     print the topic's message values from its start, one a line,
+#                             until count (default 1) arrived; fails after 30 s (PG_TO_BROKERS_CONSUME_TIMEOUT_S)
 #
 # Files:     <repo>/.cache/kafka/{libs,data,log,server.properties,kafka.pid}; the version is pinned in scripts/kafka/pom.xml.
 # Listeners: PLAINTEXT 127.0.0.1:19092, SASL_PLAINTEXT 127.0.0.1:19094 (PLAIN and SCRAM-SHA-256, user pgtb /
@@ -179,6 +182,15 @@ cmd_env() {
   printf 'export PG_TO_BROKERS_TEST_KAFKA_PIDFILE=%q\n' "$PIDFILE"
 }
 
+# topic/consume: the project's Kafka client (scripts/kafka-client.ts) on the PLAINTEXT listener.
+cmd_client() {
+  local command="$1"; shift
+  [ -n "${1:-}" ] || die "usage: $0 $command <name> [$([ "$command" = topic ] && echo partitions || echo count)]"
+  port_open "$PORT" || die "no broker answers on 127.0.0.1:$PORT: start it with bash scripts/kafka.sh start"
+  [ -x "$ROOT/node_modules/.bin/tsx" ] || die "node_modules/.bin/tsx is missing: run npm ci in $ROOT first"
+  "$ROOT/node_modules/.bin/tsx" "$ROOT/scripts/kafka-client.ts" "$command" "127.0.0.1:$PORT" "$@"
+}
+
 cmd_reset() {
   cmd_stop
   rm -rf "$DATA"
@@ -198,5 +210,6 @@ case "${1:-}" in
   status) cmd_status ;;
   env) cmd_env ;;
   reset) with_lock cmd_reset ;;
-  *) echo "usage: $0 start|stop|status|env|reset" >&2; exit 2 ;;
+  topic | consume) cmd_client "$@" ;;
+  *) echo "usage: $0 start|stop|status|env|reset|topic|consume" >&2; exit 2 ;;
 esac

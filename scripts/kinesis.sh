@@ -6,6 +6,10 @@
 #   scripts/kinesis.sh stop      stop the server this script started (by its recorded PID only)
 #   scripts/kinesis.sh status    exit 0 if the recorded server runs, 3 if not
 #   scripts/kinesis.sh env       print `export …` lines for the tests (eval "$(scripts/kinesis.sh env)")
+#   scripts/kinesis.sh stream <name> [shards]   create a stream (default 1 shard) and wait until it is ACTIVE;
+#                                an existing one is fine (region: AWS_REGION, else us-east-1)
+#   scripts/kinesis.sh read <stream> [count]    print the data of the stream's records from the start, one a
+#                                line, until count (default 1) arrived; fails after 30 s (PG_TO_BROKERS_CONSUME_TIMEOUT_S)
 #
 # Port: 4568 for HTTP (PG_TO_BROKERS_KINESIS_PORT overrides), 4567 for its HTTPS listener
 # (PG_TO_BROKERS_KINESIS_TLS_PORT). Both bind to 127.0.0.1 only (scripts/kinesis-local-loopback.cjs).
@@ -82,6 +86,15 @@ cmd_status() {
   return 3
 }
 
+# stream/read: the project's own signed Kinesis client (scripts/kinesis-client.ts) against this server.
+cmd_client() {
+  local command="$1"; shift
+  [ -n "${1:-}" ] || die "usage: $0 $command <name> [$([ "$command" = stream ] && echo shards || echo count)]"
+  port_open || die "no Kinesis server answers on 127.0.0.1:$PORT: start it with bash scripts/kinesis.sh start"
+  [ -x "$ROOT/node_modules/.bin/tsx" ] || die "node_modules/.bin/tsx is missing: run npm ci in $ROOT first"
+  "$ROOT/node_modules/.bin/tsx" "$ROOT/scripts/kinesis-client.ts" "$command" "http://127.0.0.1:$PORT" "$@"
+}
+
 cmd_env() {
   printf 'export PG_TO_BROKERS_KINESIS_TEST_ENDPOINT=%q\n' "http://127.0.0.1:$PORT"
 }
@@ -92,5 +105,6 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) echo "usage: $0 install|start|stop|status|env" >&2; exit 2 ;;
+  stream | read) cmd_client "$@" ;;
+  *) echo "usage: $0 install|start|stop|status|env|stream|read" >&2; exit 2 ;;
 esac
