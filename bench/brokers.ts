@@ -87,10 +87,15 @@ async function prepareKinesis(endpoint: string, stream: string): Promise<{ addre
   return { address: endpoint, cleanup: async () => void (await client.call('DeleteStream', { StreamName: stream, EnforceConsumerDeletion: true }).catch(() => {})) }
 }
 
-/** Starts the null endpoint in this process for one run: it needs no stream. */
-async function prepareNullKinesis(): Promise<{ address: string; cleanup: () => Promise<void> }> {
-  const server = await startNullKinesis()
-  return { address: server.endpoint, cleanup: server.close }
+/** Starts the stub in this process for one run, holding just the run's stream; a refused request fails the run. */
+async function prepareNullKinesis(_address: string, stream: string): Promise<{ address: string; cleanup: () => Promise<void> }> {
+  const server = await startNullKinesis({ streamName: stream })
+  const cleanup = async () => {
+    await server.close()
+    const { rejected, requests, reasons } = server.stats
+    if (rejected > 0) throw new Error(`null_kinesis: the stub refused ${rejected} of ${requests} requests, so the row's rows/s mean nothing: ${reasons.join('; ')}`)
+  }
+  return { address: server.endpoint, cleanup }
 }
 
 async function prepareKafka(brokers: string, topic: string): Promise<{ address: string; cleanup: () => Promise<void> }> {
