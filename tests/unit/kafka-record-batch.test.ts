@@ -42,6 +42,16 @@ for (const compression of ['none', 'gzip', 'lz4'] as const) {
   })
 }
 
+test('kafka record batch: written into reused, dirty memory it is byte for byte the batch written into fresh memory', () => {
+  const producer = { producerId: 7n, producerEpoch: 0, baseSequence: 0x7ffffff0 }
+  const clean = encodeRecordBatch(MESSAGES, producer, 1_700_000_000_000, 'none')
+  const arena = new Uint8Array(clean.length + 64).fill(0xaa)
+  const dirty = encodeRecordBatch(MESSAGES, producer, 1_700_000_000_000, 'none', (bytes) => arena.subarray(32, 32 + bytes))
+  assertEquals(dirty.byteOffset, 32)
+  assertEquals(Buffer.from(dirty).equals(Buffer.from(clean)), true, 'same bytes')
+  assertEquals([arena[31], arena[32 + clean.length]], [0xaa, 0xaa], 'nothing written outside the slice')
+})
+
 test('kafka record batch: UTF-8 lengths without encoding, sequence numbers wrap after 2^31-1', () => {
   for (const s of ['', 'abc', 'Grüße', '😀', 'a\ud800b', '\udc00', 'ü😀€']) assertEquals(utf8Bytes(s), utf8.encode(s).length, JSON.stringify(s))
   assertEquals(nextSequence(5, 10), 15)

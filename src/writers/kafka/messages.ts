@@ -33,13 +33,11 @@ const RECORD_OVERHEAD_BYTES = 96
 export function toMessage(record: WriterRecord, topic: string): KafkaMessage {
   const change = record.change
   // The id is "<commit LSN>:<ordinal>"; its LSN part is exactly how records show `lsn`.
-  const lsn = change.id.slice(0, change.id.lastIndexOf(':'))
-  const headers = new Map<string, string>([
-    [KAFKA_HEADERS.id, change.id],
-    [KAFKA_HEADERS.lsn, lsn],
-    [KAFKA_HEADERS.transactionId, String(change.transactionId)],
-    [KAFKA_HEADERS.operation, change.operation],
-  ])
+  const headers = new Map<string, string>()
+  headers.set(KAFKA_HEADERS.id, change.id)
+  headers.set(KAFKA_HEADERS.lsn, change.id.slice(0, change.id.lastIndexOf(':')))
+  headers.set(KAFKA_HEADERS.transactionId, String(change.transactionId))
+  headers.set(KAFKA_HEADERS.operation, change.operation)
   if (change.relation) headers.set(KAFKA_HEADERS.table, change.relation.qualifiedName)
   return { topic, key: record.partitionKey, value: record.data, headers }
 }
@@ -59,7 +57,7 @@ export function tombstoneFor(message: KafkaMessage): KafkaMessage {
 /** About how many bytes the message takes in a record batch, before compression. */
 export function messageBytes(message: KafkaMessage): number {
   let bytes = RECORD_OVERHEAD_BYTES + utf8Length(message.key) + (message.value?.length ?? 0)
-  for (const value of message.headers.values()) bytes += utf8Length(value)
+  message.headers.forEach((value) => (bytes += utf8Length(value)))
   return bytes
 }
 

@@ -24,6 +24,11 @@ const PARSERS: Readonly<Record<number, typeof produceV11.parseResponse>> = {
   7: produceV7.parseResponse, 8: produceV8.parseResponse, 9: produceV9.parseResponse, 10: produceV10.parseResponse, 11: produceV11.parseResponse,
 }
 
+/** The first arena; it grows to the largest send seen (a request holds at most maxRequestBytes of records)... */
+const FIRST_ARENA_BYTES = 256 * 1024
+/** ...but a batch larger than this (a huge record) gets memory of its own, so the arena does not stay that large. */
+const MAX_ARENA_BATCH_BYTES = 4 * 1024 * 1024
+
 /** One partition's share of a send: its record batch and how many records it holds. */
 interface PartitionBatch {
   readonly topic: string
@@ -46,6 +51,14 @@ export class ProduceSession {
   readonly #sequences = new Map<string, number>()
   /** Holds a key's UTF-8 bytes for hashing, reused (grown when a key is longer). */
   #keyScratch = new Uint8Array(256)
+  /**
+   * The record batches of the send in progress are cut from here, and the next send reuses it:
+   * sends are one at a time, and a send resolves only when every request it wrote was answered,
+   * so no byte of a batch is still to be written (a failed send ends the session, arena and all).
+   * Half a megabyte of garbage less per request.
+   */
+  #arena = new Uint8Array(FIRST_ARENA_BYTES)
+  #arenaUsed = 0
 
   constructor(producer: KafkaProducer, compression: KafkaCompression) {
     this.#producer = producer
@@ -61,6 +74,7 @@ export class ProduceSession {
     if (producer.producerId === undefined) await producer.initIdempotentProducer({})
     const topics = [...new Set(messages.map((m) => m.topic))]
     const metadata = await producer.metadata({ topics })
+    this.#arenaUsed = 0
     const pending = this.#encode(this.#byPartition(messages, metadata))
     await new Promise<void>((resolve, reject) => {
       producer[kPerformWithRetry]<void>('produce', (done) => this.#attempt(pending, done), (error) => (error ? reject(error) : resolve()))
@@ -90,7 +104,7 @@ export class ProduceSession {
     for (const [topic, partitions] of topics) {
       for (const [partition, messages] of partitions) {
         const baseSequence = this.#sequences.get(`${topic}\0${partition}`) ?? 0
-        const bytes = encodeRecordBatch(messages, { producerId, producerEpoch, baseSequence }, timestamp, this.#compression)
+        const bytes = encodeRecordBatch(messages, { producerId, producerEpoch, baseSequence }, timestamp, this.#compression, this.#allocate)
         batches.push({ topic, partition, count: messages.length, bytes })
       }
     }
@@ -151,6 +165,18 @@ export class ProduceSession {
         connection.send<ReturnType<typeof produceV11.parseResponse>>(PRODUCE, api.version, payload, parse, flexible, flexible, (error) => done(error))
       })
     })
+  }
+
+  /** Memory for one batch from the arena; a larger arena when it is full (batches already cut keep the old one alive). */
+  readonly #allocate = (bytes: number): Uint8Array => {
+    if (bytes > MAX_ARENA_BATCH_BYTES) return new Uint8Array(bytes)
+    if (this.#arenaUsed + bytes > this.#arena.length) {
+      this.#arena = new Uint8Array(Math.max(this.#arena.length * 2, bytes))
+      this.#arenaUsed = 0
+    }
+    const slice = this.#arena.subarray(this.#arenaUsed, this.#arenaUsed + bytes)
+    this.#arenaUsed += bytes
+    return slice
   }
 
   /** The key's UTF-8 bytes in the scratch buffer (valid until the next call). */

@@ -2,7 +2,7 @@
  * @module Encodes the messages of one partition as one Kafka RecordBatch (magic 2) in a single
  * buffer: sizes first, then one allocation and one pass, instead of a small buffer per field.
  */
-import { compressionsAlgorithms, crc32c } from '@platformatic/kafka'
+import { compressionsAlgorithms, crc32c, Writer } from '@platformatic/kafka'
 import { bufferView } from '../../runtime/io.ts'
 import type { KafkaCompression } from './options.ts'
 import type { KafkaMessage } from './messages.ts'
@@ -32,12 +32,18 @@ export function nextSequence(sequence: number, delta: number): number {
   return sequence > MAX_SEQUENCE - delta ? delta - (MAX_SEQUENCE - sequence) - 1 : sequence + delta
 }
 
+/** Gives the bytes a batch is written into (zeroed or not: every byte is written). */
+export type Allocate = (bytes: number) => Uint8Array
+
+const fresh: Allocate = (bytes) => new Uint8Array(bytes)
+
 /**
  * One RecordBatch holding `messages` in order (offset deltas 0…n-1), all stamped `timestamp`
- * (ms since the epoch), records compressed as a whole unless `compression` is "none".
+ * (ms since the epoch), records compressed as a whole unless `compression` is "none", written
+ * into memory from `allocate`.
  * @throws the client's UnsupportedCompressionError when the runtime lacks the codec (zstd on Node 20).
  */
-export function encodeRecordBatch(messages: readonly KafkaMessage[], producer: BatchProducer, timestamp: number, compression: KafkaCompression): Uint8Array {
+export function encodeRecordBatch(messages: readonly KafkaMessage[], producer: BatchProducer, timestamp: number, compression: KafkaCompression, allocate: Allocate = fresh): Uint8Array {
   const sizes = new Int32Array(messages.length)
   let recordsBytes = 0
   for (let i = 0; i < messages.length; i++) {
@@ -48,7 +54,7 @@ export function encodeRecordBatch(messages: readonly KafkaMessage[], producer: B
   let batch: Uint8Array
   let attributes = 0
   if (compression === 'none') {
-    batch = new Uint8Array(BATCH_HEADER_BYTES + recordsBytes)
+    batch = allocate(BATCH_HEADER_BYTES + recordsBytes)
     writeRecords(batch, BATCH_HEADER_BYTES, messages, sizes)
   } else {
     const records = new Uint8Array(recordsBytes)
@@ -56,13 +62,14 @@ export function encodeRecordBatch(messages: readonly KafkaMessage[], producer: B
     const algorithm = compressionsAlgorithms[compression]
     const compressed: Uint8Array = algorithm.compressSync(bufferView(records))
     attributes = algorithm.bitmask
-    batch = new Uint8Array(BATCH_HEADER_BYTES + compressed.length)
+    batch = allocate(BATCH_HEADER_BYTES + compressed.length)
     batch.set(compressed, BATCH_HEADER_BYTES)
   }
   writeHeader(batch, messages.length, producer, timestamp, attributes)
   return batch
 }
 
+/** The CRC is taken through a one-buffer DynamicBuffer: given a plain Uint8Array, the client's native CRC-32C copies it first. */
 function writeHeader(batch: Uint8Array, count: number, producer: BatchProducer, timestamp: number, attributes: number): void {
   const view = new DataView(batch.buffer, batch.byteOffset, batch.byteLength)
   view.setBigInt64(0, 0n) // baseOffset: the broker assigns offsets
@@ -77,7 +84,7 @@ function writeHeader(batch: Uint8Array, count: number, producer: BatchProducer, 
   view.setInt16(51, producer.producerEpoch)
   view.setInt32(53, producer.baseSequence)
   view.setInt32(57, count)
-  view.setUint32(CRC_AT, crc32c(bufferView(batch.subarray(CRC_START))))
+  view.setUint32(CRC_AT, crc32c(Writer.create().append(bufferView(batch.subarray(CRC_START))).dynamicBuffer))
 }
 
 /** Bytes of a record after its length varint: attributes, timestamp and offset deltas, key, value, headers. */
@@ -85,15 +92,21 @@ function recordBodyBytes(message: KafkaMessage, offsetDelta: number): number {
   const key = utf8Bytes(message.key)
   const value = message.value?.length ?? -1
   let bytes = 1 + 1 + varintBytes(offsetDelta) + varintBytes(key) + key + varintBytes(value) + Math.max(value, 0)
-  bytes += varintBytes(message.headers.size)
-  for (const [name, text] of message.headers) {
+  return bytes + varintBytes(message.headers.size) + headersBytes(message.headers)
+}
+
+/** Header names and values with their length varints. forEach: iterating entries would allocate a pair per header. */
+function headersBytes(headers: ReadonlyMap<string, string>): number {
+  let bytes = 0
+  headers.forEach((text, name) => {
     const nameBytes = utf8Bytes(name)
     const textBytes = utf8Bytes(text)
     bytes += varintBytes(nameBytes) + nameBytes + varintBytes(textBytes) + textBytes
-  }
+  })
   return bytes
 }
 
+/** @throws Error if the records did not fill exactly the bytes measured for them (memory from `allocate` is not zeroed). */
 function writeRecords(target: Uint8Array, start: number, messages: readonly KafkaMessage[], sizes: Int32Array): void {
   let at = start
   for (let i = 0; i < messages.length; i++) {
@@ -112,11 +125,11 @@ function writeRecords(target: Uint8Array, start: number, messages: readonly Kafk
       at += value.length
     }
     at = writeVarint(target, at, message.headers.size)
-    for (const [name, text] of message.headers) {
-      at = writeText(target, at, name)
-      at = writeText(target, at, text)
-    }
+    message.headers.forEach((text, name) => {
+      at = writeText(target, writeText(target, at, name), text)
+    })
   }
+  if (at !== target.length) throw new Error(`Kafka record batch: wrote ${at - start} record bytes where ${target.length - start} were measured`)
 }
 
 /** Writes a varint length and the UTF-8 text; ASCII byte by byte (short strings: faster than encodeInto). */
