@@ -17,14 +17,13 @@ import { ChangeReceiver } from '../src/change/receive.ts'
 import { Catalog } from '../src/pg/catalog.ts'
 import { PgoutputDecoder } from '../src/pg/pgoutput/decode.ts'
 import { ReplicationConnection } from '../src/pg/replication.ts'
+import { isXLogData, XLOG_DATA_HEADER } from '../src/pg/replication-frames.ts'
 import { Batcher, DEFAULT_BATCH_OPTIONS } from '../src/pipeline/batcher.ts'
 import { silentLogger } from '../src/logger.ts'
 import { StdoutWriter } from '../src/writers/stdout.ts'
 
 const ROOT = new URL('..', import.meta.url).pathname
 const fileOf = (workload: string) => `${ROOT}.cache/bench/${workload}.copydata`
-const XLOG_DATA = 0x77
-const XLOG_DATA_HEADER = 25
 /** Messages handed over per simulated socket read. */
 const MESSAGES_PER_READ = 128
 
@@ -54,7 +53,7 @@ async function capture(quick: boolean, name: string): Promise<void> {
           writeSync(fd, length)
           writeSync(fd, message)
           count++
-          if (message[0] === XLOG_DATA && new DataView(message.buffer, message.byteOffset).getBigUint64(1) >= target) break outer
+          if (isXLogData(message) && new DataView(message.buffer, message.byteOffset).getBigUint64(1) >= target) break outer
         }
       }
     } finally {
@@ -104,7 +103,7 @@ async function replayOnce(messages: readonly Uint8Array[], stage: Stage, catalog
   let rows = 0
   if (stage === 'decode') {
     const decoder = new PgoutputDecoder()
-    for (const message of messages) if (message[0] === XLOG_DATA) decoder.decode(message, XLOG_DATA_HEADER)
+    for (const message of messages) if (isXLogData(message)) decoder.decode(message, XLOG_DATA_HEADER)
     return messages.length
   }
   const writer = new StdoutWriter()
@@ -124,7 +123,7 @@ async function replayOnce(messages: readonly Uint8Array[], stage: Stage, catalog
   for (let at = 0; at < messages.length; at += MESSAGES_PER_READ) {
     const read = messages.slice(at, at + MESSAGES_PER_READ)
     for (const message of read) {
-      if (message[0] !== XLOG_DATA) continue
+      if (!isXLogData(message)) continue
       const pending = receiver.handle(message, XLOG_DATA_HEADER)
       if (pending) await pending
     }
