@@ -1,8 +1,9 @@
 // The README's local tries, run as a newcomer pastes them: each shell block marked `<!-- try: NAME -->`
 // runs with bash in the repository, with none of the test run's PG_TO_BROKERS_* or AWS_* settings,
 // against the real servers its own lines start. The state the try would find on a fresh machine
-// (no table, slot, publication, topic or stream of the try) is made first; what the try inserted
-// must then be in the topic or stream. The tries are shell, not runtime code: they run on Node only.
+// (no table, slot, publication, topic or stream of the try) is made first; the rows the try inserted
+// must then be what it printed and what the file, topic or stream holds. The tries are shell, not
+// runtime code: they run on Node only.
 import { spawn } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
 import process from 'node:process'
@@ -19,11 +20,20 @@ import { sqlClient, waitFor } from './support.ts'
 const TABLE = 'try_orders'
 const KAFKA = { slot: 'try_kafka', topic: 'cdc.public.try_orders', log: 'try-kafka.log' }
 const KINESIS = { slot: 'try_kinesis', stream: 'try-orders', endpoint: 'http://127.0.0.1:4568', log: 'try-kinesis.log' }
+const FILE = { slot: 'try_file', path: 'try-changes.jsonl', log: 'try-file.log' }
 /** The rows each try inserts, in commit order, on a table created by the try itself. */
 const INSERTED = [[1, 'tea'], [2, 'cake']]
 const SNIPPET_TIMEOUT_MS = 240_000
 /** Serializes runs of these tests: the tries use fixed names. */
 const LOCK_KEY = 'pg_to_brokers readme tries'
+
+test('readme tries: the file try runs as pasted and its inserted rows are in the file', async () => {
+  requirePlainRun()
+  await withFreshState(FILE.slot, async () => {
+    const run = await runTry('file', FILE.log, [FILE.path])
+    assertEquals(printedRows(run.stdout), INSERTED, `what cat ${FILE.path} printed:\n${run.stdout}`)
+  })
+}, { timeoutMs: 300_000 })
 
 test('readme tries: the Kafka try runs as pasted and its inserted rows arrive in the topic', async () => {
   requirePlainRun()
@@ -75,8 +85,9 @@ function requirePlainRun(): void {
 /**
  * The shell block after `<!-- try: NAME -->` in README.md, run with bash in the repository and a
  * newcomer's environment; resolves with its output once it exited 0 and its CLI stopped cleanly.
+ * The files the try writes in the checkout are removed afterwards.
  */
-async function runTry(name: string, logFile: string): Promise<{ stdout: string; stderr: string }> {
+async function runTry(name: string, logFile: string, otherFiles: readonly string[] = []): Promise<{ stdout: string; stderr: string }> {
   const snippet = trySnippet(readFileSync(`${REPO_ROOT}README.md`, 'utf8'), name)
   try {
     const run = await runBash(snippet)
@@ -88,7 +99,7 @@ async function runTry(name: string, logFile: string): Promise<{ stdout: string; 
     }
     return run
   } finally {
-    rmSync(`${REPO_ROOT}${logFile}`, { force: true })
+    for (const file of [logFile, ...otherFiles]) rmSync(`${REPO_ROOT}${file}`, { force: true })
   }
 }
 
