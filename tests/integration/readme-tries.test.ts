@@ -119,11 +119,7 @@ function trySnippet(readme: string, name: string): string {
  * stopped with SIGTERM once bash exits, and everything is killed if it hangs.
  */
 function runBash(script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: Record<string, string> = {}
-  for (const [key, value] of Object.entries(process.env)) {
-    if (value !== undefined && !/^(PG_TO_BROKERS_|AWS_|PG[A-Z]+$)/.test(key)) env[key] = value
-  }
-  const child = spawn('bash', ['-e', '-c', script], { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn('bash', ['-e', '-c', script], { cwd: REPO_ROOT, env: newcomerEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
@@ -137,6 +133,15 @@ function runBash(script: string): Promise<{ code: number | null; stdout: string;
     child.once('exit', () => signalGroup(child.pid!, 'SIGTERM'))
     child.once('close', (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })))
   })
+}
+
+/** This process's environment without the project's, AWS's and libpq's variables: a newcomer's shell. */
+function newcomerEnv(): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !/^(PG_TO_BROKERS_|AWS_|PG[A-Z]+$)/.test(key)) env[key] = value
+  }
+  return env
 }
 
 function signalGroup(pid: number, signal: 'SIGTERM' | 'SIGKILL'): void {
@@ -216,7 +221,8 @@ async function deleteStream(client: KinesisClient, stream: string): Promise<void
 /** Runs scripts/kinesis.sh with `command`; rejects with its output when it fails. */
 function kinesisScript(command: 'status' | 'start' | 'stop'): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [`${REPO_ROOT}scripts/kinesis.sh`, command], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    // The try's environment: the server on the port the try names.
+    const child = spawn('bash', [`${REPO_ROOT}scripts/kinesis.sh`, command], { cwd: REPO_ROOT, env: newcomerEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
     let output = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk))
