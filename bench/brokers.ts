@@ -26,7 +26,13 @@ export function brokerConsumers(root: string): Consumer[] {
   if (kinesis) consumers.push(brokerConsumer('kinesis', kinesis, prepareKinesis))
   consumers.push(brokerConsumer('kinesis', 'null', prepareNullKinesis, 'null_kinesis', 'Kinesis (stub: checks SigV4 and limits, drops)'))
   const kafka = serverEnvironment(root, 'kafka', 'PG_TO_BROKERS_TEST_KAFKA_BROKERS')
-  if (kafka) consumers.push(brokerConsumer('kafka', kafka, prepareKafka), cliKafkaConsumer(kafka))
+  if (kafka) {
+    consumers.push(brokerConsumer('kafka', kafka, prepareKafka), cliKafkaConsumer(kafka))
+    // What the settings a user can change do to the same row: compression, and larger batches (fewer round trips).
+    consumers.push(cliKafkaConsumer(kafka, 'lz4', ['--kafka-compression', 'lz4']), cliKafkaConsumer(kafka, 'batch5000', ['--batch-size', '5000']))
+    // Fewer full batches queued behind the writer: less memory held, fewer records surviving into the old generation.
+    consumers.push(cliKafkaConsumer(kafka, 'queue2', ['--batch-queue-depth', '2']))
+  }
   return consumers
 }
 
@@ -35,10 +41,11 @@ export function brokerConsumers(root: string): Consumer[] {
  * (acks=all, idempotent), stopped by the harness once its slot is confirmed past the workload's
  * end, i.e. once the broker acknowledged every record. Compare with cli_node_tcp (stdout).
  */
-function cliKafkaConsumer(brokers: string): Consumer {
+function cliKafkaConsumer(brokers: string, variant?: string, variantArgs: readonly string[] = []): Consumer {
+  const shown = variantArgs.length === 0 ? '' : ` ${variantArgs.join(' ')}`
   return {
-    id: 'cli_node_tcp_kafka',
-    label: `pg-to-brokers run --writer kafka (CLI bundle) → Kafka (local broker, ${KAFKA_PARTITIONS} partitions), node, tcp`,
+    id: variant === undefined ? 'cli_node_tcp_kafka' : `cli_node_tcp_kafka_${variant}`,
+    label: `pg-to-brokers run --writer kafka${shown} (CLI bundle) → Kafka (local broker, ${KAFKA_PARTITIONS} partitions), node, tcp`,
     transport: 'tcp',
     stopWhenConfirmed: true,
     prepare: async () => {
@@ -49,7 +56,7 @@ function cliKafkaConsumer(brokers: string): Consumer {
     },
     command: (job, paths, c) => {
       const target = job as typeof job & Partial<BrokerTarget>
-      return cli(job, paths, c, 'tcp', ['--writer', 'kafka', '--kafka-brokers', target.address ?? brokers, '--kafka-topic', target.destination ?? ''])
+      return cli(job, paths, c, 'tcp', ['--writer', 'kafka', '--kafka-brokers', target.address ?? brokers, '--kafka-topic', target.destination ?? '', ...variantArgs])
     },
   }
 }
@@ -98,7 +105,8 @@ async function prepareNullKinesis(_address: string, stream: string): Promise<{ a
   return { address: server.endpoint, cleanup }
 }
 
-async function prepareKafka(brokers: string, topic: string): Promise<{ address: string; cleanup: () => Promise<void> }> {
+/** Creates `topic` with the bench's partitions; resolves with the brokers and the topic's deletion. */
+export async function prepareKafka(brokers: string, topic: string): Promise<{ address: string; cleanup: () => Promise<void> }> {
   const admin = () => new Admin({ clientId: 'pgtb-bench-admin', bootstrapBrokers: brokers.split(',') })
   const creating = admin()
   try {
@@ -112,6 +120,11 @@ async function prepareKafka(brokers: string, topic: string): Promise<{ address: 
     await deleting.close()
   }
   return { address: brokers, cleanup }
+}
+
+/** The local Kafka's bootstrap servers (scripts/kafka.sh, started if needed); undefined, with a message, when it cannot run. */
+export function localKafka(root: string): string | undefined {
+  return serverEnvironment(root, 'kafka', 'PG_TO_BROKERS_TEST_KAFKA_BROKERS')
 }
 
 /** Starts the broker's local server if needed and reads its address from `<script> env`; undefined when it cannot. */

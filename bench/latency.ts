@@ -62,8 +62,8 @@ function rowsPerTransaction(shape: LoadShape): number {
   return Math.max(1, Math.round(shape.rowsPerSecond / shape.transactionsPerSecond))
 }
 
-/** Commits on a fixed schedule (not "sleep after each"), so the rate does not drift with commit time. */
-async function generateLoad(url: string, shape: LoadShape): Promise<number> {
+/** Commits on a fixed schedule (not "sleep after each"), so the rate does not drift with commit time; resolves with the late commits. */
+export async function generateLoad(url: string, shape: LoadShape): Promise<number> {
   const sql = connect(url)
   const rows = rowsPerTransaction(shape)
   const intervalMs = 1000 / shape.transactionsPerSecond
@@ -89,7 +89,8 @@ async function generateLoad(url: string, shape: LoadShape): Promise<number> {
   return late
 }
 
-async function waitForWalsender(sql: postgres.Sql, slot: string): Promise<void> {
+/** Resolves once a walsender streams `slot`. */
+export async function waitForWalsender(sql: postgres.Sql, slot: string): Promise<void> {
   for (let i = 0; i < 600; i++) {
     const rows = await sql`select 1 from pg_replication_slots s join pg_stat_replication r on r.pid = s.active_pid where s.slot_name = ${slot}`
     if (rows.length > 0) return
@@ -98,7 +99,7 @@ async function waitForWalsender(sql: postgres.Sql, slot: string): Promise<void> 
   throw new Error(`no walsender started streaming slot ${slot} within 30 s`)
 }
 
-function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!
 }

@@ -47,9 +47,10 @@ export function stopConsumers(): void {
  * Runs `command` under `sh`, which saves its own /proc stat once the consumer exited: its cutime
  * and cstime then hold the consumer's CPU, children included, to the tick. With `stopAtLsn`, the
  * consumer gets SIGTERM once the slot's confirmed flush LSN reaches it; its clean stop (flush,
- * confirm, exit) still counts to its CPU but not to its time.
+ * confirm, exit) still counts to its CPU but not to its time. `stopAtLsn` may be a getter, for a
+ * position known only while the consumer runs (undefined until then).
  */
-export async function measure(sql: postgres.Sql, slot: string, command: Command, reportPath: string, timeoutMs: number, stopAtLsn?: string): Promise<Measurement> {
+export async function measure(sql: postgres.Sql, slot: string, command: Command, reportPath: string, timeoutMs: number, stopAtLsn?: string | (() => string | undefined)): Promise<Measurement> {
   const statPath = `${reportPath}.stat`
   rmSync(reportPath, { force: true })
   const devNull = openSync('/dev/null', 'w')
@@ -98,7 +99,8 @@ export async function measure(sql: postgres.Sql, slot: string, command: Command,
   let ended: number | undefined
   while (alive) {
     sample()
-    if (stopAtLsn !== undefined && ended === undefined && (await confirmedPast(sql, slot, stopAtLsn))) {
+    const stopAt = typeof stopAtLsn === 'function' ? stopAtLsn() : stopAtLsn
+    if (stopAt !== undefined && ended === undefined && (await confirmedPast(sql, slot, stopAt))) {
       ended = performance.now()
       // The consumer itself, not the sh around it, which must live on to save its stat.
       const consumer = descendants(child.pid!)[0]

@@ -20,11 +20,12 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import process from 'node:process'
-import { brokerConsumers } from './brokers.ts'
+import { brokerConsumers, localKafka } from './brokers.ts'
 import { buildBundles } from './bundle.ts'
 import { startCluster, type BenchCluster, type ClusterChoice } from './cluster.ts'
-import { consumers as allConsumers, type Connection, type Consumer, type Paths } from './consumers.ts'
+import { cli, consumers as allConsumers, type Connection, type Consumer, type Paths } from './consumers.ts'
 import * as db from './db.ts'
+import { measureKafkaLatency } from './kafka-latency.ts'
 import { loadRows, measureLatency, type LatencyResult, type LoadShape } from './latency.ts'
 import { measure, sleep, stopConsumers } from './measure.ts'
 import { loadAverage } from './proc.ts'
@@ -129,7 +130,7 @@ async function runAll(options: Options, cluster: BenchCluster, cli: string): Pro
       if (workload.name === 'single') for (const r of result.results) console.log(`- RSS over the run, ${r.label}: ${rssProfile(r)}`)
     }
     if (options.latency) {
-      latency = await runLatency(admin, paths, connection, options.quick)
+      latency = await runLatency(admin, paths, connection, options.quick, options.brokers || namesKafka(options))
       console.log(`\n${latencyTable(latency, describeLoad(latencyShape(options.quick)))}\n`)
     }
     profile = options.profile ? profileOf(paths) : undefined
@@ -180,7 +181,7 @@ function describeLoad(shape: LoadShape): string {
 }
 
 /** Default batching on each runtime, on Node with a short batch latency to show what the batcher's timer costs, and over TCP. */
-async function runLatency(admin: ReturnType<typeof db.connect>, paths: Paths, connection: Connection, quick: boolean): Promise<LatencyResult[]> {
+async function runLatency(admin: ReturnType<typeof db.connect>, paths: Paths, connection: Connection, quick: boolean, kafka: boolean): Promise<LatencyResult[]> {
   const shape = latencyShape(quick)
   const runs: { id: string; runtime: string; batchLatencyMs?: number }[] = [
     { id: 'pipeline_node_unix', runtime: 'node' },
@@ -207,7 +208,26 @@ async function runLatency(admin: ReturnType<typeof db.connect>, paths: Paths, co
     results.push(await measureLatency(connection.tcpUrl, admin, slot, label, consumer.command(job, paths, connection), report, shape))
     console.error(`  latency, ${label}: p99 ${results[results.length - 1]!.p99.toFixed(1)} ms`)
   }
+  const brokers = kafka ? localKafka(ROOT) : undefined
+  if (brokers !== undefined && !interrupted.signal.aborted) results.push(await runKafkaLatency(admin, paths, connection, shape, brokers))
   return results
+}
+
+/** Commit → visible in Kafka: the CLI with --writer kafka over TCP, a reader of the topic in this process. */
+async function runKafkaLatency(admin: ReturnType<typeof db.connect>, paths: Paths, connection: Connection, shape: LoadShape, brokers: string): Promise<LatencyResult> {
+  const slot = `${db.SLOT_PREFIX}latency_kafka`
+  const report = `${WORK}/latency-kafka.report.json`
+  const job: Job = { url: '', slot, publication: db.PUBLICATION, targetLsn: '0/0', expectedRows: loadRows(shape), report }
+  const label = 'pg-to-brokers run --writer kafka (CLI bundle) → Kafka (local broker) → read back from the topic, node, tcp, default batching'
+  const command = (topic: string) => cli(job, paths, connection, 'tcp', ['--writer', 'kafka', '--kafka-brokers', brokers, '--kafka-topic', topic])
+  await sleep(1000)
+  const result = await measureKafkaLatency(connection.tcpUrl, admin, slot, label, brokers, command, report, shape)
+  console.error(`  latency, ${label}: p99 ${result.p99.toFixed(1)} ms`)
+  return result
+}
+
+function namesKafka(options: Options): boolean {
+  return options.consumers?.some((id) => id.includes('kafka')) ?? false
 }
 
 /**
