@@ -2,9 +2,10 @@
  * The Kafka writer's own record batch encoding, read back with the client library's decoder, and
  * its key hash against the Java client's published test vectors.
  */
-import { compatibilityPartitioner, jsCRC32C, readRecordsBatch, Reader } from '@platformatic/kafka'
+import { compatibilityPartitioner, compressionsAlgorithms, jsCRC32C, readRecordsBatch, Reader } from '@platformatic/kafka'
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
+import { kafkaFailure } from '../../src/writers/kafka/errors.ts'
 import type { KafkaMessage } from '../../src/writers/kafka/messages.ts'
 import { murmur2, partitionForKey } from '../../src/writers/kafka/murmur2.ts'
 import { encodeRecordBatch, nextSequence, utf8Bytes } from '../../src/writers/kafka/record-batch.ts'
@@ -41,6 +42,23 @@ for (const compression of ['none', 'gzip', 'lz4'] as const) {
     })
   })
 }
+
+test('kafka record batch: zstd where the runtime has it; where it does not, a configuration error that names the fix', () => {
+  const producer = { producerId: 1n, producerEpoch: 0, baseSequence: 0 }
+  let thrown: unknown
+  try {
+    const batch = readRecordsBatch(Reader.from(Buffer.from(encodeRecordBatch(MESSAGES, producer, 0, 'zstd'))))
+    assertEquals(batch.records.map((r) => text(r.key)), MESSAGES.map((m) => m.key))
+  } catch (error) {
+    thrown = error
+  }
+  assertEquals(thrown === undefined, compressionsAlgorithms.zstd.available, `zstd available: ${compressionsAlgorithms.zstd.available}, thrown: ${thrown}`)
+  if (thrown !== undefined) {
+    const failure = kafkaFailure(thrown, { action: 'sending 5 records', brokers: ['b:9092'] })
+    assertEquals(failure.code, 'kafka_config')
+    assert(failure.message.includes('choose another compression'), failure.message)
+  }
+})
 
 test('kafka record batch: written into reused, dirty memory it is byte for byte the batch written into fresh memory', () => {
   const producer = { producerId: 7n, producerEpoch: 0, baseSequence: 0x7ffffff0 }

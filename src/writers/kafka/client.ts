@@ -2,24 +2,18 @@
  * @module Builds the @platformatic/kafka producer from the writer's options: the one file that
  * knows the client library's option names.
  */
-import { compatibilityPartitioner, Producer, stringSerializer, type ProducerOptions, type Serializers } from '@platformatic/kafka'
-import { bufferView } from '../../runtime/io.ts'
+import { Producer, type ProducerOptions } from '@platformatic/kafka'
 import type { ConnectionOptions as TlsOptions } from '../../runtime/tls.ts'
 import { backoff } from '../../backoff.ts'
 import { PgToBrokersError } from '../../errors.ts'
 import { readTextFile } from '../../runtime/io.ts'
 import { parseBroker, type KafkaSaslMechanism, type KafkaSslOptions, type ResolvedKafkaOptions } from './options.ts'
 
-/** Keys, header names and header values are strings (UTF-8 on the wire); values are bytes, null for a tombstone. */
+/**
+ * The client's producer, used for its connections, metadata, producer id and retry policy: the
+ * records themselves go out as record batches encoded by produce.ts, never through its `send`.
+ */
 export type KafkaProducer = Producer<string, Uint8Array | null, string, string>
-
-/** Keys and headers are strings; values are the records' bytes, passed on without a copy (null stays null). */
-const SERIALIZERS: Serializers<string, Uint8Array | null, string, string> = {
-  key: stringSerializer,
-  value: (value) => (value === undefined || value === null ? undefined : bufferView(value)),
-  headerKey: stringSerializer,
-  headerValue: stringSerializer,
-}
 
 /** The longest pause between two attempts while the brokers are unreachable. */
 const FIRST_RETRY_DELAY_MS = 50
@@ -34,9 +28,8 @@ const SASL_MECHANISMS: Record<KafkaSaslMechanism, 'PLAIN' | 'SCRAM-SHA-256' | 'S
 
 /**
  * An idempotent producer (acks=all, one request in flight per connection, retried until the
- * writer's own deadline) with the Java client's key → partition mapping (murmur2), so a key lands
- * on the same partition as with other clients, and topics never auto-created. `onRetry` sees
- * each error the client is about to retry.
+ * writer's own deadline), topics never auto-created. `onRetry` sees each error the client is
+ * about to retry.
  * @throws PgToBrokersError when a TLS file cannot be read.
  */
 export async function createProducer(options: ResolvedKafkaOptions, onRetry: (error: Error) => void): Promise<KafkaProducer> {
@@ -53,9 +46,6 @@ export async function createProducer(options: ResolvedKafkaOptions, onRetry: (er
     },
     timeout: BROKER_TIMEOUT_MS,
     connectTimeout: Math.min(options.connectTimeoutMs, 5_000),
-    compression: options.compression,
-    partitioner: compatibilityPartitioner,
-    serializers: SERIALIZERS,
     autocreateTopics: false,
     metadataMaxAge: 30_000,
   }
