@@ -11,7 +11,7 @@ bash scripts/pg.sh start >&2
 eval "$(bash scripts/pg.sh env)"
 PSQL=("$PG_TO_BROKERS_PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 "$PG_TO_BROKERS_TEST_URL")
 
-"${PSQL[@]}" <<'SQL'
+"${PSQL[@]}" -o /dev/null <<'SQL'
 drop table if exists demo_orders;
 create table demo_orders (id bigserial primary key, customer text not null, amount numeric(10,2), items jsonb, created_at timestamptz default now());
 drop publication if exists demo;
@@ -28,10 +28,11 @@ PG_TO_BROKERS_POSTGRES_URL="$PG_TO_BROKERS_TEST_URL" node bin/pg-to-brokers.mjs 
 STREAMER=$!
 trap 'kill -INT $STREAMER 2>/dev/null || true' EXIT
 
-# Wait until the stream has its slot, then change some rows.
-for _ in $(seq 1 100); do
-  active=$("${PSQL[@]}" -tAc "select count(*) from pg_replication_slots where slot_name = 'demo' and active")
-  [ "$active" = 1 ] && break
+# Wait until the tool is streaming (its walsender has passed START_REPLICATION), then change some rows.
+for _ in $(seq 1 300); do
+  streaming=$("${PSQL[@]}" -tAc "select count(*) from pg_stat_replication r join pg_replication_slots s on s.active_pid = r.pid where s.slot_name = 'demo' and r.state in ('catchup', 'streaming')")
+  [ "$streaming" = 1 ] && break
+  kill -0 $STREAMER 2>/dev/null || break
   sleep 0.1
 done
 "${PSQL[@]}" <<'SQL'
@@ -42,7 +43,14 @@ insert into demo_orders (customer, amount) values ('Linus', 7);
 delete from demo_orders where customer = 'Grace';
 commit;
 SQL
-sleep 1
+# Stop once the slot is confirmed past the last change, i.e. every change was printed.
+last=$("${PSQL[@]}" -tAc "select pg_current_wal_lsn()")
+for _ in $(seq 1 300); do
+  printed=$("${PSQL[@]}" -tAc "select coalesce(confirmed_flush_lsn >= '$last', false) from pg_replication_slots where slot_name = 'demo'")
+  [ "$printed" = t ] && break
+  kill -0 $STREAMER 2>/dev/null || break
+  sleep 0.1
+done
 kill -INT $STREAMER
 wait $STREAMER
 trap - EXIT
