@@ -153,7 +153,11 @@ export class ProduceSession {
   #request(metadata: ClusterMetadata, leader: number, batches: readonly PartitionBatch[], done: (error: Error | null) => void): void {
     const producer = this.#producer
     const broker = metadata.brokers.get(leader)
-    if (broker === undefined) return done(new Error(`Kafka metadata names broker ${leader} as a leader but not its address`))
+    if (broker === undefined) {
+      // No leader (-1, an election in progress) or one the metadata does not list: look again before the retry.
+      producer.clearMetadata()
+      return done(new Error(`Kafka metadata names broker ${leader} as the leader of ${batches.map((b) => `${b.topic}/${b.partition}`).join(', ')} but not its address`))
+    }
     producer[kGetApi]('Produce', (apiError, api) => {
       if (apiError || api === undefined) return done(apiError ?? new Error('no Produce API'))
       const parse = PARSERS[api.version]
