@@ -6,7 +6,7 @@ import { compatibilityPartitioner, compressionsAlgorithms, jsCRC32C, readRecords
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
 import { kafkaFailure } from '../../src/writers/kafka/errors.ts'
-import type { KafkaMessage } from '../../src/writers/kafka/messages.ts'
+import { messageBytes, recordBytesAtMost, toMessage, tombstoneFor, type KafkaMessage } from '../../src/writers/kafka/messages.ts'
 import { murmur2, partitionForKey } from '../../src/writers/kafka/murmur2.ts'
 import { encodeRecordBatch, nextSequence, utf8Bytes } from '../../src/writers/kafka/record-batch.ts'
 
@@ -68,6 +68,17 @@ test('kafka record batch: written into reused, dirty memory it is byte for byte 
   assertEquals(dirty.byteOffset, 32)
   assertEquals(Buffer.from(dirty).equals(Buffer.from(clean)), true, 'same bytes')
   assertEquals([arena[31], arena[32 + clean.length]], [0xaa, 0xaa], 'nothing written outside the slice')
+})
+
+test('kafka messages: the bound taken without scanning text is never below the measured size of a message and its tombstone', () => {
+  const relation = { qualifiedName: 'public.Bücher 😀' }
+  for (const [key, operation, data] of [['public.t:1', 'INSERT', 'x'], ['public.Bücher 😀:"ü😀€"', 'DELETE', '{"ü":"😀"}'], ['', 'UPDATE', '']] as const) {
+    const change = { id: '1A/2B3C4D5E:4294967295', operation, relation, transactionId: 4294967295 }
+    const record = { change, data: utf8.encode(data), partitionKey: key } as never
+    const message = toMessage(record, 't')
+    const measured = messageBytes(message) + messageBytes(tombstoneFor(message))
+    assert(recordBytesAtMost(record) >= measured, `${key}: bound ${recordBytesAtMost(record)} < ${measured}`)
+  }
 })
 
 test('kafka record batch: UTF-8 lengths without encoding, sequence numbers wrap after 2^31-1', () => {

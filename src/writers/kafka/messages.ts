@@ -54,6 +54,17 @@ export function tombstoneFor(message: KafkaMessage): KafkaMessage {
   return { topic: message.topic, key: message.key, value: null, headers }
 }
 
+/**
+ * At least as many bytes as messageBytes counts for the message of `record` (and its tombstone),
+ * without scanning text: a UTF-16 code unit is at most 3 bytes of UTF-8. When a batch's bound
+ * fits one request, the batch need not be measured record by record.
+ */
+export function recordBytesAtMost(record: WriterRecord): number {
+  const change = record.change
+  const text = record.partitionKey.length + 2 * change.id.length + 16 + change.operation.length + (change.relation?.qualifiedName.length ?? 0)
+  return 2 * RECORD_OVERHEAD_BYTES + record.data.length + 2 * 3 * text
+}
+
 /** About how many bytes the message takes in a record batch, before compression. */
 export function messageBytes(message: KafkaMessage): number {
   let bytes = RECORD_OVERHEAD_BYTES + utf8Length(message.key) + (message.value?.length ?? 0)

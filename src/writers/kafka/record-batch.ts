@@ -132,15 +132,26 @@ function writeRecords(target: Uint8Array, start: number, messages: readonly Kafk
   if (at !== target.length) throw new Error(`Kafka record batch: wrote ${at - start} record bytes where ${target.length - start} were measured`)
 }
 
-/** Writes a varint length and the UTF-8 text; ASCII byte by byte (short strings: faster than encodeInto). */
+/**
+ * Writes a varint length and the UTF-8 text, in one pass for ASCII (short strings: faster than
+ * encodeInto). At the first other character it starts over with the exact length: the field is
+ * then at least as long as what the ASCII attempt wrote, so every byte of that is overwritten.
+ */
 function writeText(target: Uint8Array, at: number, text: string): number {
+  const length = text.length
+  const start = writeVarint(target, at, length)
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i)
+    if (code > 0x7f) return writeUtf8(target, at, text)
+    target[start + i] = code
+  }
+  return start + length
+}
+
+function writeUtf8(target: Uint8Array, at: number, text: string): number {
   const bytes = utf8Bytes(text)
   at = writeVarint(target, at, bytes)
-  if (bytes === text.length) {
-    for (let i = 0; i < bytes; i++) target[at + i] = text.charCodeAt(i)
-  } else {
-    encoder.encodeInto(text, target.subarray(at, at + bytes))
-  }
+  encoder.encodeInto(text, target.subarray(at, at + bytes))
   return at + bytes
 }
 

@@ -3,7 +3,7 @@ import { StreamWriter, type WriterRecord } from '../writer.ts'
 import { DeadLetterFile } from '../dead-letter.ts'
 import { createProducer, type KafkaProducer } from './client.ts'
 import { isFatalKafkaError, isTooLarge, isUnknownTopicError, kafkaFailure, type FailureContext } from './errors.ts'
-import { KAFKA_HEADERS, largestOf, splitBySize, toMessage, tombstoneFor, type KafkaMessage } from './messages.ts'
+import { KAFKA_HEADERS, largestOf, recordBytesAtMost, splitBySize, toMessage, tombstoneFor, type KafkaMessage } from './messages.ts'
 import { resolveKafkaOptions, type KafkaWriterOptions, type ResolvedKafkaOptions } from './options.ts'
 import { ProduceSession } from './produce.ts'
 import { PgToBrokersError } from '../../errors.ts'
@@ -90,13 +90,16 @@ export class KafkaWriter extends StreamWriter {
     if (records.length === 0) return
     const router = this.#options.router
     const messages: KafkaMessage[] = []
+    let bound = 0
     for (const record of records) {
       const message = toMessage(record, router.topicFor(record.change))
       messages.push(message)
+      bound += recordBytesAtMost(record)
       if (this.#options.tombstones && record.change.operation === 'DELETE') messages.push(tombstoneFor(message))
     }
     await this.#checkTopics(messages)
-    for (const run of splitBySize(messages, this.#options.maxRequestBytes)) await this.#sendRun(run)
+    const maxBytes = this.#options.maxRequestBytes
+    for (const run of bound <= maxBytes ? [messages] : splitBySize(messages, maxBytes)) await this.#sendRun(run)
   }
 
   /** Sends a run; when the brokers refuse it as too large, sends its messages one at a time. */
@@ -145,8 +148,11 @@ export class KafkaWriter extends StreamWriter {
     const producer = await this.#ensureProducer()
     this.#session ??= new ProduceSession(producer, this.#options.compression)
     const session = this.#session
-    const topics = [...new Set(run.map((m) => m.topic))]
-    const context = { ...this.#context(`sending ${run.length} records`, topics), largest: largestOf(run), records: run.length }
+    // Only a failure needs it: made then, not for every request.
+    const context = (): FailureContext => {
+      const topics = [...new Set(run.map((m) => m.topic))]
+      return { ...this.#context(`sending ${run.length} records`, topics), largest: largestOf(run), records: run.length }
+    }
     await this.#withDeadline(this.#options.deliveryTimeoutMs, context, () => session.send(run))
   }
 
@@ -154,7 +160,8 @@ export class KafkaWriter extends StreamWriter {
    * Runs `work` on the current producer; on failure, or when it takes longer than `ms`, closes the
    * producer (which ends the client's retries) and rejects with a PgToBrokersError.
    */
-  async #withDeadline<T>(ms: number, context: FailureContext, work: () => Promise<T>): Promise<T> {
+  async #withDeadline<T>(ms: number, failureContext: FailureContext | (() => FailureContext), work: () => Promise<T>): Promise<T> {
+    const context = () => (typeof failureContext === 'function' ? failureContext() : failureContext)
     let timer: ReturnType<typeof setTimeout> | undefined
     const running = work()
     const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)))
@@ -164,7 +171,7 @@ export class KafkaWriter extends StreamWriter {
       if (result !== 'timeout') return result
     } catch (error) {
       await this.#discardProducer()
-      throw kafkaFailure(error, context)
+      throw kafkaFailure(error, context())
     } finally {
       clearTimeout(timer)
       this.#fatal = undefined
@@ -173,7 +180,7 @@ export class KafkaWriter extends StreamWriter {
     }
     // Timed out: closing the producer makes the pending call fail with the errors it retried on.
     await this.#discardProducer()
-    const failure = await running.then(() => undefined, (error: unknown) => kafkaFailure(error, context))
+    const failure = await running.then(() => undefined, (error: unknown) => kafkaFailure(error, context()))
     const reason = failure?.message ?? 'the acknowledgement came as the writer gave up'
     const code = failure?.code === 'kafka_unreachable' ? failure.code : 'kafka_timeout'
     throw new PgToBrokersError(code, `gave up after ${ms} ms: ${reason}`, { cause: failure })
