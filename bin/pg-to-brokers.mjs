@@ -30,7 +30,10 @@ function reexecWithFlags() {
   const flags = NODE_FLAGS.filter((flag) => !given.some((arg) => name(arg) === name(flag)))
   if (flags.length === 0) return
   try {
-    process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], { ...process.env, [REEXEC_GUARD]: flags.join(' ') })
+    process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, ...process.argv.slice(1)], {
+      ...process.env,
+      [REEXEC_GUARD]: flags.join(' '),
+    })
   } catch {
     // Not replaced (a sandbox refusing execve): run as started, with V8's default young generation.
   }

@@ -12,7 +12,10 @@ interface BunBuildApi {
   build(options: {
     entrypoints: string[]
     compile: { outfile: string; autoloadPackageJson: boolean }
-    plugins: { name: string; setup(build: { onResolve(options: { filter: RegExp }, resolve: (args: { path: string; importer: string }) => { path: string }): void }): void }[]
+    plugins: {
+      name: string
+      setup(build: { onResolve(options: { filter: RegExp }, resolve: (args: { path: string; importer: string }) => { path: string }): void }): void
+    }[]
   }): Promise<{ success: boolean; logs: unknown[] }>
   resolveSync(specifier: string, from: string): string
 }
@@ -32,7 +35,11 @@ const result = await bun.build({
     {
       name: 'inlined-alternatives',
       setup(build) {
-        const filter = new RegExp(`^(${Object.keys(INLINED_ALTERNATIVES).map((name) => name.replace(/[/.]/g, '\\$&')).join('|')})$`)
+        const filter = new RegExp(
+          `^(${Object.keys(INLINED_ALTERNATIVES)
+            .map((name) => name.replace(/[/.]/g, '\\$&'))
+            .join('|')})$`,
+        )
         build.onResolve({ filter }, (args) => ({ path: bun.resolveSync(INLINED_ALTERNATIVES[args.path]!, args.importer) }))
       },
     },

@@ -39,7 +39,9 @@ const COMMON: esbuild.BuildOptions = {
 
 /** Builds both bundles from scratch (old hashed chunks are removed first). */
 export async function bundle(): Promise<BundleReport> {
-  await Promise.all([CLI_ENTRY, CLI_DIR, LIB_DIR, ...libraryEntries().map((e) => `dist/${e.name}.mjs`)].map((p) => rm(join(ROOT, p), { recursive: true, force: true })))
+  await Promise.all(
+    [CLI_ENTRY, CLI_DIR, LIB_DIR, ...libraryEntries().map((e) => `dist/${e.name}.mjs`)].map((p) => rm(join(ROOT, p), { recursive: true, force: true })),
+  )
   await mkdir(DIST, { recursive: true })
   const cli = await esbuild.build({
     ...COMMON,
@@ -105,7 +107,8 @@ function assertCoreHasNoExternals(metafile: esbuild.Metafile): void {
     seen.add(path)
     for (const i of metafile.outputs[path]?.imports ?? []) {
       if (i.kind !== 'import-statement') continue
-      if (i.external && !i.path.startsWith('node:')) throw new Error(`${path} imports "${i.path}" statically: a writer's client library must only be imported when that writer is chosen`)
+      if (i.external && !i.path.startsWith('node:'))
+        throw new Error(`${path} imports "${i.path}" statically: a writer's client library must only be imported when that writer is chosen`)
       if (!i.external) visit(i.path)
     }
   }

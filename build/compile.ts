@@ -52,15 +52,24 @@ export async function compileDeno(): Promise<CompileResult> {
     await cp(join(DIST, 'cli'), join(stage, 'cli'), { recursive: true })
     await writeFile(join(stage, 'deno.json'), JSON.stringify({ imports: await npmImports() }, null, 2))
     await rm(join(ROOT, DENO_EXECUTABLE), { force: true })
-    const run = spawnSync(join(BIN, 'deno'), ['compile', '-A', '--no-check', `--v8-flags=${DENO_V8_FLAGS.join(',')}`, '--output', join(ROOT, DENO_EXECUTABLE), 'pg-to-brokers.mjs'], {
-      cwd: stage,
-      encoding: 'utf8',
-      env: { ...process.env, NO_COLOR: '1' },
-    })
+    const run = spawnSync(
+      join(BIN, 'deno'),
+      ['compile', '-A', '--no-check', `--v8-flags=${DENO_V8_FLAGS.join(',')}`, '--output', join(ROOT, DENO_EXECUTABLE), 'pg-to-brokers.mjs'],
+      {
+        cwd: stage,
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1' },
+      },
+    )
     if (run.status === 0) return { ok: true }
     const output = `${run.stdout}${run.stderr}${run.error?.message ?? ''}`
     if (/denort|Setting up base binary|dl\.deno\.land/.test(output)) {
-      const reason = output.split('\n').find((line) => /error sending request|Could not find|dns error/.test(line))?.trim().replace(/^\d+:\s*/, '') ?? 'the denort runtime could not be obtained'
+      const reason =
+        output
+          .split('\n')
+          .find((line) => /error sending request|Could not find|dns error/.test(line))
+          ?.trim()
+          .replace(/^\d+:\s*/, '') ?? 'the denort runtime could not be obtained'
       return { ok: false, note: `deno compile needs denort (downloaded from dl.deno.land, or DENORT_BIN=<path to denort ${denoVersion()}>): ${reason}` }
     }
     throw new Error(`deno compile failed:\n${output}`)

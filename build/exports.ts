@@ -22,14 +22,20 @@ export function checkExportMaps(): { problems: string[]; warnings: string[] } {
     const want = npmExport(entry)
     const have = npm[entry.subpath]
     if (JSON.stringify(have) !== JSON.stringify(want)) {
-      problems.push(`package.json exports["${entry.subpath}"] is ${JSON.stringify(have)}; deno.json exports it from ${entry.source}, so it must be ${JSON.stringify(want)}`)
+      problems.push(
+        `package.json exports["${entry.subpath}"] is ${JSON.stringify(have)}; deno.json exports it from ${entry.source}, so it must be ${JSON.stringify(want)}`,
+      )
     }
   }
   for (const subpath of Object.keys(npm)) {
-    if (!entries.some((e) => e.subpath === subpath)) problems.push(`package.json exports "${subpath}" but deno.json does not: add it to deno.json "exports" or remove it`)
+    if (!entries.some((e) => e.subpath === subpath))
+      problems.push(`package.json exports "${subpath}" but deno.json does not: add it to deno.json "exports" or remove it`)
   }
   const warnings = brokerWriters()
     .filter((writer) => !entries.some((e) => e.source === `src/writers/${writer}/mod.ts`))
-    .map((writer) => `src/writers/${writer}/mod.ts has no library entry: add "./${writer}": "./src/writers/${writer}/mod.ts" to deno.json "exports" (and the matching package.json export) to publish it`)
+    .map(
+      (writer) =>
+        `src/writers/${writer}/mod.ts has no library entry: add "./${writer}": "./src/writers/${writer}/mod.ts" to deno.json "exports" (and the matching package.json export) to publish it`,
+    )
   return { problems, warnings }
 }

@@ -49,7 +49,8 @@ async function createStream(client: KinesisClient, stream: string, shards: numbe
  * records unpacked), until `count` were printed. Resolves with how many (fewer after the timeout).
  */
 async function readRecords(client: KinesisClient, stream: string, count: number, timeoutMs = READ_TIMEOUT_MS): Promise<number> {
-  if ((await streamStatus(client, stream)) === undefined) throw new Error(`stream "${stream}" does not exist in ${REGION}: create it with bash scripts/kinesis.sh stream ${stream}`)
+  if ((await streamStatus(client, stream)) === undefined)
+    throw new Error(`stream "${stream}" does not exist in ${REGION}: create it with bash scripts/kinesis.sh stream ${stream}`)
   const listed = await client.call<{ Shards: { ShardId: string }[] }>('ListShards', { StreamName: stream })
   const iterators = new Map<string, string | undefined>()
   for (const { ShardId } of listed.Shards) {
@@ -110,7 +111,10 @@ async function main(args: string[]): Promise<void> {
   }
   const count = positive(number, 'count', 1)
   const seen = await readRecords(client, name, count)
-  if (seen < count) throw new Error(`${seen} of ${count} records arrived in ${name} within ${READ_TIMEOUT_MS / 1000} s: is pg-to-brokers running, and did the change happen after it said "streaming"?`)
+  if (seen < count)
+    throw new Error(
+      `${seen} of ${count} records arrived in ${name} within ${READ_TIMEOUT_MS / 1000} s: is pg-to-brokers running, and did the change happen after it said "streaming"?`,
+    )
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

@@ -86,7 +86,11 @@ export type ErrorCode = keyof typeof ERROR_CODES
  */
 export class PgToBrokersError extends Error {
   override name = 'PgToBrokersError'
-  constructor(readonly code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options)
   }
 }

@@ -12,13 +12,20 @@ const SECRET_KEYS = /^(password|secret|token)$/i
 /** An integer from min to max. */
 export const integer = (min: number, max: number) => {
   const expected = `expected an integer from ${min} to ${max}`
-  return v.pipe(v.number(expected), v.check((n) => Number.isInteger(n) && n >= min && n <= max, expected))
+  return v.pipe(
+    v.number(expected),
+    v.check((n) => Number.isInteger(n) && n >= min && n <= max, expected),
+  )
 }
 export const bool = v.boolean('expected true or false')
 /** A string of at least one character, described as `what`. */
 export const nonEmpty = (what: string) => v.pipe(v.string(`expected ${what}`), v.minLength(1, `expected ${what}`))
 /** `"a", "b" or "c"` */
-export const oneOf = (options: readonly string[]): string => options.map((o) => JSON.stringify(o)).join(', ').replace(/, ([^,]*)$/, ' or $1')
+export const oneOf = (options: readonly string[]): string =>
+  options
+    .map((o) => JSON.stringify(o))
+    .join(', ')
+    .replace(/, ([^,]*)$/, ' or $1')
 export const choice = <const T extends readonly string[]>(options: T) => v.picklist(options, `expected ${oneOf(options)}`)
 /** Text matching a pattern; `expected` says what was expected. */
 export const matching = (pattern: RegExp, expected: string) => v.pipe(v.string(expected), v.regex(pattern, expected))
@@ -29,7 +36,12 @@ export const matching = (pattern: RegExp, expected: string) => v.pipe(v.string(e
  * line's path. `required` words the message for a missing key (how to set it); `hidden` keys (old
  * names kept as aliases) are accepted but not offered.
  */
-export function strict<const E extends v.ObjectEntries>(entries: E, where = '', required: Readonly<Record<string, string>> = {}, hidden: readonly string[] = []) {
+export function strict<const E extends v.ObjectEntries>(
+  entries: E,
+  where = '',
+  required: Readonly<Record<string, string>> = {},
+  hidden: readonly string[] = [],
+) {
   const allowed = Object.keys(entries).filter((key) => !hidden.includes(key))
   return v.strictObject(entries, (issue) => {
     const item = issue.path?.[issue.path.length - 1]

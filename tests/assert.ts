@@ -85,5 +85,17 @@ function setsEqual(a: Set<unknown>, b: Set<unknown>): boolean {
 }
 
 function show(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${v}n` : typeof v === 'symbol' ? v.toString() : v instanceof Uint8Array ? `bytes[${[...v].join(',')}]` : v instanceof Map ? { Map: [...v] } : v instanceof Set ? { Set: [...v] } : v))
+  return JSON.stringify(value, (_k, v) =>
+    typeof v === 'bigint'
+      ? `${v}n`
+      : typeof v === 'symbol'
+        ? v.toString()
+        : v instanceof Uint8Array
+          ? `bytes[${[...v].join(',')}]`
+          : v instanceof Map
+            ? { Map: [...v] }
+            : v instanceof Set
+              ? { Set: [...v] }
+              : v,
+  )
 }

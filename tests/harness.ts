@@ -117,7 +117,8 @@ function defaultTimeoutMs(): number {
   const text = globalThis.process?.env?.[TIMEOUT_ENV]
   if (text === undefined || text === '') return DEFAULT_TIMEOUT_MS
   const ms = Number(text)
-  if (!Number.isInteger(ms) || ms <= 0) throw new Error(`${TIMEOUT_ENV}=${JSON.stringify(text)} is not a positive whole number of milliseconds: unset it or give e.g. 300000`)
+  if (!Number.isInteger(ms) || ms <= 0)
+    throw new Error(`${TIMEOUT_ENV}=${JSON.stringify(text)} is not a positive whole number of milliseconds: unset it or give e.g. 300000`)
   return ms
 }
 

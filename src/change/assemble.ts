@@ -74,7 +74,10 @@ export class TransactionAssembler {
       case 'Type':
         return
       default:
-        throw new PgToBrokersError('unexpected_message', `unexpected pgoutput message ${message.tag}: stream messages are for the ChangeReceiver, which spools and replays them`)
+        throw new PgToBrokersError(
+          'unexpected_message',
+          `unexpected pgoutput message ${message.tag}: stream messages are for the ChangeReceiver, which spools and replays them`,
+        )
     }
   }
 
@@ -109,9 +112,20 @@ export class TransactionAssembler {
       const relation = this.#relation(oid)
       const ordinal = txn.ordinal++
       await this.#sink.change({
-        id: `${txn.commitLsnText}:${ordinal}`, operation: 'TRUNCATE', relation, fields: [], types: [], values: [],
-        unchangedToastFields: undefined, old: undefined, transactionId: txn.xid, commitLsn: txn.commitLsn,
-        commitTime: txn.commitTime, ordinal, truncate: options, message: undefined,
+        id: `${txn.commitLsnText}:${ordinal}`,
+        operation: 'TRUNCATE',
+        relation,
+        fields: [],
+        types: [],
+        values: [],
+        unchangedToastFields: undefined,
+        old: undefined,
+        transactionId: txn.xid,
+        commitLsn: txn.commitLsn,
+        commitTime: txn.commitTime,
+        ordinal,
+        truncate: options,
+        message: undefined,
       })
     }
   }
@@ -121,9 +135,20 @@ export class TransactionAssembler {
     const txn = transactional ? this.#transaction() : { xid: 0, commitLsn: lsn, commitLsnText: formatLsn(lsn), commitTime: null, ordinal: 0 }
     const ordinal = txn.ordinal++
     await this.#sink.change({
-      id: `${txn.commitLsnText}:${ordinal}`, operation: 'MESSAGE', relation: undefined, fields: [], types: [], values: [],
-      unchangedToastFields: undefined, old: undefined, transactionId: txn.xid, commitLsn: txn.commitLsn,
-      commitTime: txn.commitTime, ordinal, truncate: undefined, message: { prefix, content: content.slice(), transactional },
+      id: `${txn.commitLsnText}:${ordinal}`,
+      operation: 'MESSAGE',
+      relation: undefined,
+      fields: [],
+      types: [],
+      values: [],
+      unchangedToastFields: undefined,
+      old: undefined,
+      transactionId: txn.xid,
+      commitLsn: txn.commitLsn,
+      commitTime: txn.commitTime,
+      ordinal,
+      truncate: undefined,
+      message: { prefix, content: content.slice(), transactional },
     })
     if (!transactional) await this.#sink.commit(lsn)
   }

@@ -120,7 +120,10 @@ export class ChangeReceiver {
       // No file: the transaction touched no published table, and replays as an empty one (which confirms its end).
       const complete = await replayStreamed(stream.created ? stream.path : undefined, stream.aborted, message, this.#assembler, this.#signal)
       this.#logger.debug(complete ? 'replayed a streamed transaction' : 'stopped replaying a streamed transaction', {
-        xid: message.xid, messages: stream.messages, bytes: stream.bytes, abortedSubtransactions: stream.aborted.size,
+        xid: message.xid,
+        messages: stream.messages,
+        bytes: stream.bytes,
+        abortedSubtransactions: stream.aborted.size,
       })
     } finally {
       if (stream.created) await removePath(stream.path)

@@ -103,7 +103,10 @@ export function keyChanged(relation: RelationSchema, oldTuple: Tuple, newTuple: 
 
 function checkColumnCount(relation: RelationSchema, tuple: Tuple): void {
   if (tuple.columnCount !== relation.columns.length) {
-    throw new PgToBrokersError('protocol_error', `tuple for ${relation.qualifiedName} has ${tuple.columnCount} columns, its Relation message ${relation.columns.length}`)
+    throw new PgToBrokersError(
+      'protocol_error',
+      `tuple for ${relation.qualifiedName} has ${tuple.columnCount} columns, its Relation message ${relation.columns.length}`,
+    )
   }
 }
 

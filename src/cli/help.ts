@@ -143,6 +143,7 @@ function usage(setting: WriterSetting, flag: string): string {
 function flagLines(flagUsage: string, help: readonly string[]): string[] {
   const indent = ' '.repeat(32)
   const [first, ...rest] = help
-  const head = flagUsage.length < 30 && first !== undefined ? [`  ${flagUsage.padEnd(30)}${first}`] : [`  ${flagUsage}`, ...(first === undefined ? [] : [indent + first])]
+  const head =
+    flagUsage.length < 30 && first !== undefined ? [`  ${flagUsage.padEnd(30)}${first}`] : [`  ${flagUsage}`, ...(first === undefined ? [] : [indent + first])]
   return [...head, ...rest.map((line) => indent + line)]
 }

@@ -26,7 +26,12 @@ export async function main(argv: readonly string[] = commandLine(), env: Record<
     if (args.command === 'help') return (await writeStdout(HELP_TEXT.endsWith('\n') ? HELP_TEXT : HELP_TEXT + '\n'), EXIT_OK)
     if (args.command === 'version') return (await writeStdout(`pg-to-brokers ${VERSION}\n`), EXIT_OK)
     const fileText = args.configPath === undefined ? undefined : await readConfigFile(args.configPath)
-    config = loadConfig({ ...(fileText === undefined ? {} : { fileText, filePath: args.configPath! }), env, argv, deprecated: (notice) => deprecated.push(notice) })
+    config = loadConfig({
+      ...(fileText === undefined ? {} : { fileText, filePath: args.configPath! }),
+      env,
+      argv,
+      deprecated: (notice) => deprecated.push(notice),
+    })
   } catch (error) {
     return reportStartupError(error)
   }
@@ -75,7 +80,9 @@ async function readConfigFile(path: string): Promise<string> {
 
 function reportStartupError(error: unknown): number {
   if (error instanceof ConfigError) {
-    writeStderr(`pg-to-brokers: invalid configuration:\n${error.issues.map((issue) => `  - ${issue}`).join('\n')}\nRun "pg-to-brokers --help" for the flags and their defaults.\n`)
+    writeStderr(
+      `pg-to-brokers: invalid configuration:\n${error.issues.map((issue) => `  - ${issue}`).join('\n')}\nRun "pg-to-brokers --help" for the flags and their defaults.\n`,
+    )
     return EXIT_USAGE
   }
   writeStderr(`pg-to-brokers: ${error instanceof Error ? error.message : String(error)}\n`)

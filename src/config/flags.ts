@@ -78,7 +78,11 @@ for (const writer of WRITERS as readonly WriterDescriptor[]) {
   for (const setting of writer.settings) {
     if (setting.flag === undefined) continue
     if (isSwitch(setting)) FLAGS.set(setting.flag, { kind: 'switch', set: (d, on) => void applySetting(d.writer, writer, setting, on) })
-    else FLAGS.set(setting.flag, value(setting.arg ?? '<value>', (d, x) => applySetting(d.writer, writer, setting, x)))
+    else
+      FLAGS.set(
+        setting.flag,
+        value(setting.arg ?? '<value>', (d, x) => applySetting(d.writer, writer, setting, x)),
+      )
   }
 }
 for (const [name, flag] of [...FLAGS]) {

@@ -37,7 +37,10 @@ function urlProblem(text: string): string | undefined {
 
 const postgresUrl = v.pipe(
   v.string('expected a postgres:// or postgresql:// URL as a string (value not shown: it may contain a password)'),
-  v.check((text) => urlProblem(text) === undefined, (issue) => urlProblem(String(issue.input)) ?? 'invalid URL'),
+  v.check(
+    (text) => urlProblem(text) === undefined,
+    (issue) => urlProblem(String(issue.input)) ?? 'invalid URL',
+  ),
 )
 
 // PostgreSQL's own rule for slot names (ReplicationSlotValidateName), checked here to fail before connecting.
@@ -57,8 +60,7 @@ const TABLE_NAME = new RegExp(`^(${IDENT})(?:\\.(${IDENT}))?$`, 'u')
 const identifierFits = (part: string | undefined) =>
   part === undefined || byteLength(part.startsWith('"') ? part.slice(1, -1).replaceAll('""', '"') : part) <= 63
 const TABLE_EXPECTED =
-  'expected table or schema.table, each name at most 63 bytes ' +
-  '(double-quote names with capitals, spaces or dots, e.g. "My Schema"."My Table")'
+  'expected table or schema.table, each name at most 63 bytes ' + '(double-quote names with capitals, spaces or dots, e.g. "My Schema"."My Table")'
 const tableName = v.pipe(
   v.string(TABLE_EXPECTED),
   v.check((text) => {
@@ -129,7 +131,10 @@ const BatchSchema = v.pipe(
 
 // "classic" names the original project's record shape; "seed", its first name, stays an alias.
 const FORMAT_EXPECTED = 'expected "classic" (also called "seed") or "debezium"'
-const format = v.pipe(v.picklist(['classic', 'seed', 'debezium'], FORMAT_EXPECTED), v.transform((name) => (name === 'classic' ? 'seed' : name)))
+const format = v.pipe(
+  v.picklist(['classic', 'seed', 'debezium'], FORMAT_EXPECTED),
+  v.transform((name) => (name === 'classic' ? 'seed' : name)),
+)
 
 /** The whole configuration. Everything but `postgres.url` has a default. */
 export const ConfigSchema = strict({

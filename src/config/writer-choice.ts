@@ -85,7 +85,9 @@ export function writerOverride(choice: WriterChoice, names: SourceNames, issues:
   for (const { writer, setting } of choice.given) {
     if (setting.choosesType !== false || chosen === undefined || chosen === writer.type || misplaced.has(setting.key)) continue
     misplaced.add(setting.key)
-    issues.push(`writer.${setting.key}: ${nameOf(writer, setting, names.source)} ${setting.plural ? 'apply' : 'applies'} only to writer type "${writer.type}", not ${showValue(chosen)}`)
+    issues.push(
+      `writer.${setting.key}: ${nameOf(writer, setting, names.source)} ${setting.plural ? 'apply' : 'applies'} only to writer type "${writer.type}", not ${showValue(chosen)}`,
+    )
   }
   const writer: WriterSection = chosen === undefined ? {} : { type: chosen }
   for (const [type, section] of choice.sections) if (chosen === undefined || type === chosen) Object.assign(writer, section)

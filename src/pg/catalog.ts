@@ -94,8 +94,13 @@ export class Catalog {
     if (!row) return undefined
     const s = row.slot
     return {
-      plugin: s.plugin, slotType: s.slot_type, database: s.database, activePid: s.active_pid, confirmedFlushLsn: s.confirmed_flush_lsn,
-      twoPhase: s.two_phase === true, walStatus: s.wal_status ?? null,
+      plugin: s.plugin,
+      slotType: s.slot_type,
+      database: s.database,
+      activePid: s.active_pid,
+      confirmedFlushLsn: s.confirmed_flush_lsn,
+      twoPhase: s.two_phase === true,
+      walStatus: s.wal_status ?? null,
     }
   }
 
@@ -107,7 +112,10 @@ export class Catalog {
 
   /** The slot records in `table` (see slot-markers.ts), over this connection. */
   slotMarkers(table: QualifiedName): SlotMarkers {
-    return new SlotMarkers(<Row>(text: string, parameters: readonly (string | null)[]) => this.#sql.unsafe(text, [...parameters]) as unknown as Promise<Row[]>, table)
+    return new SlotMarkers(
+      <Row>(text: string, parameters: readonly (string | null)[]) => this.#sql.unsafe(text, [...parameters]) as unknown as Promise<Row[]>,
+      table,
+    )
   }
 
   /** Creates a persistent logical slot with pgoutput (parameters bound, so any name is safe); returns its start position. */
@@ -136,9 +144,7 @@ export class Catalog {
    * own name and key whichever partition holds the row.
    */
   async createPublication(name: string, tables: readonly string[]): Promise<void> {
-    const target = tables.length === 0
-      ? 'FOR ALL TABLES'
-      : `FOR TABLE ${tables.map((t) => quoteQualifiedName(parseQualifiedName(t))).join(', ')}`
+    const target = tables.length === 0 ? 'FOR ALL TABLES' : `FOR TABLE ${tables.map((t) => quoteQualifiedName(parseQualifiedName(t))).join(', ')}`
     const [row] = await this.#sql<{ version: string }[]>`select current_setting('server_version_num') as version`
     const version = Number(row?.version)
     const viaRoot = version >= 130000 ? ' WITH (publish_via_partition_root = true)' : ''
@@ -147,7 +153,11 @@ export class Catalog {
     } catch (error) {
       // Before PostgreSQL 13 only partitions can be published: `"x" is a partitioned table` (feature_not_supported).
       if (version >= 130000 || (error as { code?: unknown }).code !== '0A000') throw error
-      throw new PgToBrokersError('partitioned_table_unsupported', `cannot create publication "${name}": ${(error as Error).message}, which PostgreSQL before 13 cannot publish: list its partitions in tables instead, or upgrade to PostgreSQL 13 or later`, { cause: error })
+      throw new PgToBrokersError(
+        'partitioned_table_unsupported',
+        `cannot create publication "${name}": ${(error as Error).message}, which PostgreSQL before 13 cannot publish: list its partitions in tables instead, or upgrade to PostgreSQL 13 or later`,
+        { cause: error },
+      )
     }
   }
 
@@ -156,7 +166,8 @@ export class Catalog {
     const names: QualifiedName[] = tables.map((t) => parseQualifiedName(t))
     const missing: string[] = []
     for (const n of names) {
-      const rows = await this.#sql`select 1 from pg_class c join pg_namespace s on s.oid = c.relnamespace where s.nspname = ${n.schema} and c.relname = ${n.name} and c.relkind in ('r', 'p')`
+      const rows = await this
+        .#sql`select 1 from pg_class c join pg_namespace s on s.oid = c.relnamespace where s.nspname = ${n.schema} and c.relname = ${n.name} and c.relkind in ('r', 'p')`
       if (rows.length === 0) missing.push(`${n.schema}.${n.name}`)
     }
     return missing
@@ -203,11 +214,13 @@ export class Catalog {
 
   /** Primary-key column names of a relation, in key order; empty when it has none. */
   async primaryKey(relationOid: number): Promise<string[]> {
-    const rows = await this.#midStream(() => this.#sql<{ attname: string }[]>`
+    const rows = await this.#midStream(
+      () => this.#sql<{ attname: string }[]>`
       select a.attname from pg_index i
       join lateral unnest(i.indkey) with ordinality k(attnum, ord) on true
       join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum
-      where i.indrelid = ${relationOid} and i.indisprimary order by k.ord`)
+      where i.indrelid = ${relationOid} and i.indisprimary order by k.ord`,
+    )
     return rows.map((r) => r.attname)
   }
 

@@ -27,11 +27,37 @@ export function configError(problem: string): PgToBrokersError {
 
 /** libpq parameters this tool does not implement: refused by name rather than silently ignored. */
 const UNSUPPORTED = new Set([
-  'hostaddr', 'passfile', 'service', 'client_encoding', 'replication', 'require_auth', 'channel_binding',
-  'keepalives', 'keepalives_idle', 'keepalives_interval', 'keepalives_count', 'tcp_user_timeout',
-  'sslcert', 'sslkey', 'sslpassword', 'sslcertmode', 'sslcrl', 'sslcrldir', 'sslsni', 'sslcompression',
-  'sslnegotiation', 'requiressl', 'requirepeer', 'ssl_min_protocol_version', 'ssl_max_protocol_version',
-  'gssencmode', 'krbsrvname', 'gsslib', 'gssdelegation', 'target_session_attrs', 'load_balance_hosts',
+  'hostaddr',
+  'passfile',
+  'service',
+  'client_encoding',
+  'replication',
+  'require_auth',
+  'channel_binding',
+  'keepalives',
+  'keepalives_idle',
+  'keepalives_interval',
+  'keepalives_count',
+  'tcp_user_timeout',
+  'sslcert',
+  'sslkey',
+  'sslpassword',
+  'sslcertmode',
+  'sslcrl',
+  'sslcrldir',
+  'sslsni',
+  'sslcompression',
+  'sslnegotiation',
+  'requiressl',
+  'requirepeer',
+  'ssl_min_protocol_version',
+  'ssl_max_protocol_version',
+  'gssencmode',
+  'krbsrvname',
+  'gsslib',
+  'gssdelegation',
+  'target_session_attrs',
+  'load_balance_hosts',
 ])
 const SUPPORTED = Object.keys(PARAMETERS).join(', ')
 
@@ -43,7 +69,9 @@ export function parseConnectionText(text: string): Map<Parameter, string> {
   const prefix = /^postgres(?:ql)?:\/\//i.exec(text)
   if (prefix) return parseUri(text.slice(prefix[0].length))
   if (text.trim() === '' || (text.includes('=') && !/^[a-z][a-z0-9+.-]*:\/\//i.test(text))) return parseKeywordValue(text)
-  throw configError(`expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE, or key=value settings such as "host=/var/run/postgresql dbname=app"`)
+  throw configError(
+    `expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE, or key=value settings such as "host=/var/run/postgresql dbname=app"`,
+  )
 }
 
 /** postgresql://[userspec@][hostspec][/dbname][?paramspec], split as libpq's conninfo_uri_parse_options does. */
@@ -88,7 +116,8 @@ function parseQuery(query: string, found: Map<Parameter, string>): void {
   for (const pair of query.split('&')) {
     if (pair === '') continue
     const parts = pair.split('=')
-    if (parts.length !== 2) throw configError(`a URL query parameter ${parts.length < 2 ? 'has no "="' : 'has more than one "="'} (percent-encode "=" inside values as %3D)`)
+    if (parts.length !== 2)
+      throw configError(`a URL query parameter ${parts.length < 2 ? 'has no "="' : 'has more than one "="'} (percent-encode "=" inside values as %3D)`)
     let key = decode(parts[0]!, 'query parameter name')
     let value = decode(parts[1]!, 'query parameter value')
     // libpq takes the JDBC spelling ssl=true as sslmode=require.

@@ -83,7 +83,10 @@ function tlsParameters(mode: string | undefined, rootCert: string | undefined): 
   // libpq 16: the system's roots verify fully by default, and a weaker mode with them is refused.
   if (rootCert === 'system') {
     if (mode !== undefined && mode !== 'verify-full') {
-      throw new PgToBrokersError('pg_tls_config', `sslmode "${mode}" may not be used with sslrootcert=system: use sslmode=verify-full (or give a CA file as sslrootcert)`)
+      throw new PgToBrokersError(
+        'pg_tls_config',
+        `sslmode "${mode}" may not be used with sslrootcert=system: use sslmode=verify-full (or give a CA file as sslrootcert)`,
+      )
     }
     return { sslMode: 'verify-full', sslRootCert: rootCert }
   }

@@ -32,7 +32,11 @@ export function parseQualifiedName(text: string, defaultSchema = 'public'): Qual
       for (;;) {
         if (i >= text.length) throw new Error(`table name ${JSON.stringify(text)} has an unterminated quote`)
         if (text[i] === '"') {
-          if (text[i + 1] === '"') { part += '"'; i += 2; continue }
+          if (text[i + 1] === '"') {
+            part += '"'
+            i += 2
+            continue
+          }
           i++
           break
         }

@@ -166,7 +166,11 @@ export class ReplicationConnection {
     try {
       this.#stream?._read(0)
     } catch (error) {
-      this.#failure ??= new PgToBrokersError('pg_connection_lost', `lost the connection to PostgreSQL at ${describeTarget(this.#url)}: the driver closed its socket`, { cause: error })
+      this.#failure ??= new PgToBrokersError(
+        'pg_connection_lost',
+        `lost the connection to PostgreSQL at ${describeTarget(this.#url)}: the driver closed its socket`,
+        { cause: error },
+      )
     }
   }
 
@@ -233,20 +237,23 @@ export function checkServerSupports(options: Pick<StartOptions, 'protoVersion' |
   if (serverVersion >= PGOUTPUT_V2_SERVER_VERSION) return
   const server = `this server is PostgreSQL ${formatServerVersion(serverVersion)}`
   if (options.messages) {
-    throw new PgToBrokersError('messages_unsupported', `postgres.messagePrefixes asks for logical decoding messages, which PostgreSQL 14 and later send; ${server}: remove messagePrefixes, or upgrade the server`)
+    throw new PgToBrokersError(
+      'messages_unsupported',
+      `postgres.messagePrefixes asks for logical decoding messages, which PostgreSQL 14 and later send; ${server}: remove messagePrefixes, or upgrade the server`,
+    )
   }
   if (options.streaming || options.protoVersion > 1) {
-    throw new PgToBrokersError('streaming_unsupported', `streaming of in-progress transactions needs PostgreSQL 14 or later; ${server}: set postgres.streaming to "auto" or "off"`)
+    throw new PgToBrokersError(
+      'streaming_unsupported',
+      `streaming of in-progress transactions needs PostgreSQL 14 or later; ${server}: set postgres.streaming to "auto" or "off"`,
+    )
   }
 }
 
 /** The START_REPLICATION command for pgoutput, with only the options this server version has. @throws as checkServerSupports. */
 export function startReplicationCommand(options: StartOptions, serverVersion: number): string {
   checkServerSupports(options, serverVersion)
-  const params = [
-    `proto_version ${quoteLiteral(String(options.protoVersion))}`,
-    `publication_names ${quoteLiteral(quoteIdent(options.publication))}`,
-  ]
+  const params = [`proto_version ${quoteLiteral(String(options.protoVersion))}`, `publication_names ${quoteLiteral(quoteIdent(options.publication))}`]
   if (options.messages) params.push(`messages 'true'`)
   if (options.streaming) params.push(`streaming 'on'`)
   return `START_REPLICATION SLOT ${quoteIdent(options.slot)} LOGICAL ${formatLsn(options.startLsn)} (${params.join(', ')})`
@@ -270,7 +277,9 @@ function explainStartError(error: unknown, options: StartOptions, url: string, u
     )
   }
   if (e.code === '42704' && /publication/i.test(e.message ?? '')) {
-    return new PgToBrokersError('publication_missing', `publication "${options.publication}" does not exist: create it, or enable createPublication`, { cause: error })
+    return new PgToBrokersError('publication_missing', `publication "${options.publication}" does not exist: create it, or enable createPublication`, {
+      cause: error,
+    })
   }
   if (e.code === '42704') {
     return new PgToBrokersError('slot_missing', `replication slot "${options.slot}" does not exist: create it, or enable createSlot`, { cause: error })

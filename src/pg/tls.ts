@@ -48,7 +48,10 @@ async function rootCertificate(settings: ConnectionSettings, env: Environment): 
     return { pem: await readTextFile(fallback) }
   } catch (error) {
     if ((error as { code?: string }).code === 'ENOENT') return undefined
-    throw new PgToBrokersError('pg_tls_config', `cannot read the root certificate file ${fallback} (${(error as Error).message}): fix its permissions, or set sslrootcert`)
+    throw new PgToBrokersError(
+      'pg_tls_config',
+      `cannot read the root certificate file ${fallback} (${(error as Error).message}): fix its permissions, or set sslrootcert`,
+    )
   }
 }
 
@@ -60,7 +63,10 @@ function defaultRootCertPath(env: Environment): string | undefined {
 }
 
 function missingRootCertificate(mode: SslMode, path: string | undefined): PgToBrokersError {
-  const file = path === undefined ? 'no root certificate file is configured (sslrootcert is not set and HOME is unknown)' : `root certificate file "${path}" does not exist`
+  const file =
+    path === undefined
+      ? 'no root certificate file is configured (sslrootcert is not set and HOME is unknown)'
+      : `root certificate file "${path}" does not exist`
   return new PgToBrokersError(
     'pg_tls_config',
     `sslmode=${mode} needs a root certificate to verify the server, but ${file}: either provide the file, set sslrootcert to the CA certificate (PEM), use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification`,
@@ -72,6 +78,9 @@ async function readCa(path: string): Promise<string> {
     return await readTextFile(path)
   } catch (error) {
     const reason = (error as { code?: string }).code === 'ENOENT' ? 'no such file' : (error as Error).message
-    throw new PgToBrokersError('pg_tls_config', `cannot read sslrootcert ${path} (${reason}): give the path of the CA certificate (PEM) that signed the server's certificate`)
+    throw new PgToBrokersError(
+      'pg_tls_config',
+      `cannot read sslrootcert ${path} (${reason}): give the path of the CA certificate (PEM) that signed the server's certificate`,
+    )
   }
 }

@@ -131,7 +131,13 @@ async function replicate(catalog: Catalog, options: PipelineOptions, logger: Log
 }
 
 /** Decodes the replication stream into records, hands them to the writer in batches, confirms what was delivered. */
-async function deliverReplicationStream(replication: ReplicationConnection, catalog: Catalog, spool: SpoolDirectory | undefined, options: PipelineOptions, logger: Logger): Promise<void> {
+async function deliverReplicationStream(
+  replication: ReplicationConnection,
+  catalog: Catalog,
+  spool: SpoolDirectory | undefined,
+  options: PipelineOptions,
+  logger: Logger,
+): Promise<void> {
   const checkpoint = new Checkpoint(0n, (received, flushed, reply) => replication.sendStatus(received, flushed, reply))
   // Reading stops when the caller aborts, and as soon as a publish fails (not at the next message).
   const reading = new AbortController()
@@ -139,10 +145,15 @@ async function deliverReplicationStream(replication: ReplicationConnection, cata
     reading.abort()
     replication.interrupt()
   }
-  const batcher = new Batcher(options.writer, { ...DEFAULT_BATCH_OPTIONS, ...options.batch }, (lsn) => {
-    checkpoint.markFlushed(lsn)
-    options.onFlushed?.(lsn)
-  }, stopReading)
+  const batcher = new Batcher(
+    options.writer,
+    { ...DEFAULT_BATCH_OPTIONS, ...options.batch },
+    (lsn) => {
+      checkpoint.markFlushed(lsn)
+      options.onFlushed?.(lsn)
+    },
+    stopReading,
+  )
   const format = options.format ?? new SeedFormat()
   const writer = options.writer
   const delivers = deliveredChanges(options.postgres)

@@ -25,7 +25,10 @@ export async function prepareSource(catalog: Catalog, options: SourceOptions, co
   }
   if (!(await catalog.publicationExists(options.publication))) {
     if (!options.createPublication) {
-      throw new PgToBrokersError('publication_missing', `publication "${options.publication}" does not exist: create it (CREATE PUBLICATION … FOR ALL TABLES) or enable createPublication`)
+      throw new PgToBrokersError(
+        'publication_missing',
+        `publication "${options.publication}" does not exist: create it (CREATE PUBLICATION … FOR ALL TABLES) or enable createPublication`,
+      )
     }
     await catalog.createPublication(options.publication, options.tables)
     logger.info('created publication', { publication: options.publication, tables: options.tables.join(',') || 'ALL TABLES' })
@@ -34,7 +37,10 @@ export async function prepareSource(catalog: Catalog, options: SourceOptions, co
   }
   const keyless = await catalog.tablesWithoutReplicaIdentity(options.publication)
   if (keyless.length > 0) {
-    logger.warn(`published tables without a primary key or replica identity (PostgreSQL refuses UPDATE and DELETE on them while they are published; add a primary key or set REPLICA IDENTITY): ${keyless.join(', ')}`, { publication: options.publication })
+    logger.warn(
+      `published tables without a primary key or replica identity (PostgreSQL refuses UPDATE and DELETE on them while they are published; add a primary key or set REPLICA IDENTITY): ${keyless.join(', ')}`,
+      { publication: options.publication },
+    )
   }
   await prepareSlot(catalog, options, context, logger)
 }
@@ -45,5 +51,8 @@ async function checkPublicationTables(catalog: Catalog, options: SourceOptions):
   const absent = await catalog.tablesNotInPublication(options.publication, options.tables)
   if (absent.length === 0) return
   const list = absent.join(', ')
-  throw new PgToBrokersError('publication_missing_table', `publication "${options.publication}" does not include the configured table${absent.length > 1 ? 's' : ''} ${list}: add ${absent.length > 1 ? 'them' : 'it'} with ALTER PUBLICATION … ADD TABLE ${list}, or remove ${absent.length > 1 ? 'them' : 'it'} from tables`)
+  throw new PgToBrokersError(
+    'publication_missing_table',
+    `publication "${options.publication}" does not include the configured table${absent.length > 1 ? 's' : ''} ${list}: add ${absent.length > 1 ? 'them' : 'it'} with ALTER PUBLICATION … ADD TABLE ${list}, or remove ${absent.length > 1 ? 'them' : 'it'} from tables`,
+  )
 }

@@ -47,7 +47,10 @@ export async function prepareSlot(catalog: Catalog, options: SlotOptions, contex
     if (!options.acceptDataLoss || context.reconnect) throw lostSlot(options.slot, gap)
     logger.warn(`replication slot was lost; creating a new one as --accept-data-loss allows: ${gap}`, { slot: options.slot })
   } else if (!options.createSlot) {
-    throw new PgToBrokersError('slot_missing', `replication slot "${options.slot}" does not exist: create it with pg_create_logical_replication_slot('${options.slot}', 'pgoutput') or enable createSlot`)
+    throw new PgToBrokersError(
+      'slot_missing',
+      `replication slot "${options.slot}" does not exist: create it with pg_create_logical_replication_slot('${options.slot}', 'pgoutput') or enable createSlot`,
+    )
   }
   const lsn = await catalog.createSlot(options.slot)
   try {
@@ -80,7 +83,10 @@ async function checkSlot(catalog: Catalog, name: string, slot: SlotInfo): Promis
     throw new PgToBrokersError('slot_wrong_kind', `replication slot "${name}" is a ${slot.slotType} slot; a logical slot using pgoutput is needed`)
   }
   if (slot.plugin !== 'pgoutput') {
-    throw new PgToBrokersError('slot_wrong_plugin', `replication slot "${name}" uses the output plugin "${slot.plugin}", not pgoutput: drop it or choose another slot name`)
+    throw new PgToBrokersError(
+      'slot_wrong_plugin',
+      `replication slot "${name}" uses the output plugin "${slot.plugin}", not pgoutput: drop it or choose another slot name`,
+    )
   }
   const database = await catalog.currentDatabase()
   if (slot.database !== database) {
@@ -88,13 +94,19 @@ async function checkSlot(catalog: Catalog, name: string, slot: SlotInfo): Promis
   }
   if (slot.twoPhase) {
     // With two_phase the server sends prepared transactions at PREPARE, before they commit or roll back.
-    throw new PgToBrokersError('slot_two_phase', `replication slot "${name}" was created with two_phase: its prepared transactions would be sent before they commit or roll back, which this tool does not handle. Use a slot created without two_phase (pg_create_logical_replication_slot('${name}', 'pgoutput'))`)
+    throw new PgToBrokersError(
+      'slot_two_phase',
+      `replication slot "${name}" was created with two_phase: its prepared transactions would be sent before they commit or roll back, which this tool does not handle. Use a slot created without two_phase (pg_create_logical_replication_slot('${name}', 'pgoutput'))`,
+    )
   }
   if (slot.walStatus === 'lost') {
     throw lostSlot(name, `the server invalidated it (wal_status = lost) after removing WAL it still needed`)
   }
   if (slot.activePid !== null) {
-    throw new PgToBrokersError('slot_in_use', `replication slot "${name}" is in use by another process (PID ${slot.activePid}): stop that consumer, or use another slot`)
+    throw new PgToBrokersError(
+      'slot_in_use',
+      `replication slot "${name}" is in use by another process (PID ${slot.activePid}): stop that consumer, or use another slot`,
+    )
   }
 }
 

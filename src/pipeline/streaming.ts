@@ -14,7 +14,10 @@ export function useStreaming(mode: StreamingMode, serverVersion: number): boolea
   if (mode === 'off') return false
   const supported = serverVersion >= STREAMING_SERVER_VERSION
   if (mode === 'on' && !supported) {
-    throw new PgToBrokersError('streaming_unsupported', `postgres.streaming is "on", but PostgreSQL ${serverVersion} cannot stream in-progress transactions (PostgreSQL 14 or later can): use "auto" or "off"`)
+    throw new PgToBrokersError(
+      'streaming_unsupported',
+      `postgres.streaming is "on", but PostgreSQL ${serverVersion} cannot stream in-progress transactions (PostgreSQL 14 or later can): use "auto" or "off"`,
+    )
   }
   return supported
 }

@@ -22,7 +22,12 @@ export async function runSupervised(options: PipelineOptions & { readonly logger
     try {
       // A waiting standby has passed the start-up checks too: from then on, a lost connection is retried.
       // Once streamed from, the slot must exist: a reconnect never creates one (that would skip the changes since the last confirmation).
-      await runPipeline({ ...options, resume: streamed, onStreaming: () => ((started = streamed = true), (failures = 0)), onStandbyWaiting: () => (started = true) })
+      await runPipeline({
+        ...options,
+        resume: streamed,
+        onStreaming: () => ((started = streamed = true), (failures = 0)),
+        onStandbyWaiting: () => (started = true),
+      })
       return
     } catch (error) {
       const step = nextStep(error, { started, standby: options.postgres.standby === true, stopping: options.signal?.aborted === true })

@@ -26,14 +26,15 @@ export const stdoutWriter = defineWriter({
 
 export const fileWriter = defineWriter({
   type: 'file',
-  schema: strict(
-    { type: v.literal('file'), path: nonEmpty('a file path'), fsync: v.optional(bool, FILE_DEFAULTS.fsync) },
-    ' for writer type "file"',
-    { path: `required for writer type "file"; set --file, ${BUILTIN_WRITER_ENV.filePath}, or writer.path in the config file` },
-  ),
+  schema: strict({ type: v.literal('file'), path: nonEmpty('a file path'), fsync: v.optional(bool, FILE_DEFAULTS.fsync) }, ' for writer type "file"', {
+    path: `required for writer type "file"; set --file, ${BUILTIN_WRITER_ENV.filePath}, or writer.path in the config file`,
+  }),
   settings: [
     {
-      key: 'path', flag: '--file', arg: '<path>', env: BUILTIN_WRITER_ENV.filePath,
+      key: 'path',
+      flag: '--file',
+      arg: '<path>',
+      env: BUILTIN_WRITER_ENV.filePath,
       help: ['append JSON lines to this file (implies --writer file)', `env ${BUILTIN_WRITER_ENV.filePath}; no default`],
     },
   ],
@@ -65,7 +66,10 @@ export const moduleWriter = defineWriter({
   ),
   settings: [
     {
-      key: 'path', flag: '--writer-module', arg: '<path>', env: BUILTIN_WRITER_ENV.writerModule,
+      key: 'path',
+      flag: '--writer-module',
+      arg: '<path>',
+      env: BUILTIN_WRITER_ENV.writerModule,
       help: [
         'file path or URL of a module whose default export is a StreamWriter',
         'subclass, or a function returning a writer (an object with',
@@ -74,7 +78,10 @@ export const moduleWriter = defineWriter({
       ],
     },
     {
-      key: 'allowRemote', flag: '--allow-remote-writer-module', env: BUILTIN_WRITER_ENV.allowRemoteWriterModule, choosesType: false,
+      key: 'allowRemote',
+      flag: '--allow-remote-writer-module',
+      env: BUILTIN_WRITER_ENV.allowRemoteWriterModule,
+      choosesType: false,
       help: [
         'let --writer-module be an http:, https:, npm: or jsr: specifier:',
         "code fetched and run with this process's rights at every start;",
@@ -82,7 +89,12 @@ export const moduleWriter = defineWriter({
       ],
     },
     {
-      key: 'options', flag: '--writer-option', arg: '<key=value>', apply: setModuleOption, choosesType: false, plural: true,
+      key: 'options',
+      flag: '--writer-option',
+      arg: '<key=value>',
+      apply: setModuleOption,
+      choosesType: false,
+      plural: true,
       help: ['option passed to the module writer, as text; repeatable;', 'no env variable'],
     },
   ],
@@ -92,7 +104,10 @@ export const moduleWriter = defineWriter({
   },
   async create(section, { resolveModule }) {
     if (isRemoteModule(section.path) && section.allowRemote !== true) {
-      throw new PgToBrokersError('writer_module_remote', `writer module "${section.path.replace(/:\/\/[^\s/@]*@/, '://***@')}" is remote: ${REMOTE_MODULE_CONSENT}`)
+      throw new PgToBrokersError(
+        'writer_module_remote',
+        `writer module "${section.path.replace(/:\/\/[^\s/@]*@/, '://***@')}" is remote: ${REMOTE_MODULE_CONSENT}`,
+      )
     }
     return loadWriterModule(resolveModule(section.path), section.path, section.options)
   },

@@ -7,7 +7,13 @@ import { PgToBrokersError, type ErrorCode } from '../errors.ts'
  * The options as `schema` reads them (defaults filled in, unknown keys dropped).
  * @throws PgToBrokersError with `code`, naming every bad option: `${writer}: key: problem; …`.
  */
-export function checkedOptions<S extends v.GenericSchema>(schema: S, options: unknown, writer: string, code: ErrorCode, secretPaths: readonly string[] = []): v.InferOutput<S> {
+export function checkedOptions<S extends v.GenericSchema>(
+  schema: S,
+  options: unknown,
+  writer: string,
+  code: ErrorCode,
+  secretPaths: readonly string[] = [],
+): v.InferOutput<S> {
   const result = v.safeParse(schema, options)
   if (result.success) return result.output
   // The schema's wording for a missing key tells a CLI user where to set it; a caller just needs to pass it.

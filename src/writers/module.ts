@@ -16,7 +16,10 @@ export async function loadWriterModule(specifier: string, shownPath: string, opt
   }
   const exported = module.default
   if (typeof exported !== 'function') {
-    throw new PgToBrokersError('writer_module', `writer module "${shownPath}" has no default export: export a StreamWriter subclass or a function returning one`)
+    throw new PgToBrokersError(
+      'writer_module',
+      `writer module "${shownPath}" has no default export: export a StreamWriter subclass or a function returning one`,
+    )
   }
   const writer: unknown = isWriterClass(exported)
     ? new (exported as new (options: Readonly<Record<string, unknown>>) => unknown)(options)

@@ -8,13 +8,7 @@ import { kinesisWriter } from './kinesis/descriptor.ts'
 import type { StreamWriter } from './writer.ts'
 
 /** Every writer type, in the order help and messages list them. A new writer adds one line. */
-export const WRITERS = [
-  stdoutWriter,
-  fileWriter,
-  moduleWriter,
-  kafkaWriter,
-  kinesisWriter,
-] as const
+export const WRITERS = [stdoutWriter, fileWriter, moduleWriter, kafkaWriter, kinesisWriter] as const
 
 /** The schemas of WRITERS' config sections, as a tuple (for valibot's variant). */
 export const WRITER_SCHEMAS = WRITERS.map((writer) => writer.schema) as unknown as SchemasOf<typeof WRITERS>

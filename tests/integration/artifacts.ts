@@ -79,7 +79,12 @@ export type Seen = [operation: string, table: string, values: unknown[], transac
  * Streams a small workload through `command` (stdout writer unless `extraArgs` pick another) and
  * checks the records against what was committed, in commit order, then a clean stop with exit 0.
  */
-export async function streamWorkload(command: Command, extraArgs: readonly string[], records: (run: FixtureProcess) => Promise<Seen[]>, lastValue: string): Promise<void> {
+export async function streamWorkload(
+  command: Command,
+  extraArgs: readonly string[],
+  records: (run: FixtureProcess) => Promise<Seen[]>,
+  lastValue: string,
+): Promise<void> {
   const sql = sqlClient()
   const table = uniqueName('dist')
   const slot = uniqueName('s')
@@ -87,7 +92,12 @@ export async function streamWorkload(command: Command, extraArgs: readonly strin
   let run: FixtureProcess | undefined
   try {
     await sql.unsafe(`create table ${table} (id bigint primary key, name text, amount numeric(12,2), tags text[])`)
-    run = new FixtureProcess(command, { PG_TO_BROKERS_POSTGRES_URL: TEST_URL }, ['run', '--slot', slot, '--publication', slot, '--tables', table, ...extraArgs], stage)
+    run = new FixtureProcess(
+      command,
+      { PG_TO_BROKERS_POSTGRES_URL: TEST_URL },
+      ['run', '--slot', slot, '--publication', slot, '--tables', table, ...extraArgs],
+      stage,
+    )
     // Not "slot active": a slot is active while it is being created, before its consistent point, and
     // a transaction that began then is never decoded. "streaming" comes after START_REPLICATION.
     const started = run

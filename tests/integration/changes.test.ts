@@ -59,7 +59,13 @@ test('UPDATE and DELETE: default identity, primary-key change, REPLICA IDENTITY 
 
     assertEquals(writer.records.length, 8, 'record count: six changes, and a DELETE before each key-changing UPDATE')
     // The DELETE of the old key before a key-changing UPDATE (see keys.test.ts), set aside here.
-    assertEquals([1, 6].map((i) => [writer.records[i]!.change.operation, writer.records[i]!.partitionKey]), [['DELETE', `public.${plain}:2`], ['DELETE', `public.${full}:2`]])
+    assertEquals(
+      [1, 6].map((i) => [writer.records[i]!.change.operation, writer.records[i]!.partitionKey]),
+      [
+        ['DELETE', `public.${plain}:2`],
+        ['DELETE', `public.${full}:2`],
+      ],
+    )
     const records = writer.records.filter((_, i) => i !== 1 && i !== 6)
     const [c1, c2, c3, c4, c5, c6] = records.map((r) => r.change)
     const [r1, r2, r3, r4, r5, r6] = writer.parsed().filter((_, i) => i !== 1 && i !== 6)
@@ -103,7 +109,14 @@ test('UPDATE and DELETE: default identity, primary-key change, REPLICA IDENTITY 
     assertEquals(c5!.operation, 'DELETE')
     assertEquals(c5!.fields, ['id', 'name', 'n'])
     assertEquals(c5!.values, [1, 'UNO', 11])
-    assertEquals([r5!.fields, r5!.values, r5!.types], [['id', 'name', 'n'], [1, 'UNO', 11], ['integer', 'text', 'integer']])
+    assertEquals(
+      [r5!.fields, r5!.values, r5!.types],
+      [
+        ['id', 'name', 'n'],
+        [1, 'UNO', 11],
+        ['integer', 'text', 'integer'],
+      ],
+    )
     assertEquals(records[4]!.partitionKey, `public.${full}:1`)
 
     // REPLICA IDENTITY FULL key change: old row, new row.
@@ -113,11 +126,17 @@ test('UPDATE and DELETE: default identity, primary-key change, REPLICA IDENTITY 
 
     // Six autocommit statements: six transactions, commit LSNs increasing; each change ordinal 0 but
     // a key-changing UPDATE, 1 after its DELETE.
-    assertEquals(records.map((r) => r.change.ordinal), [0, 1, 0, 0, 0, 1])
+    assertEquals(
+      records.map((r) => r.change.ordinal),
+      [0, 1, 0, 0, 0, 1],
+    )
     const xids = records.map((r) => r.change.transactionId)
     assertEquals(new Set(xids).size, 6, 'six distinct transactions')
     const lsns = records.map((r) => r.change.commitLsn)
-    assert(lsns.every((l, i) => i === 0 || l > lsns[i - 1]!), 'commit LSNs increase')
+    assert(
+      lsns.every((l, i) => i === 0 || l > lsns[i - 1]!),
+      'commit LSNs increase',
+    )
   } finally {
     await cleanUp(sql, stream, slot, publication, [plain, full])
   }
@@ -149,15 +168,18 @@ test('TRUNCATE: one record per table, with the cascade and restart identity flag
     await stop()
 
     const records = writer.parsed()
-    assertEquals(records.map((r) => [r.operation, r.table_name]), [
-      ['TRUNCATE', `public.${parent}`],
-      ['TRUNCATE', `public.${child}`],
-      ['INSERT', `public.${parent}`],
-      ['INSERT', `public.${child}`],
-      ['TRUNCATE', `public.${parent}`],
-      ['TRUNCATE', `public.${child}`],
-      ['TRUNCATE', `public.${other}`],
-    ])
+    assertEquals(
+      records.map((r) => [r.operation, r.table_name]),
+      [
+        ['TRUNCATE', `public.${parent}`],
+        ['TRUNCATE', `public.${child}`],
+        ['INSERT', `public.${parent}`],
+        ['INSERT', `public.${child}`],
+        ['TRUNCATE', `public.${parent}`],
+        ['TRUNCATE', `public.${child}`],
+        ['TRUNCATE', `public.${other}`],
+      ],
+    )
     const changes = writer.records.map((r) => r.change)
     // Both tables of one statement: one transaction, ordinals 0 and 1.
     assertEquals(changes[0]!.transactionId, changes[1]!.transactionId)
@@ -212,7 +234,10 @@ test('logical messages: transactional ones inside their transaction, non-transac
     assertEquals(writer.records.length, 4, 'record count')
     const records = writer.parsed()
     const changes = writer.records.map((r) => r.change)
-    assertEquals(records.map((r) => r.operation), ['MESSAGE', 'MESSAGE', 'INSERT', 'MESSAGE'])
+    assertEquals(
+      records.map((r) => r.operation),
+      ['MESSAGE', 'MESSAGE', 'INSERT', 'MESSAGE'],
+    )
 
     // A transactional message on its own: a transaction of one record.
     assertEquals(records[0]!.message, { prefix, content: 'content', transactional: true })
@@ -296,7 +321,12 @@ test('unchanged TOAST: left out of fields and named in unchanged_toast_fields, s
     assertEquals(records[2]!.values, [1, 'b', second!.big, 2])
 
     // REPLICA IDENTITY FULL: the old row is sent whole (TOAST included), the new row still omits it.
-    assertEquals(changes[3]!.old, { kind: 'row', fields: ['id', 'note', 'big', 'n'], types: ['integer', 'text', 'text', 'integer'], values: [1, 'b', second!.big, 2] })
+    assertEquals(changes[3]!.old, {
+      kind: 'row',
+      fields: ['id', 'note', 'big', 'n'],
+      types: ['integer', 'text', 'text', 'integer'],
+      values: [1, 'b', second!.big, 2],
+    })
     assertEquals(changes[3]!.fields, ['id', 'note', 'n'])
     assertEquals(changes[3]!.values, [1, 'c', 2])
     assertEquals(changes[3]!.unchangedToastFields, ['big'])

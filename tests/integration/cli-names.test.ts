@@ -26,7 +26,18 @@ async function streamWith(args: string[], config: unknown): Promise<Run> {
     const configPath = join(directory, 'config.json')
     writeFileSync(configPath, JSON.stringify(config))
     await sql.unsafe(`create table ${table} (id int primary key, name text)`)
-    const run = new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: TEST_URL }, ['run', '--config', configPath, '--slot', slot, '--publication', slot, '--tables', table, ...args])
+    const run = new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: TEST_URL }, [
+      'run',
+      '--config',
+      configPath,
+      '--slot',
+      slot,
+      '--publication',
+      slot,
+      '--tables',
+      table,
+      ...args,
+    ])
     await waitForStreaming(sql, slot)
     await sql.unsafe(`insert into ${table} values (1, 'one'), (2, 'two')`)
     await run.waitForLine(/"values":\[2,"two"\]/)
@@ -34,7 +45,13 @@ async function streamWith(args: string[], config: unknown): Promise<Run> {
     const status = await run.waitForExit()
     assertEquals(status.code, 0, `exit code (stderr: ${run.stderr})`)
     await dropSlot(sql, slot)
-    return { records: run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>), stderr: run.stderr }
+    return {
+      records: run.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+      stderr: run.stderr,
+    }
   } finally {
     await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${slot}`)
     await sql.end()
@@ -43,7 +60,8 @@ async function streamWith(args: string[], config: unknown): Promise<Run> {
 }
 
 /** What does not change from run to run: the record's keys and its row. */
-const shape = (records: Record<string, unknown>[]) => records.map((r) => ({ keys: Object.keys(r).slice(0, 6), fields: r.fields, values: r.values, types: r.types, operation: r.operation }))
+const shape = (records: Record<string, unknown>[]) =>
+  records.map((r) => ({ keys: Object.keys(r).slice(0, 6), fields: r.fields, values: r.values, types: r.types, operation: r.operation }))
 
 test('cli names: --format classic and --format seed give the same records; the old batch.maxInFlightBatches key streams with a warning', async () => {
   const classic = await streamWith(['--format', 'classic'], { batch: { maxInFlightBatches: 2 } })

@@ -15,7 +15,10 @@ const READER_GONE = 'reader-gone'
 /** The CLI run through `bash -c SCRIPT`, the CLI's command line being "$@" inside the script. */
 function cliInShell(script: string, args: string[], env: Record<string, string> = {}): FixtureProcess {
   const { command, args: runtimeArgs } = scriptCommand(CLI)
-  return new FixtureProcess({ command: 'bash', args: ['-c', script, 'bash', command, ...runtimeArgs, ...args] }, { PG_TO_BROKERS_POSTGRES_URL: TEST_URL, ...env })
+  return new FixtureProcess(
+    { command: 'bash', args: ['-c', script, 'bash', command, ...runtimeArgs, ...args] },
+    { PG_TO_BROKERS_POSTGRES_URL: TEST_URL, ...env },
+  )
 }
 
 test('cli output: stdout into "| head -n 1" stops with one line on stderr, a non-zero exit, and nothing confirmed past what was written', async () => {
@@ -25,7 +28,17 @@ test('cli output: stdout into "| head -n 1" stops with one line on stderr, a non
   try {
     await sql.unsafe(`create table ${table} (id int primary key)`)
     // The CLI's exit status is the pipeline's first; head's exit is announced on stderr.
-    const run = cliInShell(`"$@" | { head -n 1; echo ${READER_GONE} >&2; }; exit "\${PIPESTATUS[0]}"`, ['run', '--slot', slot, '--publication', slot, '--tables', table, '--log-level', 'error'])
+    const run = cliInShell(`"$@" | { head -n 1; echo ${READER_GONE} >&2; }; exit "\${PIPESTATUS[0]}"`, [
+      'run',
+      '--slot',
+      slot,
+      '--publication',
+      slot,
+      '--tables',
+      table,
+      '--log-level',
+      'error',
+    ])
     await waitForStreaming(sql, slot, 30_000)
     await sql.unsafe(`insert into ${table} values (1)`)
     const first = JSON.parse(await run.waitForLine(/"operation":"INSERT"/, 30_000)) as { lsn: string; values: unknown[] }
@@ -64,7 +77,10 @@ test('cli output: the file writer creates its file with mode 0600 under umask 02
     await sql.unsafe(`create table ${table} (id int primary key)`)
     writeFileSync(existing, '')
     chmodSync(existing, 0o644)
-    for (const [path, mode] of [[join(directory, 'changes.jsonl'), 0o600], [existing, 0o644]] as const) {
+    for (const [path, mode] of [
+      [join(directory, 'changes.jsonl'), 0o600],
+      [existing, 0o644],
+    ] as const) {
       const run = cliInShell('umask 022; exec "$@"', ['run', '--slot', slot, '--publication', slot, '--tables', table, '--file', path])
       await waitForStreaming(sql, slot, 30_000)
       await sql.unsafe(`insert into ${table} values (${mode})`)

@@ -41,8 +41,17 @@ test('cli: streams to stdout and stops cleanly on SIGTERM with exit 0', async ()
     run.signal('SIGTERM')
     const status = await run.waitForExit()
     assertEquals(status.code, 0, `exit code (stderr: ${run.stderr})`)
-    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { values: unknown[]; table_name: string })
-    assertEquals(lines.map((l) => l.values), [[1, 'one'], [2, 'two']])
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { values: unknown[]; table_name: string })
+    assertEquals(
+      lines.map((l) => l.values),
+      [
+        [1, 'one'],
+        [2, 'two'],
+      ],
+    )
     assert(!run.stderr.includes(PASSWORD), 'the password appeared in the logs')
     await dropSlot(sql, slot)
   } finally {
@@ -53,21 +62,43 @@ test('cli: streams to stdout and stops cleanly on SIGTERM with exit 0', async ()
 
 test('cli: wrong password is a specific error, exit 1, password never shown', async () => {
   const wrong = 'not-the-password-7781'
-  await expectFailure(['run', '--slot', uniqueName('s')], { PG_TO_BROKERS_POSTGRES_URL: urlWith({ password: wrong }) }, 1, `password authentication failed for user "pgtb" at ${new URL(TEST_URL).host}`, [wrong, PASSWORD])
+  await expectFailure(
+    ['run', '--slot', uniqueName('s')],
+    { PG_TO_BROKERS_POSTGRES_URL: urlWith({ password: wrong }) },
+    1,
+    `password authentication failed for user "pgtb" at ${new URL(TEST_URL).host}`,
+    [wrong, PASSWORD],
+  )
 })
 
 test('cli: unreachable host is a specific error, exit 1', async () => {
-  await expectFailure(['run', '--slot', uniqueName('s')], { PG_TO_BROKERS_POSTGRES_URL: urlWith({ port: '1' }) }, 1, 'cannot connect to PostgreSQL at 127.0.0.1:1: connection refused')
+  await expectFailure(
+    ['run', '--slot', uniqueName('s')],
+    { PG_TO_BROKERS_POSTGRES_URL: urlWith({ port: '1' }) },
+    1,
+    'cannot connect to PostgreSQL at 127.0.0.1:1: connection refused',
+  )
 })
 
 test('cli: a role without REPLICATION is told how to fix it', async () => {
   const url = urlWith({ user: 'pgtb_norepl', password: 'norepl-secret' })
-  await expectFailure(['run', '--slot', uniqueName('s')], { PG_TO_BROKERS_POSTGRES_URL: url }, 1, 'role "pgtb_norepl" may not start logical replication: grant it with ALTER ROLE "pgtb_norepl" WITH REPLICATION', ['norepl-secret'])
+  await expectFailure(
+    ['run', '--slot', uniqueName('s')],
+    { PG_TO_BROKERS_POSTGRES_URL: url },
+    1,
+    'role "pgtb_norepl" may not start logical replication: grant it with ALTER ROLE "pgtb_norepl" WITH REPLICATION',
+    ['norepl-secret'],
+  )
 })
 
 test('cli: a missing publication is reported when creating it is off', async () => {
   const publication = uniqueName('nopub')
-  await expectFailure(['run', '--slot', uniqueName('s'), '--publication', publication, '--no-create-publication'], {}, 1, `publication "${publication}" does not exist`)
+  await expectFailure(
+    ['run', '--slot', uniqueName('s'), '--publication', publication, '--no-create-publication'],
+    {},
+    1,
+    `publication "${publication}" does not exist`,
+  )
 })
 
 test('cli: invalid configuration exits 2 naming the field', async () => {
@@ -103,13 +134,25 @@ test('cli: a failing writer exits 1 and the slot never advances past undelivered
     await sql`select pg_create_logical_replication_slot(${slot}, 'pgoutput')`
     await sql.unsafe(`insert into ${table} values (1)`)
     const [afterInsert] = await sql<{ lsn: string }[]>`select pg_current_wal_insert_lsn()::text as lsn`
-    const run = cli(['run', '--slot', slot, '--publication', slot, '--writer-module', `${REPO_ROOT}tests/integration/fixtures/failing-writer.ts`, '--writer-option', 'message=broker said no'])
+    const run = cli([
+      'run',
+      '--slot',
+      slot,
+      '--publication',
+      slot,
+      '--writer-module',
+      `${REPO_ROOT}tests/integration/fixtures/failing-writer.ts`,
+      '--writer-option',
+      'message=broker said no',
+    ])
     const status = await run.waitForExit(30_000)
     assertEquals(status.code, 1, `exit code (stderr: ${run.stderr})`)
     assert(run.stderr.includes('broker said no'), `stderr: ${run.stderr}`)
     // The slot may confirm WAL up to the insert's own record (a keepalive while the walsender waits
     // for the commit), never the end of the insert's commit.
-    const [after] = await sql<{ ok: boolean }[]>`select confirmed_flush_lsn < ${afterInsert!.lsn}::pg_lsn as ok from pg_replication_slots where slot_name = ${slot}`
+    const [after] = await sql<
+      { ok: boolean }[]
+    >`select confirmed_flush_lsn < ${afterInsert!.lsn}::pg_lsn as ok from pg_replication_slots where slot_name = ${slot}`
     assertEquals(after!.ok, true, 'confirmed_flush_lsn stays before the undelivered insert')
     await dropSlot(sql, slot)
   } finally {
@@ -122,8 +165,12 @@ test('cli: wal_level below logical names the setting and the fix', async () => {
   const { startReplicaLevelServer } = await import('./replica-level-server.ts')
   const server = await startReplicaLevelServer()
   try {
-    await expectFailure(['run', '--slot', 'never_created'], { PG_TO_BROKERS_POSTGRES_URL: server.url }, 1,
-      'PostgreSQL has wal_level=replica, but logical decoding needs wal_level=logical: run ALTER SYSTEM SET wal_level = logical and restart the server')
+    await expectFailure(
+      ['run', '--slot', 'never_created'],
+      { PG_TO_BROKERS_POSTGRES_URL: server.url },
+      1,
+      'PostgreSQL has wal_level=replica, but logical decoding needs wal_level=logical: run ALTER SYSTEM SET wal_level = logical and restart the server',
+    )
   } finally {
     server.stop()
   }

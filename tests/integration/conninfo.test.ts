@@ -94,7 +94,10 @@ test('conninfo: over TCP, a password holding @ : / ? % and spaces works percent-
 test('conninfo: a refused login names its real cause: unknown role, wrong user or password, unknown database', async () => {
   const role = uniqueName('norole')
   const viaSocket = `postgres:///pgtb?host=${SOCKET_DIR}&port=${PORT}&user=${role}`
-  const missing = await assertRejects(() => Catalog.open(viaSocket, 10_000), `role "${role}" does not exist at ${SOCKET_DIR}/.s.PGSQL.${PORT}: check the user name`)
+  const missing = await assertRejects(
+    () => Catalog.open(viaSocket, 10_000),
+    `role "${role}" does not exist at ${SOCKET_DIR}/.s.PGSQL.${PORT}: check the user name`,
+  )
   assertEquals((missing as PgToBrokersError).code, 'pg_no_role')
   await assertRejects(() => ReplicationConnection.open(viaSocket, 10_000), `role "${role}" does not exist`)
   // Over TCP with scram-sha-256 the server answers an unknown role like a wrong password, on purpose.
@@ -103,26 +106,47 @@ test('conninfo: a refused login names its real cause: unknown role, wrong user o
     `password authentication failed for user "${role}" at 127.0.0.1:${PORT}: check the user name and the password`,
   )
   const database = uniqueName('nodb')
-  const noDatabase = await assertRejects(() => Catalog.open(`postgres:///${database}?host=${SOCKET_DIR}&port=${PORT}&user=pgtb`, 10_000), `database "${database}" does not exist at`)
+  const noDatabase = await assertRejects(
+    () => Catalog.open(`postgres:///${database}?host=${SOCKET_DIR}&port=${PORT}&user=pgtb`, 10_000),
+    `database "${database}" does not exist at`,
+  )
   assertEquals((noDatabase as PgToBrokersError).code, 'pg_no_database')
-  await assertRejects(() => Catalog.open(`postgres:///pgtb?host=${encodeURIComponent('/nonexistent-socket-dir')}&port=${PORT}`, 10_000), `cannot connect to PostgreSQL at /nonexistent-socket-dir/.s.PGSQL.${PORT}: no unix socket there`)
+  await assertRejects(
+    () => Catalog.open(`postgres:///pgtb?host=${encodeURIComponent('/nonexistent-socket-dir')}&port=${PORT}`, 10_000),
+    `cannot connect to PostgreSQL at /nonexistent-socket-dir/.s.PGSQL.${PORT}: no unix socket there`,
+  )
 })
 
 test('conninfo: with postgres:// alone, PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and PGAPPNAME say where to stream from', async () => {
   const slot = uniqueName('s')
   const name = uniqueName('envapp')
-  const env = { PG_TO_BROKERS_POSTGRES_URL: 'postgres://', PGHOST: '127.0.0.1', PGPORT: PORT, PGUSER: 'pgtb', PGPASSWORD: PASSWORD, PGDATABASE: 'pgtb', PGAPPNAME: name }
+  const env = {
+    PG_TO_BROKERS_POSTGRES_URL: 'postgres://',
+    PGHOST: '127.0.0.1',
+    PGPORT: PORT,
+    PGUSER: 'pgtb',
+    PGPASSWORD: PASSWORD,
+    PGDATABASE: 'pgtb',
+    PGAPPNAME: name,
+  }
   const run = new FixtureProcess(CLI, env, ['run', '--slot', slot, '--publication', slot])
   const sql = sqlClient()
   try {
-    await waitFor(() => {
-      if (run.exitStatus) throw new Error(`exited (${describeExit(run.exitStatus)}): ${run.stderr}`)
-      return /\binfo streaming\b/.test(run.stderr)
-    }, 30_000, 'streaming with settings from the environment')
-    assertEquals((await sessions(name)).map((s) => [s.backend, s.overSocket, s.user, s.database]), [
-      ['client backend', false, 'pgtb', 'pgtb'],
-      ['walsender', false, 'pgtb', 'pgtb'],
-    ])
+    await waitFor(
+      () => {
+        if (run.exitStatus) throw new Error(`exited (${describeExit(run.exitStatus)}): ${run.stderr}`)
+        return /\binfo streaming\b/.test(run.stderr)
+      },
+      30_000,
+      'streaming with settings from the environment',
+    )
+    assertEquals(
+      (await sessions(name)).map((s) => [s.backend, s.overSocket, s.user, s.database]),
+      [
+        ['client backend', false, 'pgtb', 'pgtb'],
+        ['walsender', false, 'pgtb', 'pgtb'],
+      ],
+    )
     run.signal('SIGTERM')
     assertEquals((await run.waitForExit()).code, 0, `clean stop (stderr: ${run.stderr})`)
     assert(!run.stderr.includes(PASSWORD), 'the password from PGPASSWORD appeared in the output')

@@ -62,7 +62,9 @@ async function runWorkload(sql: postgres.Sql, table: string, rnd: () => number, 
         await tx.unsafe(`insert into ${table} (id, k, v) select i, i % 97, 1 from unnest($1::bigint[]) i`, [`{${inserts.join(',')}}`])
       }
       if (updates.length > 0) {
-        const rows = await tx.unsafe<{ id: string; v: number }[]>(`update ${table} set v = v + 1 where id = any($1::bigint[]) returning id::text, v`, [`{${updates.join(',')}}`])
+        const rows = await tx.unsafe<{ id: string; v: number }[]>(`update ${table} set v = v + 1 where id = any($1::bigint[]) returning id::text, v`, [
+          `{${updates.join(',')}}`,
+        ])
         if (rows.length !== updates.length) throw new Error(`workload: update touched ${rows.length} rows, expected ${updates.length}`)
       }
       return Number(row!.xid)
@@ -114,7 +116,10 @@ function verify(path: string, table: string, committed: readonly CommittedTransa
       mismatched.push(`${id}:\n       first ${earlier}\n       again ${line}`)
     }
   }
-  assert(mismatched.length === 0, `${mismatched.length} re-sent records differ from the first record with their id, e.g. ${mismatched.slice(0, 2).join('\n     ')}`)
+  assert(
+    mismatched.length === 0,
+    `${mismatched.length} re-sent records differ from the first record with their id, e.g. ${mismatched.slice(0, 2).join('\n     ')}`,
+  )
 
   // What was committed: (key, v) → xid; per transaction, its size.
   const xidOf = new Map<string, number>()
@@ -159,7 +164,13 @@ function verify(path: string, table: string, committed: readonly CommittedTransa
   const finalV = new Map<number, number>()
   for (const t of committed) for (const [k, v] of t.changes) finalV.set(k, v)
   const missing = [...finalV].filter(([k, v]) => lastV.get(k) !== v)
-  assert(missing.length === 0, `${missing.length} keys lack committed changes, e.g. ${missing.slice(0, 5).map(([k, v]) => `key ${k}: got up to v=${lastV.get(k) ?? 0}, committed v=${v}`).join('; ')}`)
+  assert(
+    missing.length === 0,
+    `${missing.length} keys lack committed changes, e.g. ${missing
+      .slice(0, 5)
+      .map(([k, v]) => `key ${k}: got up to v=${lastV.get(k) ?? 0}, committed v=${v}`)
+      .join('; ')}`,
+  )
   assertEquals(first.length - messages, TOTAL_CHANGES, 'distinct row-change records')
   assertEquals(perCommit.size, committed.length, 'transactions')
   const sizes = new Map(committed.map((t) => [t.xid, t.changes.size]))
@@ -263,13 +274,17 @@ test('kill -9 at random moments while a 100,000-change workload streams to a fil
     const [{ target }] = (await sql`select pg_current_wal_insert_lsn()::text as target`) as unknown as [{ target: string }]
     const last = await spawnRun(1000)
     let lastNudge = Date.now()
-    await waitFor(async () => {
-      if (last.exitStatus) throw new Error(`the last run exited (${describeExit(last.exitStatus)}); stderr: ${last.stderr.trim()}`)
-      // An idle server writes no WAL; a little (an empty transaction, skipped by pgoutput) lets a keepalive carry the slot past the target.
-      if (Date.now() - lastNudge > 1000) ((lastNudge = Date.now()), await sql`select txid_current()`)
-      const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
-      return row?.done === true
-    }, 45_000, `the last run to confirm up to ${target}`)
+    await waitFor(
+      async () => {
+        if (last.exitStatus) throw new Error(`the last run exited (${describeExit(last.exitStatus)}); stderr: ${last.stderr.trim()}`)
+        // An idle server writes no WAL; a little (an empty transaction, skipped by pgoutput) lets a keepalive carry the slot past the target.
+        if (Date.now() - lastNudge > 1000) (lastNudge = Date.now()), await sql`select txid_current()`
+        const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
+        return row?.done === true
+      },
+      45_000,
+      `the last run to confirm up to ${target}`,
+    )
     last.signal('SIGTERM')
     const status = await last.waitForExit(20_000)
     assertEquals(status.code, 0, `the last run stops cleanly on SIGTERM (${describeExit(status)}; stderr: ${last.stderr.trim()})`)

@@ -80,7 +80,10 @@ export class FaultProxy {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.counts.requests!++
     const body = await readBody(req)
-    const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? ''
+    const operation =
+      String(req.headers['x-amz-target'] ?? '')
+        .split('.')
+        .pop() ?? ''
     const answer = this.#plan.answer
     if (answer && (this.#plan.answerCount === undefined || (operation === 'PutRecords' && this.#answered++ < this.#plan.answerCount))) {
       return reply(res, answer.status, { __type: answer.type, message: answer.message }, answer.type)
@@ -89,7 +92,12 @@ export class FaultProxy {
     if (fault) this.counts[fault] = (this.counts[fault] ?? 0) + 1
     switch (fault) {
       case 'throttle':
-        return reply(res, 400, { __type: 'ProvisionedThroughputExceededException', message: 'Rate exceeded for stream (injected)' }, 'ProvisionedThroughputExceededException')
+        return reply(
+          res,
+          400,
+          { __type: 'ProvisionedThroughputExceededException', message: 'Rate exceeded for stream (injected)' },
+          'ProvisionedThroughputExceededException',
+        )
       case 'unavailable':
         return reply(res, 503, { __type: 'ServiceUnavailable', message: 'Service unavailable (injected)' }, 'ServiceUnavailable')
       case 'dropBefore':
@@ -145,8 +153,12 @@ export class FaultProxy {
   #pick(): Fault | undefined {
     if (this.#faults >= (this.#plan.maxFaults ?? Number.POSITIVE_INFINITY)) return undefined
     const faults: [Fault, number | undefined][] = [
-      ['throttle', this.#plan.throttle], ['unavailable', this.#plan.unavailable], ['partial', this.#plan.partial],
-      ['delay', this.#plan.delay], ['dropBefore', this.#plan.dropBefore], ['dropAfter', this.#plan.dropAfter],
+      ['throttle', this.#plan.throttle],
+      ['unavailable', this.#plan.unavailable],
+      ['partial', this.#plan.partial],
+      ['delay', this.#plan.delay],
+      ['dropBefore', this.#plan.dropBefore],
+      ['dropAfter', this.#plan.dropAfter],
     ]
     let roll = this.#random()
     for (const [fault, probability] of faults) {

@@ -14,16 +14,23 @@ const FIXTURE = `${REPO_ROOT}tests/integration/fixtures/append-one-line.ts`
 function traced(path: string, trace: string): Promise<string> {
   const { command, args } = scriptCommand(FIXTURE)
   return new Promise((resolve, reject) => {
-    execFile('strace', ['-f', '-qq', '-e', 'trace=open,openat,fsync,fdatasync', '-o', trace, command, ...args, path], { cwd: REPO_ROOT, timeout: 60_000 }, (error, _stdout, stderr) => {
-      if (error) reject(new Error(`strace ${command} failed: ${error.message}\n${stderr}`))
-      else resolve(readFileSync(trace, 'utf8'))
-    })
+    execFile(
+      'strace',
+      ['-f', '-qq', '-e', 'trace=open,openat,fsync,fdatasync', '-o', trace, command, ...args, path],
+      { cwd: REPO_ROOT, timeout: 60_000 },
+      (error, _stdout, stderr) => {
+        if (error) reject(new Error(`strace ${command} failed: ${error.message}\n${stderr}`))
+        else resolve(readFileSync(trace, 'utf8'))
+      },
+    )
   })
 }
 
 /** The descriptors the directory was opened as, and whether any of them was fsynced. */
 function directorySyncs(trace: string, directory: string): { opened: number; synced: boolean } {
-  const fds = [...trace.matchAll(new RegExp(`open(?:at)?\\([^"]*"${directory.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/?", [^)]*\\)\\s*=\\s*(\\d+)`, 'g'))].map((m) => m[1]!)
+  const fds = [...trace.matchAll(new RegExp(`open(?:at)?\\([^"]*"${directory.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/?", [^)]*\\)\\s*=\\s*(\\d+)`, 'g'))].map(
+    (m) => m[1]!,
+  )
   const synced = fds.some((fd) => new RegExp(`\\bf(?:data)?sync\\(${fd}\\)\\s*=\\s*0`).test(trace))
   return { opened: fds.length, synced }
 }

@@ -27,7 +27,11 @@ test('harness: a timed-out test fails naming its timeout, the run goes on, skips
   const byDefault = lines.indexOf(line('FAIL hangs past the default timeout')!)
   assert(byDefault > 0 && lines[byDefault + 1]!.includes('timed out after 600 ms'), `PG_TO_BROKERS_TEST_TIMEOUT_MS sets the default: ${lines[byDefault + 1]}`)
   assert(line('ok   runs after the timeouts') !== undefined, 'the run went on')
-  assertEquals(lines.filter((l) => /^\d+ passed/.test(l)), ['2 passed, 3 failed, 2 skipped'], 'one summary line')
+  assertEquals(
+    lines.filter((l) => /^\d+ passed/.test(l)),
+    ['2 passed, 3 failed, 2 skipped'],
+    'one summary line',
+  )
 })
 
 test('harness: a failing test prints its seed, and PG_TO_BROKERS_TEST_SEED replays it', async () => {
@@ -40,8 +44,19 @@ test('harness: a failing test prints its seed, and PG_TO_BROKERS_TEST_SEED repla
   const replay = await runFixture({ PG_TO_BROKERS_TEST_SEED: seed[1]! })
   const random = mulberry32(Number(seed[1]))
   const expected = `first numbers: ${random()} ${random()}`
-  assertEquals(first.lines.find((l) => l.startsWith('first numbers')), expected, 'the seed printed is the one the scenario used')
-  assertEquals(replay.lines.find((l) => l.startsWith('first numbers')), expected, 'the replay draws the same numbers')
+  assertEquals(
+    first.lines.find((l) => l.startsWith('first numbers')),
+    expected,
+    'the seed printed is the one the scenario used',
+  )
+  assertEquals(
+    replay.lines.find((l) => l.startsWith('first numbers')),
+    expected,
+    'the replay draws the same numbers',
+  )
   const rejected = await runFixture({ PG_TO_BROKERS_TEST_SEED: 'abc' })
-  assert(rejected.lines.some((l) => l.includes('PG_TO_BROKERS_TEST_SEED="abc" is not a seed')), 'a bad seed is a clear error')
+  assert(
+    rejected.lines.some((l) => l.includes('PG_TO_BROKERS_TEST_SEED="abc" is not a seed')),
+    'a bad seed is a clear error',
+  )
 })

@@ -70,10 +70,13 @@ const summary = (r: WriterRecord): [string, string] => [r.change.operation, r.pa
 
 test('REPLICA IDENTITY USING INDEX: INSERT, UPDATE and DELETE of a row share one partition key', async () => {
   const sql = sqlClient()
-  const names = await setUp(sql, `
+  const names = await setUp(
+    sql,
+    `
     create table %t (id int primary key, code text not null, note text);
     create unique index %t_code on %t (code);
-    alter table %t replica identity using index %t_code`)
+    alter table %t replica identity using index %t_code`,
+  )
   const runs: Runs = []
   try {
     await sql.unsafe(`insert into ${names.table} values (1, 'a', 'x')`)
@@ -82,7 +85,11 @@ test('REPLICA IDENTITY USING INDEX: INSERT, UPDATE and DELETE of a row share one
     const writer = await collect(names, 3, runs)
 
     const key = `public.${names.table}:"a"`
-    assertEquals(writer.records.map(summary), [['INSERT', key], ['UPDATE', key], ['DELETE', key]])
+    assertEquals(writer.records.map(summary), [
+      ['INSERT', key],
+      ['UPDATE', key],
+      ['DELETE', key],
+    ])
     // The DELETE carries the index's column only, not the primary key.
     assertEquals(writer.records[2]!.change.fields, ['code'])
     assertEquals(writer.records[2]!.change.values, ['a'])
@@ -109,8 +116,19 @@ test('a re-send after the primary key changed keeps the keys its records had', a
     const again = await collect(names, 3, runs)
 
     const byId = `public.${names.table}:1`
-    assertEquals(writer.seen.slice(0, 2).map(summary), [['INSERT', byId], ['UPDATE', byId]], 'first attempt keyed by the primary key of then')
-    assertEquals(again.records.map(summary), [['INSERT', byId], ['UPDATE', byId], ['INSERT', `public.${names.table}:"b"`]])
+    assertEquals(
+      writer.seen.slice(0, 2).map(summary),
+      [
+        ['INSERT', byId],
+        ['UPDATE', byId],
+      ],
+      'first attempt keyed by the primary key of then',
+    )
+    assertEquals(again.records.map(summary), [
+      ['INSERT', byId],
+      ['UPDATE', byId],
+      ['INSERT', `public.${names.table}:"b"`],
+    ])
     for (let i = 0; i < 2; i++) assertEquals(text(again.records[i]!), text(writer.seen[i]!), `record ${i} re-sent byte-identical`)
   } finally {
     await tearDown(sql, names, runs)
@@ -131,10 +149,15 @@ test('an UPDATE changing the key: DELETE of the old key, then the UPDATE; a non-
     const t = `public.${names.table}`
 
     assertEquals(seed.records.map(summary), [
-      ['INSERT', `${t}:1`], ['INSERT', `${t}:2`],
-      ['DELETE', `${t}:1`], ['UPDATE', `${t}:101`],
+      ['INSERT', `${t}:1`],
+      ['INSERT', `${t}:2`],
+      ['DELETE', `${t}:1`],
+      ['UPDATE', `${t}:101`],
       ['UPDATE', `${t}:2`],
-      ['DELETE', `${t}:101`], ['UPDATE', `${t}:1101`], ['DELETE', `${t}:2`], ['UPDATE', `${t}:1002`],
+      ['DELETE', `${t}:101`],
+      ['UPDATE', `${t}:1101`],
+      ['DELETE', `${t}:2`],
+      ['UPDATE', `${t}:1002`],
     ])
     const records = seed.parsed()
     const [remove, update] = [records[2]!, records[3]!]
@@ -144,7 +167,10 @@ test('an UPDATE changing the key: DELETE of the old key, then the UPDATE; a non-
     assertEquals([remove.id, update.id], [`${remove.lsn as string}:0`, `${remove.lsn as string}:1`], 'own ordinals in one transaction')
     assertEquals(update.lsn, remove.lsn)
     assert(!('old' in records[4]!), 'the non-key UPDATE has no old')
-    assertEquals(records.slice(5).map((r) => r.id), [0, 1, 2, 3].map((o) => `${records[5]!.lsn as string}:${o}`))
+    assertEquals(
+      records.slice(5).map((r) => r.id),
+      [0, 1, 2, 3].map((o) => `${records[5]!.lsn as string}:${o}`),
+    )
 
     // Debezium: the same ids and keys; op "d" with the old key in before, then op "u".
     assertEquals(debezium.records.map(summary), seed.records.map(summary))
@@ -157,13 +183,15 @@ test('an UPDATE changing the key: DELETE of the old key, then the UPDATE; a non-
   }
 })
 
-
 test('key changes under REPLICA IDENTITY FULL and USING INDEX: the DELETE carries what a DELETE would', async () => {
   const sql = sqlClient()
-  const names = await setUp(sql, `
+  const names = await setUp(
+    sql,
+    `
     create table %t (id int primary key, code text not null, note text);
     create unique index %t_code on %t (code);
-    alter table %t replica identity full`)
+    alter table %t replica identity full`,
+  )
   const runs: Runs = []
   try {
     const t = `public.${names.table}`
@@ -177,14 +205,22 @@ test('key changes under REPLICA IDENTITY FULL and USING INDEX: the DELETE carrie
 
     assertEquals(writer.records.map(summary), [
       ['INSERT', `${t}:1`],
-      ['DELETE', `${t}:1`], ['UPDATE', `${t}:2`],
+      ['DELETE', `${t}:1`],
       ['UPDATE', `${t}:2`],
-      ['DELETE', `${t}:"b"`], ['UPDATE', `${t}:"c"`],
+      ['UPDATE', `${t}:2`],
+      ['DELETE', `${t}:"b"`],
+      ['UPDATE', `${t}:"c"`],
       ['UPDATE', `${t}:"c"`],
     ])
     const records = writer.parsed()
     // FULL: the DELETE holds the whole old row, as a DELETE under FULL does.
-    assertEquals([records[1]!.fields, records[1]!.values], [['id', 'code', 'note'], [1, 'a', 'x']])
+    assertEquals(
+      [records[1]!.fields, records[1]!.values],
+      [
+        ['id', 'code', 'note'],
+        [1, 'a', 'x'],
+      ],
+    )
     assertEquals((records[2]!.old as { kind: string }).kind, 'row')
     // USING INDEX: the DELETE holds the index's column.
     assertEquals([records[4]!.fields, records[4]!.values], [['code'], ['b']])
@@ -200,7 +236,11 @@ test('a key-changing UPDATE re-sent after a failed delivery: same ids, byte-iden
   const names = await setUp(sql, `create table %t (id int primary key, note text); insert into %t values (1, 'one'), (2, 'two')`)
   const runs: Runs = []
   try {
-    await sql.begin((tx) => tx.unsafe(`update ${names.table} set note = 'uno' where id = 1; update ${names.table} set id = 20 where id = 2; insert into ${names.table} values (3, 'three')`))
+    await sql.begin((tx) =>
+      tx.unsafe(
+        `update ${names.table} set note = 'uno' where id = 1; update ${names.table} set id = 20 where id = 2; insert into ${names.table} values (3, 'three')`,
+      ),
+    )
     const writer = new FailingWriter()
     const run1 = startPipeline({ postgres: sourceOf(names), writer })
     runs.push(run1)
@@ -208,16 +248,28 @@ test('a key-changing UPDATE re-sent after a failed delivery: same ids, byte-iden
 
     const again = await collect(names, 4, runs)
     const t = `public.${names.table}`
-    assertEquals(again.records.map(summary), [['UPDATE', `${t}:1`], ['DELETE', `${t}:2`], ['UPDATE', `${t}:20`], ['INSERT', `${t}:3`]])
-    assertEquals(again.records.map((r) => r.change.ordinal), [0, 1, 2, 3])
-    assertEquals(writer.seen.map((r) => r.change.id), again.records.map((r) => r.change.id), 'same ids')
+    assertEquals(again.records.map(summary), [
+      ['UPDATE', `${t}:1`],
+      ['DELETE', `${t}:2`],
+      ['UPDATE', `${t}:20`],
+      ['INSERT', `${t}:3`],
+    ])
+    assertEquals(
+      again.records.map((r) => r.change.ordinal),
+      [0, 1, 2, 3],
+    )
+    assertEquals(
+      writer.seen.map((r) => r.change.id),
+      again.records.map((r) => r.change.id),
+      'same ids',
+    )
     for (let i = 0; i < 4; i++) assertEquals(text(again.records[i]!), text(writer.seen[i]!), `record ${i} re-sent byte-identical`)
   } finally {
     await tearDown(sql, names, runs)
   }
 })
 
-test('a key stored out of line: its UPDATE keeps the row\'s partition key and is no key change (no DELETE)', async () => {
+test("a key stored out of line: its UPDATE keeps the row's partition key and is no key change (no DELETE)", async () => {
   const sql = sqlClient()
   // EXTERNAL storage keeps the 2,500-byte key uncompressed, so it is stored out of line; the
   // server then logs the old key with every UPDATE of the row, changed or not.
@@ -231,7 +283,11 @@ test('a key stored out of line: its UPDATE keeps the row\'s partition key and is
     const writer = await collect(names, 3, runs)
     const short = (r: WriterRecord): [string, string] => [r.change.operation, r.partitionKey.replace(JSON.stringify(code), '<code>')]
     const key = `public.${names.table}:<code>`
-    assertEquals(writer.records.map(short), [['INSERT', key], ['UPDATE', key], ['DELETE', key]])
+    assertEquals(writer.records.map(short), [
+      ['INSERT', key],
+      ['UPDATE', key],
+      ['DELETE', key],
+    ])
     const update = writer.records[1]!.change
     assertEquals([update.fields, update.unchangedToastFields], [['note'], ['code']], 'the new row leaves the key out as unchanged TOAST')
     assert(update.old?.kind === 'key' && update.old.values[0] === code, 'the server sent the old key')

@@ -19,7 +19,20 @@ test('kinesis cli: --kinesis-* flags stream changes into the stream and stop cle
   await createStream(client, stream, 2)
   try {
     await sql.unsafe(`create table ${table} (id int primary key, name text)`)
-    const args = ['run', '--slot', slot, '--publication', slot, '--tables', table, '--kinesis-stream', stream, '--kinesis-endpoint', await kinesisEndpoint(), '--kinesis-aggregation']
+    const args = [
+      'run',
+      '--slot',
+      slot,
+      '--publication',
+      slot,
+      '--tables',
+      table,
+      '--kinesis-stream',
+      stream,
+      '--kinesis-endpoint',
+      await kinesisEndpoint(),
+      '--kinesis-aggregation',
+    ]
     const run = new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: TEST_URL, ...AWS_ENV }, args)
     await waitForStreaming(sql, slot)
     await sql.unsafe(`insert into ${table} values (1, 'one'), (2, 'two'); update ${table} set name = 'uno' where id = 1`)
@@ -27,8 +40,17 @@ test('kinesis cli: --kinesis-* flags stream changes into the stream and stop cle
     run.signal('SIGTERM')
     assertEquals((await run.waitForExit()).code, 0, `exit code (stderr: ${run.stderr})`)
     const values = (await readAll(client, stream)).map((r) => (JSON.parse(r.data) as { values: unknown[] }).values)
-    assertEquals(values.filter((v) => v[0] === 1), [[1, 'one'], [1, 'uno']])
-    assert(run.stderr.includes('kinesis stream ready') && run.stderr.includes('environment variables'), `the log names the stream and the credential source: ${run.stderr}`)
+    assertEquals(
+      values.filter((v) => v[0] === 1),
+      [
+        [1, 'one'],
+        [1, 'uno'],
+      ],
+    )
+    assert(
+      run.stderr.includes('kinesis stream ready') && run.stderr.includes('environment variables'),
+      `the log names the stream and the credential source: ${run.stderr}`,
+    )
     assert(!run.stderr.includes(TEST_CREDENTIALS.secretAccessKey), 'the secret key appeared in the logs')
     await dropSlot(sql, slot)
   } finally {

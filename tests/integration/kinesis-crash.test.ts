@@ -37,7 +37,11 @@ test('kinesis: kill -9 at random moments while streaming to Kinesis, then restar
     await sql`select pg_create_logical_replication_slot(${slot}, 'pgoutput')`
     let runs = 0
     const spawnRun = async (): Promise<FixtureProcess> => {
-      await waitFor(async () => (await sql`select active from pg_replication_slots where slot_name = ${slot}`)[0]?.active !== true, 10_000, 'the slot to be released')
+      await waitFor(
+        async () => (await sql`select active from pg_replication_slots where slot_name = ${slot}`)[0]?.active !== true,
+        10_000,
+        'the slot to be released',
+      )
       fixture = new FixtureProcess(FIXTURE, {
         PGTB_FIXTURE_URL: TEST_URL,
         PGTB_FIXTURE_SLOT: slot,
@@ -69,18 +73,24 @@ test('kinesis: kill -9 at random moments while streaming to Kinesis, then restar
 
     const [{ target }] = (await sql`select pg_current_wal_insert_lsn()::text as target`) as unknown as [{ target: string }]
     const last = await spawnRun()
-    await waitFor(async () => {
-      if (last.exitStatus) throw new Error(`the last run exited (${describeExit(last.exitStatus)}): ${last.stderr.trim()}`)
-      await sql`select txid_current()` // a little WAL, so a keepalive can carry the slot past the target
-      const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
-      return row?.done === true
-    }, 30_000, `the last run to confirm up to ${target}`)
+    await waitFor(
+      async () => {
+        if (last.exitStatus) throw new Error(`the last run exited (${describeExit(last.exitStatus)}): ${last.stderr.trim()}`)
+        await sql`select txid_current()` // a little WAL, so a keepalive can carry the slot past the target
+        const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
+        return row?.done === true
+      },
+      30_000,
+      `the last run to confirm up to ${target}`,
+    )
     last.signal('SIGTERM')
     assertEquals((await last.waitForExit(20_000)).code, 0, `the last run stops cleanly (stderr: ${last.stderr.trim()})`)
 
     const verdict = verifyStream(await readAll(client, stream), committed)
     assert(verdict.unique === CHANGES, `${verdict.unique} distinct records, expected ${CHANGES}`)
-    console.log(`     ${currentRuntime()}, seed ${seed}: ${runs} runs, ${kills} kills; ${verdict.records} records in the stream, ${verdict.unique} distinct, ${verdict.duplicates} duplicates (all identical)`)
+    console.log(
+      `     ${currentRuntime()}, seed ${seed}: ${runs} runs, ${kills} kills; ${verdict.records} records in the stream, ${verdict.unique} distinct, ${verdict.duplicates} duplicates (all identical)`,
+    )
   } finally {
     if (fixture && !fixture.exitStatus) await fixture.kill()
     await dropSlot(sql, slot).catch(() => {})

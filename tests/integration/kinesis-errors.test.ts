@@ -25,7 +25,15 @@ const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY'
 const TOKEN = 'FwoGZXIvYXdzSESSIONTOKENsecretpart'
 
 function writer(options: Partial<KinesisWriterOptions> & { endpoint: string }): KinesisWriter {
-  return new KinesisWriter({ region: REGION, streamName: 'missing', credentials: TEST_CREDENTIALS, retryBaseDelayMs: 5, retryMaxDelayMs: 50, requestTimeoutMs: 2000, ...options })
+  return new KinesisWriter({
+    region: REGION,
+    streamName: 'missing',
+    credentials: TEST_CREDENTIALS,
+    retryBaseDelayMs: 5,
+    retryMaxDelayMs: 50,
+    requestTimeoutMs: 2000,
+    ...options,
+  })
 }
 
 function assertNoSecrets(error: Error): void {
@@ -35,7 +43,10 @@ function assertNoSecrets(error: Error): void {
 
 test('kinesis errors: an unknown stream names the stream, region and endpoint', async () => {
   const endpoint = await kinesisEndpoint()
-  const error = await assertRejects(() => writer({ endpoint, streamName: 'no_such_stream' }).init(), `Kinesis stream "no_such_stream" does not exist in us-east-1 at ${endpoint}`)
+  const error = await assertRejects(
+    () => writer({ endpoint, streamName: 'no_such_stream' }).init(),
+    `Kinesis stream "no_such_stream" does not exist in us-east-1 at ${endpoint}`,
+  )
   assertEquals((error as Error & { code?: string }).code, 'kinesis_stream_not_found')
 })
 
@@ -45,12 +56,18 @@ test('kinesis errors: a stream being deleted is not writable', async () => {
   await createStream(client, stream, 1)
   const endpoint = await kinesisEndpoint()
   await client.call('DeleteStream', { StreamName: stream })
-  await assertRejects(() => writer({ endpoint, streamName: stream }).init(), `Kinesis stream "${stream}" in us-east-1 at ${endpoint} is DELETING, not ACTIVE or UPDATING`)
+  await assertRejects(
+    () => writer({ endpoint, streamName: stream }).init(),
+    `Kinesis stream "${stream}" in us-east-1 at ${endpoint} is DELETING, not ACTIVE or UPDATING`,
+  )
 })
 
 test('kinesis errors: an endpoint where nothing listens is unreachable', async () => {
   const endpoint = `http://127.0.0.1:${await freePort()}`
-  await assertRejects(() => writer({ endpoint }).init(), new RegExp(`^cannot reach the Kinesis endpoint ${endpoint} \\(region us-east-1\\): .+; check the endpoint, the region and the network$`))
+  await assertRejects(
+    () => writer({ endpoint }).init(),
+    new RegExp(`^cannot reach the Kinesis endpoint ${endpoint} \\(region us-east-1\\): .+; check the endpoint, the region and the network$`),
+  )
 })
 
 test('kinesis errors: rejected credentials read clearly and never show the secret (the proxy answers as AWS does)', async () => {
@@ -81,18 +98,34 @@ test('kinesis errors: ExpiredTokenException on PutRecords with temporary credent
   // A local stand-in for the container credentials endpoint, handing out fresh temporary credentials on each call.
   const endpoint = createServer((_req, res) => {
     served++
-    res.end(JSON.stringify({ AccessKeyId: `AKIDTEMP${served}`, SecretAccessKey: SECRET, Token: `${TOKEN}${served}`, Expiration: new Date(Date.now() + 3_600_000).toISOString() }))
+    res.end(
+      JSON.stringify({
+        AccessKeyId: `AKIDTEMP${served}`,
+        SecretAccessKey: SECRET,
+        Token: `${TOKEN}${served}`,
+        Expiration: new Date(Date.now() + 3_600_000).toISOString(),
+      }),
+    )
   })
   await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve))
   const port = (endpoint.address() as { port: number }).port
-  const proxy = await FaultProxy.start(await kinesisEndpoint(), { seed: 1, answer: { status: 400, type: 'ExpiredTokenException', message: 'The security token included in the request is expired' }, answerCount: 1 })
+  const proxy = await FaultProxy.start(await kinesisEndpoint(), {
+    seed: 1,
+    answer: { status: 400, type: 'ExpiredTokenException', message: 'The security token included in the request is expired' },
+    answerCount: 1,
+  })
   try {
-    const credentials = CredentialProvider.fromChain({ env: { AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${port}/creds`, AWS_EC2_METADATA_DISABLED: 'true' } })
+    const credentials = CredentialProvider.fromChain({
+      env: { AWS_CONTAINER_CREDENTIALS_FULL_URI: `http://127.0.0.1:${port}/creds`, AWS_EC2_METADATA_DISABLED: 'true' },
+    })
     const w = writer({ endpoint: proxy.endpoint, streamName: stream, credentials })
     await w.init()
     await w.publish([{ change: fakeChange('0/1:0'), data: utf8('{"n":1}'), partitionKey: 'k' }])
     assertEquals(served, 2, 'credentials fetched at start and again after ExpiredTokenException')
-    assertEquals((await readAll(client, stream)).map((r) => r.data), ['{"n":1}'])
+    assertEquals(
+      (await readAll(client, stream)).map((r) => r.data),
+      ['{"n":1}'],
+    )
   } finally {
     await proxy.close()
     await new Promise((resolve) => endpoint.close(resolve))
@@ -107,7 +140,10 @@ test('kinesis errors: an empty partition key (from a user function) is refused b
   try {
     const w = writer({ endpoint: await kinesisEndpoint(), streamName: stream })
     await w.init()
-    const records = [{ change: fakeChange('0/1:0'), data: utf8('{"n":0}'), partitionKey: 'fine' }, { change: fakeChange('0/1:1'), data: utf8('{"n":1}'), partitionKey: '' }]
+    const records = [
+      { change: fakeChange('0/1:0'), data: utf8('{"n":0}'), partitionKey: 'fine' },
+      { change: fakeChange('0/1:1'), data: utf8('{"n":1}'), partitionKey: '' },
+    ]
     await assertRejects(() => w.publish(records), 'record 0/1:1 (logical message "test") has an empty partition key: Kinesis needs 1 to 256 characters')
     assertEquals((await readAll(client, stream)).length, 0, 'nothing of the batch stored')
   } finally {
@@ -117,7 +153,12 @@ test('kinesis errors: an empty partition key (from a user function) is refused b
 
 test('kinesis errors: a record over 1 MiB stops the pipeline with its id and table; nothing is sent or acknowledged', async () => {
   await withTable({}, async ({ run, stream, sql, slot, before, table }) => {
-    const error = await assertRejects(run, new RegExp(`^record [0-9A-F]+/[0-9A-F]+:0 \\(table public\\.${table}\\) is \\d+ bytes with its partition key, over the Kinesis limit of 1048576 bytes \\(1 MiB\\)`))
+    const error = await assertRejects(
+      run,
+      new RegExp(
+        `^record [0-9A-F]+/[0-9A-F]+:0 \\(table public\\.${table}\\) is \\d+ bytes with its partition key, over the Kinesis limit of 1048576 bytes \\(1 MiB\\)`,
+      ),
+    )
     assertEquals((error as Error & { code?: string }).code, 'kinesis_record_too_large')
     await assertNotAcknowledged(sql, slot, before, error)
     assertEquals((await readAll(await testClient(), stream)).length, 0, 'nothing stored')
@@ -130,7 +171,10 @@ test('kinesis errors: with oversizedRecord "dead-letter" the record goes to the 
     await withTable({ oversizedRecord: 'dead-letter', deadLetterPath: path }, async ({ stop, sql, slot, before, table, waitStored }) => {
       const stored = await waitStored(2)
       await stop()
-      const letters = readFileSync(path, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+      const letters = readFileSync(path, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
       assertEquals(letters.length, 1, 'one dead letter')
       assertEquals(letters[0]!.table, `public.${table}`)
       assert(typeof letters[0]!.data === 'string' && (letters[0]!.data as string).length > 1_100_000, 'the dead letter holds the whole record')
@@ -147,11 +191,18 @@ test('kinesis errors: with oversizedRecord "dead-letter" the record goes to the 
 test('kinesis errors: when retries run out, publish rejects naming the record and nothing is acknowledged', async () => {
   const proxy = await FaultProxy.start(await kinesisEndpoint(), { seed: 7, throttle: 1 })
   try {
-    await withTable({ endpoint: proxy.endpoint, maxAttempts: 3 }, async ({ run, sql, slot, before }) => {
-      const error = await assertRejects(run, /^gave up on Kinesis record [0-9A-F]+\/[0-9A-F]+:\d \(table public\.\w+\) after 3 attempts over [\d.]+ s; last error: ProvisionedThroughputExceededException/)
-      assertEquals((error as Error & { code?: string }).code, 'kinesis_gave_up')
-      await assertNotAcknowledged(sql, slot, before, error)
-    }, false)
+    await withTable(
+      { endpoint: proxy.endpoint, maxAttempts: 3 },
+      async ({ run, sql, slot, before }) => {
+        const error = await assertRejects(
+          run,
+          /^gave up on Kinesis record [0-9A-F]+\/[0-9A-F]+:\d \(table public\.\w+\) after 3 attempts over [\d.]+ s; last error: ProvisionedThroughputExceededException/,
+        )
+        assertEquals((error as Error & { code?: string }).code, 'kinesis_gave_up')
+        await assertNotAcknowledged(sql, slot, before, error)
+      },
+      false,
+    )
   } finally {
     await proxy.close()
   }
@@ -184,9 +235,22 @@ async function withTable(options: Partial<KinesisWriterOptions>, body: (context:
     const before = await confirmed(sql, slot)
     await sql.unsafe(`insert into ${table} values (1, $1)`, [big ? randomText(1_200_000) : 'small'])
     await sql.unsafe(`insert into ${table} values (2, 'a'), (3, 'b')`)
-    const w = new KinesisWriter({ region: REGION, streamName: stream, endpoint: await kinesisEndpoint(), credentials: TEST_CREDENTIALS, retryBaseDelayMs: 5, retryMaxDelayMs: 50, ...options })
+    const w = new KinesisWriter({
+      region: REGION,
+      streamName: stream,
+      endpoint: await kinesisEndpoint(),
+      credentials: TEST_CREDENTIALS,
+      retryBaseDelayMs: 5,
+      retryMaxDelayMs: 50,
+      ...options,
+    })
     let done: Promise<void> | undefined
-    const start = () => (done ??= runPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [], createSlot: false, createPublication: false }, writer: w, signal: controller.signal }))
+    const start = () =>
+      (done ??= runPipeline({
+        postgres: { url: TEST_URL, slot, publication, tables: [], createSlot: false, createPublication: false },
+        writer: w,
+        signal: controller.signal,
+      }))
     const waitStored = async (count: number) => {
       start().catch(() => {})
       for (let i = 0; i < 300; i++) {
@@ -216,8 +280,12 @@ async function withTable(options: Partial<KinesisWriterOptions>, body: (context:
 async function assertNotAcknowledged(sql: postgres.Sql, slot: string, before: string, error: Error): Promise<void> {
   const commitLsn = /record ([0-9A-F]+\/[0-9A-F]+):\d+/.exec(error.message)?.[1]
   assert(commitLsn !== undefined, `the message names the record: ${error.message}`)
-  const [row] = await sql`select confirmed_flush_lsn < ${commitLsn}::pg_lsn as before_commit, confirmed_flush_lsn >= ${before}::pg_lsn as not_back from pg_replication_slots where slot_name = ${slot}`
-  assert(row?.before_commit === true && row?.not_back === true, `slot confirmed_flush_lsn ${await confirmed(sql, slot)} must stay before the commit at ${commitLsn}`)
+  const [row] =
+    await sql`select confirmed_flush_lsn < ${commitLsn}::pg_lsn as before_commit, confirmed_flush_lsn >= ${before}::pg_lsn as not_back from pg_replication_slots where slot_name = ${slot}`
+  assert(
+    row?.before_commit === true && row?.not_back === true,
+    `slot confirmed_flush_lsn ${await confirmed(sql, slot)} must stay before the commit at ${commitLsn}`,
+  )
 }
 
 async function confirmed(sql: postgres.Sql, slot: string): Promise<string> {
@@ -234,8 +302,19 @@ function randomText(length: number): string {
 
 function fakeChange(id: string): Parameters<KinesisWriter['assignChangeToPartitionKey']>[0] {
   return {
-    id, operation: 'MESSAGE', relation: undefined, fields: [], types: [], values: [], unchangedToastFields: undefined, old: undefined,
-    transactionId: 1, commitLsn: 1n, commitTime: null, ordinal: 0, truncate: undefined,
+    id,
+    operation: 'MESSAGE',
+    relation: undefined,
+    fields: [],
+    types: [],
+    values: [],
+    unchangedToastFields: undefined,
+    old: undefined,
+    transactionId: 1,
+    commitLsn: 1n,
+    commitTime: null,
+    ordinal: 0,
+    truncate: undefined,
     message: { prefix: 'test', content: new Uint8Array(0), transactional: true },
   }
 }

@@ -22,7 +22,14 @@ test('kinesis reshard: after a SplitShard, aggregated records in the wrong child
   const warnings: string[] = []
   const logger = { error() {}, info() {}, debug() {}, warn: (message: string) => void warnings.push(message) }
   try {
-    const writer = new KinesisWriter({ region: REGION, streamName: stream, endpoint: await kinesisEndpoint(), credentials: TEST_CREDENTIALS, aggregation: true, logger })
+    const writer = new KinesisWriter({
+      region: REGION,
+      streamName: stream,
+      endpoint: await kinesisEndpoint(),
+      credentials: TEST_CREDENTIALS,
+      aggregation: true,
+      logger,
+    })
     await writer.init()
     await publishRound(writer, 0)
     const middle = ((1n << 128n) / 4n).toString() // shard 0 covers [0, 2^127): split it in half
@@ -40,7 +47,10 @@ test('kinesis reshard: after a SplitShard, aggregated records in the wrong child
     }
     assertEquals(byKey.size, KEYS, 'every key')
     for (const [key, rounds] of byKey) assertEquals(rounds, [0, 1, 2], `key ${key}: every round, in order`)
-    assert(warnings.some((w) => w.includes('resharded')), `the writer noticed the reshard: ${warnings.join('; ')}`)
+    assert(
+      warnings.some((w) => w.includes('resharded')),
+      `the writer noticed the reshard: ${warnings.join('; ')}`,
+    )
   } finally {
     await deleteStream(client, stream)
   }

@@ -12,7 +12,12 @@ export const REGION = 'us-east-1'
 export const TEST_CREDENTIALS: AwsCredentials = { accessKeyId: 'AKIDTESTLOCAL', secretAccessKey: 'local-secret-not-real' }
 
 export async function testClient(endpoint?: string): Promise<KinesisClient> {
-  return new KinesisClient({ region: REGION, endpoint: endpoint ?? (await kinesisEndpoint()), credentials: CredentialProvider.fromStatic(TEST_CREDENTIALS), requestTimeoutMs: 10_000 })
+  return new KinesisClient({
+    region: REGION,
+    endpoint: endpoint ?? (await kinesisEndpoint()),
+    credentials: CredentialProvider.fromStatic(TEST_CREDENTIALS),
+    requestTimeoutMs: 10_000,
+  })
 }
 
 /** Creates a stream with `shards` shards and waits until it is ACTIVE. */
@@ -41,11 +46,17 @@ export interface ReadRecord {
  * shard's range is dropped (the KCL does so after a reshard).
  */
 export async function readAll(client: KinesisClient, stream: string): Promise<ReadRecord[]> {
-  const listed = await client.call<{ Shards: { ShardId: string; HashKeyRange: { StartingHashKey: string; EndingHashKey: string } }[] }>('ListShards', { StreamName: stream })
+  const listed = await client.call<{ Shards: { ShardId: string; HashKeyRange: { StartingHashKey: string; EndingHashKey: string } }[] }>('ListShards', {
+    StreamName: stream,
+  })
   const out: ReadRecord[] = []
   for (const shard of listed.Shards) {
     const range = { low: BigInt(shard.HashKeyRange.StartingHashKey), high: BigInt(shard.HashKeyRange.EndingHashKey) }
-    const { ShardIterator } = await client.call<{ ShardIterator: string }>('GetShardIterator', { StreamName: stream, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' })
+    const { ShardIterator } = await client.call<{ ShardIterator: string }>('GetShardIterator', {
+      StreamName: stream,
+      ShardId: shard.ShardId,
+      ShardIteratorType: 'TRIM_HORIZON',
+    })
     let iterator: string | undefined = ShardIterator
     while (iterator) {
       const page: GetRecordsOutput = await client.call<GetRecordsOutput>('GetRecords', { ShardIterator: iterator, Limit: 10_000 })

@@ -33,7 +33,13 @@ export async function dropWorkloadTables(sql: postgres.Sql, tables: WorkloadTabl
  * Commits about `changes` row changes in transactions of 1–200 changes; a transaction may update
  * one key several times. Returns each key's final version: key → v ("public.table|[key values]").
  */
-export async function runWorkload(sql: postgres.Sql, tables: WorkloadTables, rnd: () => number, changes: number, keysPerTable = 300): Promise<Map<string, number>> {
+export async function runWorkload(
+  sql: postgres.Sql,
+  tables: WorkloadTables,
+  rnd: () => number,
+  changes: number,
+  keysPerTable = 300,
+): Promise<Map<string, number>> {
   const version = new Map<string, number>()
   let done = 0
   while (done < changes) {
@@ -95,14 +101,23 @@ export function verifyStream(records: readonly ReadRecord[], committed: Readonly
     const key = `${parsed.table_name}|${JSON.stringify(parsed.values.slice(0, -1))}`
     const v = parsed.values.at(-1) as number
     const expected = (lastV.get(key) ?? 0) + 1
-    assert(v === expected, `key ${key}: first occurrences out of order or with a gap: got v=${v} (record ${parsed.id}, shard ${record.shardId}), expected v=${expected}`)
+    assert(
+      v === expected,
+      `key ${key}: first occurrences out of order or with a gap: got v=${v} (record ${parsed.id}, shard ${record.shardId}), expected v=${expected}`,
+    )
     lastV.set(key, v)
     const shard = shardOf.get(key)
     assert(shard === undefined || shard === record.shardId, `key ${key} is spread over shards ${shard} and ${record.shardId}`)
     shardOf.set(key, record.shardId)
   }
   const missing = [...committed].filter(([key, v]) => lastV.get(key) !== v)
-  assert(missing.length === 0, `${missing.length} keys lack committed changes, e.g. ${missing.slice(0, 3).map(([k, v]) => `${k}: got v=${lastV.get(k) ?? 0}, committed v=${v}`).join('; ')}`)
+  assert(
+    missing.length === 0,
+    `${missing.length} keys lack committed changes, e.g. ${missing
+      .slice(0, 3)
+      .map(([k, v]) => `${k}: got v=${lastV.get(k) ?? 0}, committed v=${v}`)
+      .join('; ')}`,
+  )
   const extra = [...lastV.keys()].filter((key) => !committed.has(key))
   assert(extra.length === 0, `records for keys never committed: ${extra.slice(0, 3).join(', ')}`)
   return { records: records.length, unique: firstById.size, duplicates: records.length - firstById.size, shards: new Set(shardOf.values()).size }

@@ -55,24 +55,41 @@ async function streamWorkload(label: string, options: Partial<KinesisWriterOptio
   try {
     await sql`select pg_create_logical_replication_slot(${slot}, 'pgoutput')`
     const writer = new CountingKinesisWriter({
-      region: REGION, streamName: stream, endpoint: proxy?.endpoint ?? endpoint, credentials: TEST_CREDENTIALS,
-      retryBaseDelayMs: 5, retryMaxDelayMs: 100, maxAttempts: 50, requestTimeoutMs: 250, ...options,
+      region: REGION,
+      streamName: stream,
+      endpoint: proxy?.endpoint ?? endpoint,
+      credentials: TEST_CREDENTIALS,
+      retryBaseDelayMs: 5,
+      retryMaxDelayMs: 100,
+      maxAttempts: 50,
+      requestTimeoutMs: 250,
+      ...options,
     })
-    const run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [], createSlot: false, createPublication: false }, writer, batch: { maxRecords: 300, maxLatencyMs: 20 } })
+    const run = startPipeline({
+      postgres: { url: TEST_URL, slot, publication, tables: [], createSlot: false, createPublication: false },
+      writer,
+      batch: { maxRecords: 300, maxLatencyMs: 20 },
+    })
     let failure: unknown
     run.done.catch((error: unknown) => (failure = error))
     const started = performance.now()
     const committed = await runWorkload(sql, tables, mulberry32(seed), CHANGES)
-    await waitFor(() => {
-      if (failure) throw failure
-      return writer.published >= CHANGES
-    }, 40_000, `${CHANGES} records published`)
+    await waitFor(
+      () => {
+        if (failure) throw failure
+        return writer.published >= CHANGES
+      },
+      40_000,
+      `${CHANGES} records published`,
+    )
     await run.stop()
     const elapsed = performance.now() - started
     const verdict = verifyStream(await readAll(client, stream), committed)
     assert(verdict.unique === CHANGES, `${verdict.unique} distinct records, expected ${CHANGES}`)
     const injected = proxy ? `; proxy: ${JSON.stringify(proxy.counts)}` : ''
-    console.log(`     ${currentRuntime()} ${label}, seed ${seed}: ${verdict.records} records (${verdict.duplicates} duplicates) over ${verdict.shards} shards in ${Math.round(elapsed)} ms${injected}`)
+    console.log(
+      `     ${currentRuntime()} ${label}, seed ${seed}: ${verdict.records} records (${verdict.duplicates} duplicates) over ${verdict.shards} shards in ${Math.round(elapsed)} ms${injected}`,
+    )
   } finally {
     await proxy?.close()
     await dropSlot(sql, slot).catch(() => {})

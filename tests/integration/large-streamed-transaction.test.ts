@@ -108,7 +108,10 @@ test(`a ${ROWS}-row transaction streamed in progress goes through a spool file, 
         `growth ${MB(growth)} (bound: half the record data, ${MB(tally.bytes / 2)})`,
     )
     assert(spoolPeak > tally.bytes / 10, `the transaction went through the spool (peak ${MB(spoolPeak)})`)
-    assert(growth < tally.bytes / 2, `the fixture's RSS grew by ${MB(growth)} during the transaction, not below half of its ${MB(tally.bytes)} of records: the transaction seems to be held in memory`)
+    assert(
+      growth < tally.bytes / 2,
+      `the fixture's RSS grew by ${MB(growth)} during the transaction, not below half of its ${MB(tally.bytes)} of records: the transaction seems to be held in memory`,
+    )
   } finally {
     if (fixture && !fixture.exitStatus) await fixture.kill()
     await dropSlot(sql, slot).catch(() => {})

@@ -103,15 +103,22 @@ test(`a ${ROWS}-row transaction streams in bounded memory, as one transaction`, 
       // synchronous_commit=off on the test server: the insert position, not pg_current_wal_lsn(), is past the commit.
       const [{ target }] = (await sql`select pg_current_wal_insert_lsn()::text as target`) as unknown as [{ target: string }]
       let nudged = Date.now()
-      await waitFor(async () => {
-        if (p.exitStatus) throw new Error(`the fixture exited (${describeExit(p.exitStatus)}); stderr: ${p.stderr.trim()}`)
-        if (Date.now() - nudged > 1000) ((nudged = Date.now()), await sql`select txid_current()`) // a little WAL, so a keepalive moves on
-        const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
-        return row?.done === true
-      }, 60_000, what)
+      await waitFor(
+        async () => {
+          if (p.exitStatus) throw new Error(`the fixture exited (${describeExit(p.exitStatus)}); stderr: ${p.stderr.trim()}`)
+          if (Date.now() - nudged > 1000) (nudged = Date.now()), await sql`select txid_current()` // a little WAL, so a keepalive moves on
+          const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
+          return row?.done === true
+        },
+        60_000,
+        what,
+      )
     }
 
-    await commitAndWait(`insert into ${table} select g, repeat(md5(g::text), 10) from generate_series(-${WARM_UP_ROWS}, -1) g`, 'the warm-up transaction confirmed')
+    await commitAndWait(
+      `insert into ${table} select g, repeat(md5(g::text), 10) from generate_series(-${WARM_UP_ROWS}, -1) g`,
+      'the warm-up transaction confirmed',
+    )
     const baseline = peak
     const started = performance.now()
     await commitAndWait(`insert into ${table} select g, repeat(md5(g::text), 10) from generate_series(1, ${ROWS}) g`, `the ${ROWS}-row transaction confirmed`)
@@ -133,7 +140,10 @@ test(`a ${ROWS}-row transaction streams in bounded memory, as one transaction`, 
       `     ${currentRuntime()}, logical_decoding_work_mem=${setting?.setting}${setting?.unit}: ${ROWS} records, ${MB(bytes)} of record data (file ${MB(statSync(output).size)}), streamed and fsynced in ${Math.round(streamedMs)} ms; ` +
         `fixture RSS at start ${MB(initial)}, after the ${WARM_UP_ROWS}-row warm-up ${MB(baseline)}, peak ${MB(peak)}: growth ${MB(growth)} (bound: half the record data, ${MB(bytes / 2)})`,
     )
-    assert(growth < bytes / 2, `the fixture's RSS grew by ${MB(growth)} during the transaction, not below half of its ${MB(bytes)} of records: the transaction seems to be held in memory`)
+    assert(
+      growth < bytes / 2,
+      `the fixture's RSS grew by ${MB(growth)} during the transaction, not below half of its ${MB(bytes)} of records: the transaction seems to be held in memory`,
+    )
     rmSync(output, { force: true })
   } finally {
     if (fixture && !fixture.exitStatus) await fixture.kill()

@@ -37,14 +37,24 @@ test('node bin: re-executes once with the flag; SIGTERM still stops cleanly, con
     await waitForStreaming(sql, slot)
     const cmdline = readFileSync(`/proc/${run.pid}/cmdline`, 'utf8').split('\0')
     assertEquals(cmdline.includes(FLAG), nodeHasExecve, `the streaming process's command line ${JSON.stringify(cmdline)} (execve: ${nodeHasExecve})`)
-    assertEquals(probes(run.stderr).map((p) => [p.pid, p.execArgv.includes(FLAG)]), nodeHasExecve ? [[run.pid, false], [run.pid, true]] : [[run.pid, false]])
+    assertEquals(
+      probes(run.stderr).map((p) => [p.pid, p.execArgv.includes(FLAG)]),
+      nodeHasExecve
+        ? [
+            [run.pid, false],
+            [run.pid, true],
+          ]
+        : [[run.pid, false]],
+    )
     await sql.unsafe(`insert into ${table} values (1), (2)`)
     const [inserted] = await sql<{ lsn: string }[]>`select pg_current_wal_insert_lsn()::text as lsn`
     await run.waitForLine(/"values":\[2\]/)
     run.signal('SIGTERM')
     const status = await run.waitForExit()
     assertEquals(status.code, 0, `exit code (stderr: ${run.stderr})`)
-    const [slotRow] = await sql<{ ok: boolean }[]>`select confirmed_flush_lsn >= ${inserted!.lsn}::pg_lsn as ok from pg_replication_slots where slot_name = ${slot}`
+    const [slotRow] = await sql<
+      { ok: boolean }[]
+    >`select confirmed_flush_lsn >= ${inserted!.lsn}::pg_lsn as ok from pg_replication_slots where slot_name = ${slot}`
     assertEquals(slotRow!.ok, true, 'the clean stop confirmed the inserts')
     await dropSlot(sql, slot)
   } finally {
@@ -82,5 +92,9 @@ test("node bin: the CLI's exit code comes through; no re-exec for --version or w
 
   const own = bin(['run', '--slot', 'Bad-Slot'], { NODE_OPTIONS: '--max-semi-space-size=4' })
   assertEquals((await own.waitForExit(30_000)).code, 2, `exit code (stderr: ${own.stderr})`)
-  assertEquals(probes(own.stderr).map((p) => p.execArgv.includes(FLAG)), [false], `probes in ${own.stderr}`)
+  assertEquals(
+    probes(own.stderr).map((p) => p.execArgv.includes(FLAG)),
+    [false],
+    `probes in ${own.stderr}`,
+  )
 })

@@ -42,15 +42,24 @@ test('interleaved concurrent transactions arrive whole, in commit order', async 
       if (kept) inserted.get(name)!.push(id)
     }
     // Interleave: every round touches each transaction, in a different order each time.
-    await insert('a'); await insert('b'); await insert('c'); await insert('d'); await insert('e')
-    await insert('c'); await insert('a'); await insert('e'); await insert('b')
+    await insert('a')
+    await insert('b')
+    await insert('c')
+    await insert('d')
+    await insert('e')
+    await insert('c')
+    await insert('a')
+    await insert('e')
+    await insert('b')
     await conns.get('a')!`savepoint s1`
     await insert('a', false)
     await insert('c')
     await conns.get('a')!`rollback to savepoint s1`
-    await insert('e'); await insert('a')
+    await insert('e')
+    await insert('a')
     await conns.get('c')!`savepoint s2`
-    await insert('c'); await insert('e')
+    await insert('c')
+    await insert('e')
     await conns.get('c')!`release savepoint s2`
 
     // Commit in an order unrelated to begin order; e rolls back. Mark the WAL insert position after
@@ -103,7 +112,10 @@ test('interleaved concurrent transactions arrive whole, in commit order', async 
       position += group.length
     }
     // Begin order was a, b, c, d; commit order wins.
-    assertEquals([...new Set(records.slice(0, expectedCount).map((r) => r.change.transactionId))], commitOrder.map((n) => xids.get(n)!))
+    assertEquals(
+      [...new Set(records.slice(0, expectedCount).map((r) => r.change.transactionId))],
+      commitOrder.map((n) => xids.get(n)!),
+    )
     assert(records[expectedCount]!.change.commitLsn > previousLsn, 'the sentinel commits last')
   } finally {
     // Also after a failure: end open transactions, stop the pipeline so that the slot can go, drop everything.

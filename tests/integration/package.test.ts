@@ -15,26 +15,44 @@ import { artifact, BIN, DIST_TEST_TIMEOUT_MS, distribution, fromFile, streamWork
 import { currentRuntime, REPO_ROOT } from './process.ts'
 
 /** What mod.ts exports at run time (types vanish); a change here is a change of the public API. */
-const LIBRARY_API = ['DebeziumFormat', 'FileWriter', 'JsonText', 'PgToBrokersError', 'SeedFormat', 'StdoutWriter', 'StreamWriter', 'UNCHANGED_TOAST', 'VERSION', 'formatLsn', 'parseLsn', 'runPipeline', 'runSupervised']
+const LIBRARY_API = [
+  'DebeziumFormat',
+  'FileWriter',
+  'JsonText',
+  'PgToBrokersError',
+  'SeedFormat',
+  'StdoutWriter',
+  'StreamWriter',
+  'UNCHANGED_TOAST',
+  'VERSION',
+  'formatLsn',
+  'parseLsn',
+  'runPipeline',
+  'runSupervised',
+]
 
-test(`distribution: mod.ts and dist/mod.mjs export the same API on ${currentRuntime()}`, async () => {
-  await distribution()
-  const sources = (await import('../../mod.ts')) as Record<string, unknown>
-  const bundle = (await import(pathToFileURL(join(REPO_ROOT, 'dist', 'mod.mjs')).href)) as typeof import('../../mod.ts')
-  assertEquals(Object.keys(sources).sort(), LIBRARY_API)
-  assertEquals(Object.keys(bundle).sort(), LIBRARY_API)
-  assertEquals(bundle.VERSION, sources.VERSION)
-  assert(new bundle.StdoutWriter() instanceof bundle.StreamWriter, 'StdoutWriter extends the bundle\'s StreamWriter')
-  assertEquals(bundle.formatLsn(bundle.parseLsn('16/B374D848')), '16/B374D848')
-  // Each subpath entry (deno.json "exports", e.g. ./kafka) exports the same names from the bundle as from the source.
-  const exports = (JSON.parse(readFileSync(join(REPO_ROOT, 'deno.json'), 'utf8')) as { exports: Record<string, string> }).exports
-  for (const [subpath, source] of Object.entries(exports)) {
-    if (subpath === '.') continue
-    const fromSource = Object.keys((await import(pathToFileURL(join(REPO_ROOT, source)).href)) as object).sort()
-    const fromBundle = Object.keys((await import(pathToFileURL(join(REPO_ROOT, 'dist', `${subpath.slice(2)}.mjs`)).href)) as object).sort()
-    assertEquals(fromBundle, fromSource, `exports of ${subpath}`)
-  }
-}, { timeoutMs: DIST_TEST_TIMEOUT_MS })
+test(
+  `distribution: mod.ts and dist/mod.mjs export the same API on ${currentRuntime()}`,
+  async () => {
+    await distribution()
+    const sources = (await import('../../mod.ts')) as Record<string, unknown>
+    const bundle = (await import(pathToFileURL(join(REPO_ROOT, 'dist', 'mod.mjs')).href)) as typeof import('../../mod.ts')
+    assertEquals(Object.keys(sources).sort(), LIBRARY_API)
+    assertEquals(Object.keys(bundle).sort(), LIBRARY_API)
+    assertEquals(bundle.VERSION, sources.VERSION)
+    assert(new bundle.StdoutWriter() instanceof bundle.StreamWriter, "StdoutWriter extends the bundle's StreamWriter")
+    assertEquals(bundle.formatLsn(bundle.parseLsn('16/B374D848')), '16/B374D848')
+    // Each subpath entry (deno.json "exports", e.g. ./kafka) exports the same names from the bundle as from the source.
+    const exports = (JSON.parse(readFileSync(join(REPO_ROOT, 'deno.json'), 'utf8')) as { exports: Record<string, string> }).exports
+    for (const [subpath, source] of Object.entries(exports)) {
+      if (subpath === '.') continue
+      const fromSource = Object.keys((await import(pathToFileURL(join(REPO_ROOT, source)).href)) as object).sort()
+      const fromBundle = Object.keys((await import(pathToFileURL(join(REPO_ROOT, 'dist', `${subpath.slice(2)}.mjs`)).href)) as object).sort()
+      assertEquals(fromBundle, fromSource, `exports of ${subpath}`)
+    }
+  },
+  { timeoutMs: DIST_TEST_TIMEOUT_MS },
+)
 
 interface Installed {
   /** An npm project (its own folder) with the packed tarball installed. */
@@ -51,7 +69,10 @@ function installedPackage(): Promise<Installed> {
     const folder = await mkdtemp(join(tmpdir(), 'pgtb-npm-'))
     process.once('exit', () => rmSync(folder, { recursive: true, force: true }))
     // --ignore-scripts: prepack would build again (already done above) and print into the JSON.
-    const [info] = JSON.parse(npm(['pack', '--ignore-scripts', '--json', '--pack-destination', folder], REPO_ROOT)) as { filename: string; files: { path: string }[] }[]
+    const [info] = JSON.parse(npm(['pack', '--ignore-scripts', '--json', '--pack-destination', folder], REPO_ROOT)) as {
+      filename: string
+      files: { path: string }[]
+    }[]
     const app = join(folder, 'app')
     await writeConsumer(app)
     npm(['install', '--no-audit', '--no-fund', '--prefer-offline', join(folder, info!.filename)], app)
@@ -60,36 +81,45 @@ function installedPackage(): Promise<Installed> {
   return installed
 }
 
-test('distribution: the npm package installs from its tarball; its bin runs and its types resolve', async () => {
-  const { app, files } = await installedPackage()
-  for (const file of ['bin/pg-to-brokers.mjs', 'dist/pg-to-brokers.mjs', 'dist/mod.mjs', 'dist/mod.d.ts', 'README.md']) assert(files.includes(file), `the package lacks ${file}`)
-  for (const file of files) assert(!/^(src|tests|build)\/|pg-to-brokers-(bun|deno)$/.test(file), `the package should not hold ${file}`)
-  assertEquals(spawnText('npx', ['--no-install', 'pg-to-brokers', '--version'], app), `pg-to-brokers ${(await import('../../mod.ts')).VERSION}\n`)
-  spawnText(join(BIN, 'tsc'), ['-p', app], app)
-}, { timeoutMs: DIST_TEST_TIMEOUT_MS })
+test(
+  'distribution: the npm package installs from its tarball; its bin runs and its types resolve',
+  async () => {
+    const { app, files } = await installedPackage()
+    for (const file of ['bin/pg-to-brokers.mjs', 'dist/pg-to-brokers.mjs', 'dist/mod.mjs', 'dist/mod.d.ts', 'README.md'])
+      assert(files.includes(file), `the package lacks ${file}`)
+    for (const file of files) assert(!/^(src|tests|build)\/|pg-to-brokers-(bun|deno)$/.test(file), `the package should not hold ${file}`)
+    assertEquals(spawnText('npx', ['--no-install', 'pg-to-brokers', '--version'], app), `pg-to-brokers ${(await import('../../mod.ts')).VERSION}\n`)
+    spawnText(join(BIN, 'tsc'), ['-p', app], app)
+  },
+  { timeoutMs: DIST_TEST_TIMEOUT_MS },
+)
 
-test('distribution: bun executable runs a .ts writer module extending StreamWriter from the installed package', async () => {
-  const a = await artifact('bun executable')
-  const { app } = await installedPackage()
-  const module = join(app, 'extends-stream-writer.ts')
-  const output = join(app, `records-${Date.now()}.jsonl`)
-  await writeFile(
-    module,
-    [
-      "import { appendFile } from 'node:fs/promises'",
-      "import { StreamWriter, type WriterRecord } from 'pg-to-brokers'",
-      'export default class AppendWriter extends StreamWriter {',
-      '  constructor(private readonly options: { path: string }) { super() }',
-      '  override async publish(records: readonly WriterRecord[]): Promise<void> {',
-      "    await appendFile(this.options.path, records.map((r) => new TextDecoder().decode(r.data) + '\\n').join(''))",
-      '  }',
-      '}',
-      '',
-    ].join('\n'),
-  )
-  const lastValue = 'vier ✓ "StreamWriter from the package"'
-  await streamWorkload(a.command, ['--writer-module', module, '--writer-option', `path=${output}`], fromFile(output), lastValue)
-}, { timeoutMs: DIST_TEST_TIMEOUT_MS })
+test(
+  'distribution: bun executable runs a .ts writer module extending StreamWriter from the installed package',
+  async () => {
+    const a = await artifact('bun executable')
+    const { app } = await installedPackage()
+    const module = join(app, 'extends-stream-writer.ts')
+    const output = join(app, `records-${Date.now()}.jsonl`)
+    await writeFile(
+      module,
+      [
+        "import { appendFile } from 'node:fs/promises'",
+        "import { StreamWriter, type WriterRecord } from 'pg-to-brokers'",
+        'export default class AppendWriter extends StreamWriter {',
+        '  constructor(private readonly options: { path: string }) { super() }',
+        '  override async publish(records: readonly WriterRecord[]): Promise<void> {',
+        "    await appendFile(this.options.path, records.map((r) => new TextDecoder().decode(r.data) + '\\n').join(''))",
+        '  }',
+        '}',
+        '',
+      ].join('\n'),
+    )
+    const lastValue = 'vier ✓ "StreamWriter from the package"'
+    await streamWorkload(a.command, ['--writer-module', module, '--writer-option', `path=${output}`], fromFile(output), lastValue)
+  },
+  { timeoutMs: DIST_TEST_TIMEOUT_MS },
+)
 
 test('distribution: the JSR package passes deno publish --dry-run (explicit types, no slow types)', () => {
   const output = spawnText(join(BIN, 'deno'), ['publish', '--dry-run', '--allow-dirty'], REPO_ROOT, { NO_COLOR: '1' })
@@ -100,7 +130,10 @@ test('distribution: the JSR package passes deno publish --dry-run (explicit type
 async function writeConsumer(app: string): Promise<void> {
   await mkdir(app)
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
-  await writeFile(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: [] }, files: ['consumer.ts'] }))
+  await writeFile(
+    join(app, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions: { module: 'nodenext', target: 'es2022', strict: true, noEmit: true, types: [] }, files: ['consumer.ts'] }),
+  )
   await writeFile(
     join(app, 'consumer.ts'),
     [

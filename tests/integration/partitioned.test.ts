@@ -41,7 +41,12 @@ async function start(sql: postgres.Sql, names: Names, runs: Runs, tables = [name
   const postgres = { url: TEST_URL, slot: names.slot, publication: names.publication, tables, createSlot: true, createPublication: true }
   const run = startPipeline({ postgres, writer })
   runs.push(run)
-  await Promise.race([waitForStreaming(sql, names.slot), run.done.then(() => { throw new Error('the pipeline stopped early') })])
+  await Promise.race([
+    waitForStreaming(sql, names.slot),
+    run.done.then(() => {
+      throw new Error('the pipeline stopped early')
+    }),
+  ])
   return { writer, run }
 }
 
@@ -61,7 +66,10 @@ test('partitioned table: records name the root, a restart accepts the publicatio
     await sql.unsafe(`insert into ${names.root} values (1, 1, 'a'), (2, 2, 'b')`)
     await waitFor(() => first.writer.records.length >= 2, 15_000, '2 records')
     await first.run.stop()
-    assertEquals(summary(first.writer), [['INSERT', root, `${root}:1:1`], ['INSERT', root, `${root}:2:2`]])
+    assertEquals(summary(first.writer), [
+      ['INSERT', root, `${root}:1:1`],
+      ['INSERT', root, `${root}:2:2`],
+    ])
 
     // Second start on the same publication and slot: accepted.
     const second = await start(sql, names, runs)
@@ -72,9 +80,21 @@ test('partitioned table: records name the root, a restart accepts the publicatio
     await second.run.stop()
     // The server sends the move as a DELETE from the old partition and an INSERT into the new one,
     // both in the root's name: the key (which holds the partition column) changes with the move.
-    assertEquals(summary(second.writer), [['UPDATE', root, `${root}:1:1`], ['DELETE', root, `${root}:1:1`], ['INSERT', root, `${root}:1:2`]])
+    assertEquals(summary(second.writer), [
+      ['UPDATE', root, `${root}:1:1`],
+      ['DELETE', root, `${root}:1:1`],
+      ['INSERT', root, `${root}:1:2`],
+    ])
     const [update, remove, insert] = second.writer.parsed()
-    assertEquals([update!.values, remove!.fields, remove!.values, insert!.values], [[1, 1, 'c'], ['id', 'part'], [1, 1], [1, 2, 'c']])
+    assertEquals(
+      [update!.values, remove!.fields, remove!.values, insert!.values],
+      [
+        [1, 1, 'c'],
+        ['id', 'part'],
+        [1, 1],
+        [1, 2, 'c'],
+      ],
+    )
     assertEquals(remove!.transaction_id, insert!.transaction_id, 'one transaction')
   } finally {
     await tearDown(sql, names, runs)
@@ -94,9 +114,16 @@ test('an existing publication listing the leaf partitions publishes their root; 
     await sql.unsafe(`insert into ${names.root} values (1, 1, 'a'), (2, 2, 'b')`)
     await waitFor(() => writer.records.length >= 2, 15_000, '2 records')
     await run.stop()
-    assertEquals(writer.records.map((r) => r.change.relation?.qualifiedName), [`public.${names.root}_1`, `public.${names.root}_2`], 'records name the leaves')
+    assertEquals(
+      writer.records.map((r) => r.change.relation?.qualifiedName),
+      [`public.${names.root}_1`, `public.${names.root}_2`],
+      'records name the leaves',
+    )
 
-    const partial = startPipeline({ postgres: { url: TEST_URL, slot: names.slot, publication: half, tables: [names.root], createSlot: false, createPublication: false }, writer: new CollectingWriter() })
+    const partial = startPipeline({
+      postgres: { url: TEST_URL, slot: names.slot, publication: half, tables: [names.root], createSlot: false, createPublication: false },
+      writer: new CollectingWriter(),
+    })
     runs.push(partial)
     await assertRejects(() => partial.done, `publication "${half}" does not include the configured table public.${names.root}`)
   } finally {
@@ -123,8 +150,14 @@ test('published tables without replica identity: a partitioned root is checked b
     // What the warning says: PostgreSQL refuses UPDATE on the partition without one, not on the other.
     await sql.unsafe(`insert into ${root} values (1, 1), (2, 2)`)
     await sql.unsafe(`update ${root} set id = 10 where part = 1`)
-    await assertRejects(async () => await sql.unsafe(`update ${root} set id = 20 where part = 2`), `cannot update table "${root}_2" because it does not have a replica identity`)
-    assert(await catalog.tablesNotInPublication(publication, [root, `${root}_2`]).then((absent) => absent.length === 0), 'the root and its partition count as published')
+    await assertRejects(
+      async () => await sql.unsafe(`update ${root} set id = 20 where part = 2`),
+      `cannot update table "${root}_2" because it does not have a replica identity`,
+    )
+    assert(
+      await catalog.tablesNotInPublication(publication, [root, `${root}_2`]).then((absent) => absent.length === 0),
+      'the root and its partition count as published',
+    )
   } finally {
     await catalog.close()
     await sql.unsafe(`drop table if exists ${root}; drop publication if exists ${publication}`)
@@ -147,7 +180,12 @@ test('TRUNCATE of a table published via its root: the root is truncated on the t
     await waitFor(() => writer.records.length >= 4, 15_000, '4 records')
     await new Promise((resolve) => setTimeout(resolve, 200)) // anything extra would arrive now
     await run.stop()
-    assertEquals(summary(writer), [['INSERT', root, `${root}:1:1`], ['INSERT', root, `${root}:2:2`], ['INSERT', root, `${root}:3:1`], ['TRUNCATE', root, root]])
+    assertEquals(summary(writer), [
+      ['INSERT', root, `${root}:1:1`],
+      ['INSERT', root, `${root}:2:2`],
+      ['INSERT', root, `${root}:3:1`],
+      ['TRUNCATE', root, root],
+    ])
   } finally {
     await tearDown(sql, names, runs)
   }

@@ -89,7 +89,10 @@ export class FixtureProcess {
   /** Resolves once stdout has a line matching `pattern`; rejects if the process exits first or on timeout. */
   waitForLine(pattern: RegExp, timeoutMs = 20_000): Promise<string> {
     return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern} from PID ${this.pid}; stderr: ${this.#stderr.trim()}`)), timeoutMs)
+      const timer = setTimeout(
+        () => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern} from PID ${this.pid}; stderr: ${this.#stderr.trim()}`)),
+        timeoutMs,
+      )
       const finish = (error: Error | undefined, line?: string) => {
         clearTimeout(timer)
         this.#listeners = this.#listeners.filter((l) => l !== check)
@@ -99,7 +102,8 @@ export class FixtureProcess {
       const check = () => {
         const line = this.#stdout.split('\n').find((l) => pattern.test(l))
         if (line !== undefined) finish(undefined, line)
-        else if (this.#exit) finish(new Error(`PID ${this.pid} exited (${describeExit(this.#exit)}) before printing ${pattern}; stderr: ${this.#stderr.trim()}`))
+        else if (this.#exit)
+          finish(new Error(`PID ${this.pid} exited (${describeExit(this.#exit)}) before printing ${pattern}; stderr: ${this.#stderr.trim()}`))
       }
       this.#listeners.push(check)
       check()

@@ -22,58 +22,76 @@ const KAFKA = { slot: 'try_kafka', topic: 'cdc.public.try_orders', log: 'try-kaf
 const KINESIS = { slot: 'try_kinesis', stream: 'try-orders', endpoint: 'http://127.0.0.1:4568', log: 'try-kinesis.log' }
 const FILE = { slot: 'try_file', path: 'try-changes.jsonl', log: 'try-file.log' }
 /** The rows each try inserts, in commit order, on a table created by the try itself. */
-const INSERTED = [[1, 'tea'], [2, 'cake']]
+const INSERTED = [
+  [1, 'tea'],
+  [2, 'cake'],
+]
 const SNIPPET_TIMEOUT_MS = 240_000
 /** Serializes runs of these tests: the tries use fixed names. */
 const LOCK_KEY = 'pg_to_brokers readme tries'
 
-test('readme tries: the file try runs as pasted and its inserted rows are in the file', async () => {
-  requirePlainRun()
-  await withFreshState(FILE.slot, async () => {
-    const run = await runTry('file', FILE.log, [FILE.path])
-    assertEquals(printedRows(run.stdout), INSERTED, `what cat ${FILE.path} printed:\n${run.stdout}`)
-  })
-}, { timeoutMs: 300_000 })
+test(
+  'readme tries: the file try runs as pasted and its inserted rows are in the file',
+  async () => {
+    requirePlainRun()
+    await withFreshState(FILE.slot, async () => {
+      const run = await runTry('file', FILE.log, [FILE.path])
+      assertEquals(printedRows(run.stdout), INSERTED, `what cat ${FILE.path} printed:\n${run.stdout}`)
+    })
+  },
+  { timeoutMs: 300_000 },
+)
 
-test('readme tries: the Kafka try runs as pasted and its inserted rows arrive in the topic', async () => {
-  requirePlainRun()
-  const missing = await kafkaAvailable()
-  if (missing !== undefined) skip(missing)
-  await withFreshState(KAFKA.slot, async () => {
-    await deleteTopic(KAFKA.topic)
-    try {
-      const run = await runTry('kafka', KAFKA.log)
-      assertEquals(printedRows(run.stdout), INSERTED, `what scripts/kafka.sh consume printed:\n${run.stdout}`)
-      const messages = await readTopics([KAFKA.topic], (m) => m.length >= INSERTED.length, { timeoutMs: 30_000 })
-      assertEquals(printedRows(messages.map((m) => m.value).join('\n')), INSERTED, 'the records in the topic')
-    } finally {
+test(
+  'readme tries: the Kafka try runs as pasted and its inserted rows arrive in the topic',
+  async () => {
+    requirePlainRun()
+    const missing = await kafkaAvailable()
+    if (missing !== undefined) skip(missing)
+    await withFreshState(KAFKA.slot, async () => {
       await deleteTopic(KAFKA.topic)
-    }
-  })
-}, { timeoutMs: 300_000 })
-
-test('readme tries: the Kinesis try runs as pasted and its inserted rows arrive in the stream', async () => {
-  requirePlainRun()
-  const wasRunning = await kinesisScript('status').then(() => true, () => false)
-  if (!wasRunning) await kinesisScript('start').catch((error: Error) => skip(`scripts/kinesis.sh start cannot start kinesis-local here: ${error.message}`))
-  const client = await testClient(KINESIS.endpoint)
-  try {
-    await withFreshState(KINESIS.slot, async () => {
-      await deleteStream(client, KINESIS.stream)
       try {
-        const run = await runTry('kinesis', KINESIS.log)
-        assertEquals(printedRows(run.stdout), INSERTED, `what scripts/kinesis.sh read printed:\n${run.stdout}`)
-        const records = await readAll(client, KINESIS.stream)
-        assertEquals(printedRows(records.map((r) => r.data).join('\n')), INSERTED, 'the records in the stream')
+        const run = await runTry('kafka', KAFKA.log)
+        assertEquals(printedRows(run.stdout), INSERTED, `what scripts/kafka.sh consume printed:\n${run.stdout}`)
+        const messages = await readTopics([KAFKA.topic], (m) => m.length >= INSERTED.length, { timeoutMs: 30_000 })
+        assertEquals(printedRows(messages.map((m) => m.value).join('\n')), INSERTED, 'the records in the topic')
       } finally {
-        await deleteStream(client, KINESIS.stream)
+        await deleteTopic(KAFKA.topic)
       }
     })
-  } finally {
-    // Stopped only when this test started it, as scripts/test.sh does with PostgreSQL and Kafka.
-    if (!wasRunning) await kinesisScript('stop')
-  }
-}, { timeoutMs: 300_000 })
+  },
+  { timeoutMs: 300_000 },
+)
+
+test(
+  'readme tries: the Kinesis try runs as pasted and its inserted rows arrive in the stream',
+  async () => {
+    requirePlainRun()
+    const wasRunning = await kinesisScript('status').then(
+      () => true,
+      () => false,
+    )
+    if (!wasRunning) await kinesisScript('start').catch((error: Error) => skip(`scripts/kinesis.sh start cannot start kinesis-local here: ${error.message}`))
+    const client = await testClient(KINESIS.endpoint)
+    try {
+      await withFreshState(KINESIS.slot, async () => {
+        await deleteStream(client, KINESIS.stream)
+        try {
+          const run = await runTry('kinesis', KINESIS.log)
+          assertEquals(printedRows(run.stdout), INSERTED, `what scripts/kinesis.sh read printed:\n${run.stdout}`)
+          const records = await readAll(client, KINESIS.stream)
+          assertEquals(printedRows(records.map((r) => r.data).join('\n')), INSERTED, 'the records in the stream')
+        } finally {
+          await deleteStream(client, KINESIS.stream)
+        }
+      })
+    } finally {
+      // Stopped only when this test started it, as scripts/test.sh does with PostgreSQL and Kafka.
+      if (!wasRunning) await kinesisScript('stop')
+    }
+  },
+  { timeoutMs: 300_000 },
+)
 
 /** The tries use scripts/pg.sh's cluster; a run against another PostgreSQL version would not test them. */
 function requirePlainRun(): void {

@@ -18,14 +18,19 @@ interface Committed {
 async function commitRows(sql: postgres.Sql, table: string, firstId: number, rows: number): Promise<Committed> {
   const xid = await sql.begin(async (tx) => {
     const [row] = await tx.unsafe<{ xid: string }[]>(`select (txid_current()::text::bigint % 4294967296)::text as xid`)
-    await tx.unsafe(`insert into ${table} (id, note) select g, 'row ' || g || ' ✓ "quoted"' from generate_series($1::int, $2::int) g`, [firstId, firstId + rows - 1])
+    await tx.unsafe(`insert into ${table} (id, note) select g, 'row ' || g || ' ✓ "quoted"' from generate_series($1::int, $2::int) g`, [
+      firstId,
+      firstId + rows - 1,
+    ])
     return Number(row!.xid)
   })
   return { xid, rows }
 }
 
 async function slotState(sql: postgres.Sql, slot: string): Promise<{ confirmed: bigint; active: boolean }> {
-  const [row] = await sql<{ confirmed: string; active: boolean }[]>`select confirmed_flush_lsn::text as confirmed, active from pg_replication_slots where slot_name = ${slot}`
+  const [row] = await sql<
+    { confirmed: string; active: boolean }[]
+  >`select confirmed_flush_lsn::text as confirmed, active from pg_replication_slots where slot_name = ${slot}`
   assert(row, `slot ${slot} exists`)
   return { confirmed: parseLsn(row.confirmed), active: row.active }
 }
@@ -74,7 +79,10 @@ class TableWriter extends StreamWriter {
 function streaming(run: ReturnType<typeof startPipeline>, check: () => boolean): () => boolean {
   let failure: unknown
   let stopped = false
-  run.done.then(() => (stopped = true), (error: unknown) => (failure = error))
+  run.done.then(
+    () => (stopped = true),
+    (error: unknown) => (failure = error),
+  )
   return () => {
     if (failure) throw failure
     if (stopped) throw new Error('the pipeline stopped early')
@@ -107,7 +115,11 @@ test('restart on the same slot resumes after the confirmed position: nothing mis
     before.push(await commitRows(sql, table, 1, 3))
     before.push(await commitRows(sql, table, 10, 1))
     before.push(await commitRows(sql, table, 20, 1500)) // spans two batches (maxRecords 1000)
-    await waitFor(streaming(run1, () => first.records.length >= 1504), 15_000, 'run 1 records')
+    await waitFor(
+      streaming(run1, () => first.records.length >= 1504),
+      15_000,
+      'run 1 records',
+    )
     await run1.stop()
     await waitInactive(sql, slot)
     const confirmed1 = (await slotState(sql, slot)).confirmed
@@ -122,9 +134,17 @@ test('restart on the same slot resumes after the confirmed position: nothing mis
     const second = new TableWriter(table)
     const run2 = startPipeline({ postgres: postgresOptions, writer: second })
     runs.push(run2)
-    await waitFor(streaming(run2, () => second.records.length >= 1203), 15_000, 'run 2 records of the stopped period')
+    await waitFor(
+      streaming(run2, () => second.records.length >= 1203),
+      15_000,
+      'run 2 records of the stopped period',
+    )
     during.push(await commitRows(sql, table, 9000, 4))
-    await waitFor(streaming(run2, () => second.records.length >= 1207), 15_000, 'run 2 records')
+    await waitFor(
+      streaming(run2, () => second.records.length >= 1207),
+      15_000,
+      'run 2 records',
+    )
     await new Promise((resolve) => setTimeout(resolve, 200)) // anything extra (a re-send) would arrive now
     await run2.stop()
     await waitInactive(sql, slot)
@@ -133,21 +153,34 @@ test('restart on the same slot resumes after the confirmed position: nothing mis
     const r2 = second.parsed()
     // Run 1 got exactly its transactions, each complete, all before the confirmed position.
     const t1 = byTransaction(r1)
-    assertEquals([...t1.keys()], before.map((t) => t.xid), 'run 1 transactions, in commit order')
+    assertEquals(
+      [...t1.keys()],
+      before.map((t) => t.xid),
+      'run 1 transactions, in commit order',
+    )
     for (const t of before) assertEquals(t1.get(t.xid)!.length, t.rows, `run 1 rows of xid ${t.xid}`)
     for (const r of r1) assert(parseLsn(r.lsn as string) < confirmed1, `run 1 record ${r.id as string} lies before the confirmed position`)
     // Run 2 got exactly the later ones: nothing of run 1 again, nothing missed.
     const t2 = byTransaction(r2)
-    assertEquals([...t2.keys()], during.map((t) => t.xid), 'run 2 transactions, in commit order')
+    assertEquals(
+      [...t2.keys()],
+      during.map((t) => t.xid),
+      'run 2 transactions, in commit order',
+    )
     for (const t of during) assertEquals(t2.get(t.xid)!.length, t.rows, `run 2 rows of xid ${t.xid}`)
     for (const r of r2) assert(parseLsn(r.lsn as string) >= confirmed1, `run 2 record ${r.id as string} lies at or after run 1's confirmed position`)
     const ids1 = new Set(r1.map((r) => r.id))
-    assert(r2.every((r) => !ids1.has(r.id)), 'no record id of run 1 was sent again')
+    assert(
+      r2.every((r) => !ids1.has(r.id)),
+      'no record id of run 1 was sent again',
+    )
     assertEquals(new Set([...r1, ...r2].map((r) => r.id)).size, r1.length + r2.length, 'record ids are unique')
     const ids = [...r1, ...r2].map((r) => (r.values as number[])[0]!).sort((a, b) => a - b)
     const [{ all }] = (await sql.unsafe(`select array_agg(id order by id) as all from ${table}`)) as unknown as [{ all: number[] }]
     assertEquals(ids, all, 'every committed row arrived exactly once')
-    console.log(`     run 1: ${r1.length} records in ${t1.size} transactions, slot confirmed at ${formatLsn(confirmed1)}; run 2: ${r2.length} records in ${t2.size} transactions`)
+    console.log(
+      `     run 1: ${r1.length} records in ${t1.size} transactions, slot confirmed at ${formatLsn(confirmed1)}; run 2: ${r2.length} records in ${t2.size} transactions`,
+    )
     await dropSlot(sql, slot)
   } finally {
     await Promise.all(runs.map((run) => run.stop().catch(() => {})))
@@ -169,7 +202,11 @@ test('a rejected publish fails the pipeline with that error, leaves the slot beh
     const run1 = startPipeline({ postgres: postgresOptions, writer, onFlushed: (lsn) => (lastFlushed = lsn) })
     runs.push(run1)
     const delivered = await commitRows(sql, table, 1, 5)
-    await waitFor(streaming(run1, () => writer.records.length >= 5), 15_000, 'first transaction delivered')
+    await waitFor(
+      streaming(run1, () => writer.records.length >= 5),
+      15_000,
+      'first transaction delivered',
+    )
     await waitFor(() => lastFlushed > 0n, 5_000, 'first transaction confirmed')
     const confirmedDelivered = lastFlushed
 
@@ -190,10 +227,13 @@ test('a rejected publish fails the pipeline with that error, leaves the slot beh
     const failedAt = Date.now()
     const error = await assertRejects(() => run1.done, 'broker unavailable')
     const rejectMs = Date.now() - failedAt
-    assert(error === failure, 'the pipeline rejects with the writer\'s own error')
+    assert(error === failure, "the pipeline rejects with the writer's own error")
     assert(rejectMs < 5_000, `the pipeline rejected promptly (took ${rejectMs} ms)`)
     assertEquals(writer.attempted.length, 5, 'the undelivered transaction was attempted')
-    assert(writer.attempted.every((r) => r.change.transactionId === undelivered), 'attempted records are the undelivered transaction')
+    assert(
+      writer.attempted.every((r) => r.change.transactionId === undelivered),
+      'attempted records are the undelivered transaction',
+    )
     const undeliveredLsn = writer.attempted[0]!.change.commitLsn
 
     await waitInactive(sql, slot)
@@ -205,17 +245,30 @@ test('a rejected publish fails the pipeline with that error, leaves the slot beh
     const again = new TableWriter(table)
     const run2 = startPipeline({ postgres: postgresOptions, writer: again })
     runs.push(run2)
-    await waitFor(streaming(run2, () => again.records.length >= 5), 15_000, 're-delivered records')
+    await waitFor(
+      streaming(run2, () => again.records.length >= 5),
+      15_000,
+      're-delivered records',
+    )
     await new Promise((resolve) => setTimeout(resolve, 200))
     await run2.stop()
-    assertEquals(again.records.map((r) => r.change.id), writer.attempted.map((r) => r.change.id), 'same record ids')
+    assertEquals(
+      again.records.map((r) => r.change.id),
+      writer.attempted.map((r) => r.change.id),
+      'same record ids',
+    )
     const text = (record: WriterRecord) => new TextDecoder().decode(record.data)
     for (let i = 0; i < again.records.length; i++) {
       const [resent, first] = [text(again.records[i]!), text(writer.attempted[i]!)]
       assert(resent === first, `record ${again.records[i]!.change.id} is byte-identical:\n${resent}\n${first}`)
     }
-    assert(again.records.every((r) => r.change.transactionId !== delivered.xid), 'the delivered transaction was not re-sent')
-    console.log(`     rejected after ${rejectMs} ms; slot confirmed at ${formatLsn(confirmed)} <= undelivered commit ${formatLsn(undeliveredLsn)}; re-delivered ${again.records.length} byte-identical records`)
+    assert(
+      again.records.every((r) => r.change.transactionId !== delivered.xid),
+      'the delivered transaction was not re-sent',
+    )
+    console.log(
+      `     rejected after ${rejectMs} ms; slot confirmed at ${formatLsn(confirmed)} <= undelivered commit ${formatLsn(undeliveredLsn)}; re-delivered ${again.records.length} byte-identical records`,
+    )
     await dropSlot(sql, slot)
   } finally {
     await Promise.all(runs.map((run) => run.stop().catch(() => {})))

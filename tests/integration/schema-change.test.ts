@@ -59,12 +59,36 @@ test('records follow ADD COLUMN, DROP COLUMN and ALTER COLUMN TYPE mid-stream', 
     const v6 = ['id', 'a', 'n', 'z']
     const expected: Expected[] = [
       { operation: 'INSERT', fields: v1, types: ['integer', 'integer', 'text', 'text'], values: [1, 10, 'x', '42'], json: '[1,10,"x","42"]' },
-      { operation: 'INSERT', fields: v2, types: ['integer', 'integer', 'text', 'text', 'jsonb'], values: [2, 20, 'y', '43', new JsonText('{"e": 2}')], json: '[2,20,"y","43",{"e": 2}]' },
+      {
+        operation: 'INSERT',
+        fields: v2,
+        types: ['integer', 'integer', 'text', 'text', 'jsonb'],
+        values: [2, 20, 'y', '43', new JsonText('{"e": 2}')],
+        json: '[2,20,"y","43",{"e": 2}]',
+      },
       // The row written before ADD COLUMN carries the column's default once rewritten by UPDATE.
-      { operation: 'UPDATE', fields: v2, types: ['integer', 'integer', 'text', 'text', 'jsonb'], values: [1, 11, 'x', '42', new JsonText('{"d": 1}')], json: '[1,11,"x","42",{"d": 1}]' },
+      {
+        operation: 'UPDATE',
+        fields: v2,
+        types: ['integer', 'integer', 'text', 'text', 'jsonb'],
+        values: [1, 11, 'x', '42', new JsonText('{"d": 1}')],
+        json: '[1,11,"x","42",{"d": 1}]',
+      },
       { operation: 'INSERT', fields: v3, types: ['integer', 'integer', 'text', 'jsonb'], values: [3, 30, '44', new JsonText('{}')], json: '[3,30,"44",{}]' },
-      { operation: 'INSERT', fields: v3, types: ['integer', 'bigint', 'text', 'jsonb'], values: [4, 9007199254740993n, '45', null], json: '[4,9007199254740993,"45",null]' },
-      { operation: 'INSERT', fields: v3, types: ['integer', 'bigint', 'integer', 'jsonb'], values: [5, -9223372036854775808n, 46, null], json: '[5,-9223372036854775808,46,null]' },
+      {
+        operation: 'INSERT',
+        fields: v3,
+        types: ['integer', 'bigint', 'text', 'jsonb'],
+        values: [4, 9007199254740993n, '45', null],
+        json: '[4,9007199254740993,"45",null]',
+      },
+      {
+        operation: 'INSERT',
+        fields: v3,
+        types: ['integer', 'bigint', 'integer', 'jsonb'],
+        values: [5, -9223372036854775808n, 46, null],
+        json: '[5,-9223372036854775808,46,null]',
+      },
       // An old row after both type changes: a is bigint now, n went through USING.
       { operation: 'UPDATE', fields: v3, types: ['integer', 'bigint', 'integer', 'jsonb'], values: [2, 20n, 1043, new JsonText('[]')], json: '[2,20,1043,[]]' },
       { operation: 'INSERT', fields: v3, types: ['integer', 'bigint', 'integer', 'jsonb'], values: [6, 6n, 6, null], json: '[6,6,6,null]' },
@@ -91,7 +115,10 @@ test('records follow ADD COLUMN, DROP COLUMN and ALTER COLUMN TYPE mid-stream', 
     }
     // The transaction with DDL inside: three changes (two schemas), one xid, ordinals 0..2.
     const last = writer.records.slice(7, 10).map((r) => r.change)
-    assertEquals(last.map((c) => c.ordinal), [0, 1, 2])
+    assertEquals(
+      last.map((c) => c.ordinal),
+      [0, 1, 2],
+    )
     assertEquals(new Set(last.map((c) => c.transactionId)).size, 1, 'one transaction')
   } finally {
     // Also after a failure: stop the pipeline so that the slot can go, then drop everything.

@@ -10,12 +10,18 @@ import { dropSlot, sqlClient, TEST_URL, uniqueName, waitFor } from './support.ts
 
 const CLI = `${REPO_ROOT}src/cli/entry.ts`
 const PG_PASSWORD = new URL(TEST_URL).password
-const AWS = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLEKEYID7781', AWS_SECRET_ACCESS_KEY: 'aws-secret-wJalrXUtnFEMI-7781', AWS_SESSION_TOKEN: 'aws-session-token-7781', AWS_REGION: 'eu-west-1' }
+const AWS = {
+  AWS_ACCESS_KEY_ID: 'AKIAEXAMPLEKEYID7781',
+  AWS_SECRET_ACCESS_KEY: 'aws-secret-wJalrXUtnFEMI-7781',
+  AWS_SESSION_TOKEN: 'aws-session-token-7781',
+  AWS_REGION: 'eu-west-1',
+}
 const KAFKA_PASSWORD = 'kafka-sasl-secret-7781'
 const SECRETS = [PG_PASSWORD, AWS.AWS_SECRET_ACCESS_KEY, AWS.AWS_SESSION_TOKEN, KAFKA_PASSWORD]
 
 function assertNoSecret(p: FixtureProcess, what: string): void {
-  for (const secret of SECRETS) assert(!p.stdout.includes(secret) && !p.stderr.includes(secret), `${what}: a secret appeared in the output:\n${p.stdout}\n${p.stderr}`)
+  for (const secret of SECRETS)
+    assert(!p.stdout.includes(secret) && !p.stderr.includes(secret), `${what}: a secret appeared in the output:\n${p.stdout}\n${p.stderr}`)
 }
 
 async function finished(args: string[], env: Record<string, string>): Promise<FixtureProcess> {
@@ -32,20 +38,35 @@ test('security: publication and table names with quotes, spaces, semicolons and 
   const publication = `pub "q" ü; DROP TABLE canary_${suffix}; --`
   const slot = uniqueName('s')
   const q = (name: string) => `"${name.replaceAll('"', '""')}"`
-  const p = new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: TEST_URL }, ['run', '--slot', slot, '--publication', publication, '--tables', `${q(schema)}.${q(table)}`])
+  const p = new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: TEST_URL }, [
+    'run',
+    '--slot',
+    slot,
+    '--publication',
+    publication,
+    '--tables',
+    `${q(schema)}.${q(table)}`,
+  ])
   try {
-    await sql.unsafe(`create table canary_${suffix} (id int primary key); create schema ${q(schema)}; create table ${q(schema)}.${q(table)} (id int primary key, "wéird col ""x""" text)`)
-    await waitFor(() => {
-      if (p.exitStatus) throw new Error(`exited (${describeExit(p.exitStatus)}): ${p.stderr}`)
-      return /\binfo streaming\b/.test(p.stderr)
-    }, 30_000, 'streaming')
+    await sql.unsafe(
+      `create table canary_${suffix} (id int primary key); create schema ${q(schema)}; create table ${q(schema)}.${q(table)} (id int primary key, "wéird col ""x""" text)`,
+    )
+    await waitFor(
+      () => {
+        if (p.exitStatus) throw new Error(`exited (${describeExit(p.exitStatus)}): ${p.stderr}`)
+        return /\binfo streaming\b/.test(p.stderr)
+      },
+      30_000,
+      'streaming',
+    )
     await sql.unsafe(`insert into ${q(schema)}.${q(table)} values (1, 'é "quoted" ; text')`)
     await p.waitForLine(/"values":\[1,/)
     const record = JSON.parse(p.stdout.trim().split('\n')[0]!) as { table_name: string; fields: string[]; values: unknown[] }
     assertEquals(record.fields, ['id', 'wéird col "x"'])
     assertEquals(record.values, [1, 'é "quoted" ; text'])
     assert(record.table_name.includes(table), `table_name ${record.table_name} names the table`)
-    const [pub] = await sql`select count(*)::int as n from pg_publication_tables where pubname = ${publication} and schemaname = ${schema} and tablename = ${table}`
+    const [pub] =
+      await sql`select count(*)::int as n from pg_publication_tables where pubname = ${publication} and schemaname = ${schema} and tablename = ${table}`
     assertEquals(pub?.n, 1, 'the publication was created for exactly that table')
     const [canary] = await sql`select to_regclass(${`canary_${suffix}`}) is not null as present`
     assertEquals(canary?.present, true, 'nothing was injected: the canary table still exists')
@@ -74,14 +95,25 @@ test('security: no output shows the PostgreSQL password or AWS/Kafka secrets (he
   const kinesis = await finished(['run', '--slot', uniqueName('s'), '--kinesis-stream', 'nowhere', '--kinesis-endpoint', 'http://127.0.0.1:1'], {})
   assertEquals(kinesis.exitStatus?.code, 1, `kinesis unreachable (stderr: ${kinesis.stderr})`)
   assertNoSecret(kinesis, 'an unreachable Kinesis endpoint')
-  const kafka = await finished(['run', '--slot', uniqueName('s'), '--kafka-brokers', '127.0.0.1:1', '--kafka-topic', 't', '--kafka-sasl-mechanism', 'plain', '--kafka-sasl-username', 'u'], { PG_TO_BROKERS_KAFKA_SASL_PASSWORD: KAFKA_PASSWORD })
+  const kafka = await finished(
+    ['run', '--slot', uniqueName('s'), '--kafka-brokers', '127.0.0.1:1', '--kafka-topic', 't', '--kafka-sasl-mechanism', 'plain', '--kafka-sasl-username', 'u'],
+    { PG_TO_BROKERS_KAFKA_SASL_PASSWORD: KAFKA_PASSWORD },
+  )
   assertEquals(kafka.exitStatus?.code, 1, `kafka unreachable (stderr: ${kafka.stderr})`)
   assertNoSecret(kafka, 'unreachable Kafka brokers')
 
   const sql = sqlClient()
   const table = uniqueName('sec')
   const slot = uniqueName('s')
-  const p = new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: TEST_URL, ...AWS, PG_TO_BROKERS_LOG_LEVEL: 'debug' }, ['run', '--slot', slot, '--publication', slot, '--tables', table])
+  const p = new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: TEST_URL, ...AWS, PG_TO_BROKERS_LOG_LEVEL: 'debug' }, [
+    'run',
+    '--slot',
+    slot,
+    '--publication',
+    slot,
+    '--tables',
+    table,
+  ])
   try {
     await sql.unsafe(`create table ${table} (id int primary key)`)
     await waitFor(() => /\binfo streaming\b/.test(p.stderr) || p.exitStatus !== undefined, 30_000, 'streaming')
@@ -98,7 +130,7 @@ test('security: no output shows the PostgreSQL password or AWS/Kafka secrets (he
   }
 })
 
-test('security: the README\'s least-privilege role streams with --no-create-publication', async () => {
+test("security: the README's least-privilege role streams with --no-create-publication", async () => {
   const sql = sqlClient()
   const role = uniqueName('cdc_role')
   const table = uniqueName('lp')
@@ -121,10 +153,14 @@ test('security: the README\'s least-privilege role streams with --no-create-publ
       GRANT SELECT, INSERT, UPDATE, DELETE ON public.pg_to_brokers_slots TO ${role};`)
     p = new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: url.href }, ['run', '--slot', slot, '--publication', slot, '--no-create-publication'])
     const run = p
-    await waitFor(() => {
-      if (run.exitStatus) throw new Error(`exited (${describeExit(run.exitStatus)}): ${run.stderr}`)
-      return /\binfo streaming\b/.test(run.stderr)
-    }, 30_000, 'streaming as the least-privilege role')
+    await waitFor(
+      () => {
+        if (run.exitStatus) throw new Error(`exited (${describeExit(run.exitStatus)}): ${run.stderr}`)
+        return /\binfo streaming\b/.test(run.stderr)
+      },
+      30_000,
+      'streaming as the least-privilege role',
+    )
     await sql.unsafe(`insert into ${table} values (42)`)
     await run.waitForLine(/"values":\[42\]/)
     run.signal('SIGTERM')

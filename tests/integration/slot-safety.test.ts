@@ -24,7 +24,10 @@ async function setUp(sql: postgres.Sql): Promise<{ table: string; slot: string; 
 const makeTempDir = () => mkdtemp(`${tmpdir()}/pgtb-slot-`)
 
 function idsOf(writer: CollectingWriter, table: string): number[] {
-  return writer.parsed().filter((r) => r.table_name === `public.${table}`).map((r) => (r.values as number[])[0]!)
+  return writer
+    .parsed()
+    .filter((r) => r.table_name === `public.${table}`)
+    .map((r) => (r.values as number[])[0]!)
 }
 
 test('lost slot: a slot dropped after streaming is not recreated; the start fails naming the gap; --accept-data-loss creates a new one', async () => {
@@ -89,7 +92,7 @@ test('lost slot: a reconnect never creates the slot; the supervisor stops with s
   }
 })
 
-test('slot records: a FOR ALL TABLES publication does not deliver the tool\'s own record table; dropSlotOnExit forgets the record', async () => {
+test("slot records: a FOR ALL TABLES publication does not deliver the tool's own record table; dropSlotOnExit forgets the record", async () => {
   const sql = sqlClient()
   const { table, slot, publication, stateTable } = await setUp(sql)
   try {
@@ -168,7 +171,11 @@ test('logical messages are delivered only when asked for, and only with an allow
         await tx.unsafe(`insert into ${table} values (${marker}, 'marker')`)
       })
     }
-    const prefixesOf = (writer: CollectingWriter) => writer.parsed().flatMap((r) => (r.operation === 'MESSAGE' ? [(r.message as { prefix: string }).prefix] : [])).filter((p) => p.endsWith(slot))
+    const prefixesOf = (writer: CollectingWriter) =>
+      writer
+        .parsed()
+        .flatMap((r) => (r.operation === 'MESSAGE' ? [(r.message as { prefix: string }).prefix] : []))
+        .filter((p) => p.endsWith(slot))
 
     const plain = new CollectingWriter()
     const run1 = startPipeline({ postgres, writer: plain })
@@ -212,7 +219,10 @@ test('a catalog look-up cut mid-stream is retried like a lost replication connec
     await sql.unsafe(`alter table ${table} add column extra inet`)
     await sql.unsafe(`insert into ${table} values (1, 'after the cut', '10.0.0.1')`)
     await waitFor(() => idsOf(writer, table).includes(1), 30_000, 'the row after the reconnect')
-    assert(warnings.some((w) => w.startsWith('connection lost; reconnecting')), `the supervisor reconnected: ${warnings.join('; ')}`)
+    assert(
+      warnings.some((w) => w.startsWith('connection lost; reconnecting')),
+      `the supervisor reconnected: ${warnings.join('; ')}`,
+    )
     controller.abort()
     await run
   } finally {

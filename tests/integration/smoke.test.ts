@@ -19,7 +19,10 @@ type Row = Record<string, unknown>
 /** [operation, table, values] of the records of `tables` (other sessions' changes do not reach a table publication, but stay safe). */
 function summary(writer: CollectingWriter, ...tables: string[]): [unknown, unknown, unknown][] {
   const names = new Set(tables.map((t) => `public.${t}`))
-  return writer.parsed().filter((r) => names.has(r.table_name as string)).map((r) => [r.operation, r.table_name, r.values])
+  return writer
+    .parsed()
+    .filter((r) => names.has(r.table_name as string))
+    .map((r) => [r.operation, r.table_name, r.values])
 }
 
 /** Starts a pipeline on a new slot and publication for `tables` and waits until it streams. */
@@ -49,7 +52,12 @@ test('smoke: INSERT, UPDATE and DELETE stream in commit order', async () => {
     await waitFor(() => summary(writer, table).length >= 4, 15_000, '4 records')
     await run.stop()
     const t = `public.${table}`
-    assertEquals(summary(writer, table), [['INSERT', t, [1, 'one']], ['INSERT', t, [2, 'two']], ['UPDATE', t, [1, 'uno']], ['DELETE', t, [2]]])
+    assertEquals(summary(writer, table), [
+      ['INSERT', t, [1, 'one']],
+      ['INSERT', t, [2, 'two']],
+      ['UPDATE', t, [1, 'uno']],
+      ['DELETE', t, [2]],
+    ])
   } finally {
     await cleanUp(sql, slot, publication, table)
   }
@@ -70,8 +78,14 @@ test('smoke: a restart on the same slot sends what was committed while stopped, 
     await sql.unsafe(`insert into ${table} values (701)`)
     await waitFor(() => summary(second.writer, table).length >= 201, 15_000, 'the record committed during run 2')
     await second.run.stop()
-    assertEquals(summary(first.writer, table).map((r) => (r[2] as number[])[0]), range(1, 500))
-    assertEquals(summary(second.writer, table).map((r) => (r[2] as number[])[0]), range(501, 701))
+    assertEquals(
+      summary(first.writer, table).map((r) => (r[2] as number[])[0]),
+      range(1, 500),
+    )
+    assertEquals(
+      summary(second.writer, table).map((r) => (r[2] as number[])[0]),
+      range(501, 701),
+    )
   } finally {
     await cleanUp(sql, slot, publication, table)
   }
@@ -81,7 +95,13 @@ test('smoke: kill -9 of the streaming process, then a restart: every committed r
   const sql = sqlClient()
   const [table, slot, publication] = [uniqueName('smoke'), uniqueName('s'), uniqueName('p')]
   const output = join(tmpdir(), `pgtb-${table}.jsonl`)
-  const env = { PGTB_FIXTURE_SLOT: slot, PGTB_FIXTURE_PUBLICATION: publication, PGTB_FIXTURE_TABLES: table, PGTB_FIXTURE_OUTPUT: output, PGTB_FIXTURE_BATCH_SIZE: '50' }
+  const env = {
+    PGTB_FIXTURE_SLOT: slot,
+    PGTB_FIXTURE_PUBLICATION: publication,
+    PGTB_FIXTURE_TABLES: table,
+    PGTB_FIXTURE_OUTPUT: output,
+    PGTB_FIXTURE_BATCH_SIZE: '50',
+  }
   let fixture: FixtureProcess | undefined
   try {
     await sql.unsafe(`create table ${table} (id int primary key)`)
@@ -94,7 +114,11 @@ test('smoke: kill -9 of the streaming process, then a restart: every committed r
     await waitFor(() => idsIn(output).length > 0, 15_000, 'the first records in the file')
     await fixture.kill()
     await workload
-    await waitFor(async () => (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length === 0, 15_000, 'the killed stream\'s slot released')
+    await waitFor(
+      async () => (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and active`).length === 0,
+      15_000,
+      "the killed stream's slot released",
+    )
     for (let tx = 20; tx < 30; tx++) await sql.unsafe(`insert into ${table} select generate_series(${tx * 100 + 1}, ${tx * 100 + 100})`)
     fixture = new FixtureProcess(FIXTURES.streamToFile, env)
     await fixture.waitForLine(/^streaming /)
@@ -119,13 +143,17 @@ test('smoke: TRUNCATE is one record per table', async () => {
     await sql.unsafe(`insert into ${a} values (1); truncate ${a}, ${b}`)
     await waitFor(() => summary(writer, a, b).length >= 3, 15_000, '3 records')
     await run.stop()
-    assertEquals(summary(writer, a, b), [['INSERT', `public.${a}`, [1]], ['TRUNCATE', `public.${a}`, []], ['TRUNCATE', `public.${b}`, []]])
+    assertEquals(summary(writer, a, b), [
+      ['INSERT', `public.${a}`, [1]],
+      ['TRUNCATE', `public.${a}`, []],
+      ['TRUNCATE', `public.${b}`, []],
+    ])
   } finally {
     await cleanUp(sql, slot, publication, `${a}, ${b}`)
   }
 })
 
-test('smoke: a partitioned table streams under its own name from PostgreSQL 13 on, under its partitions\' names on 12', async () => {
+test("smoke: a partitioned table streams under its own name from PostgreSQL 13 on, under its partitions' names on 12", async () => {
   const sql = sqlClient()
   const [root, slot, publication] = [uniqueName('smoke'), uniqueName('s'), uniqueName('p')]
   try {
@@ -136,8 +164,14 @@ test('smoke: a partitioned table streams under its own name from PostgreSQL 13 o
     // PostgreSQL 12 cannot publish a partitioned table, only its partitions (and then under their names).
     const viaRoot = (await serverVersion()) >= 130000
     if (!viaRoot) {
-      const refused = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [root], createSlot: true, createPublication: true }, writer: new CollectingWriter() })
-      const error = await assertRejects(() => refused.done, `"${root}" is a partitioned table, which PostgreSQL before 13 cannot publish: list its partitions in tables instead`)
+      const refused = startPipeline({
+        postgres: { url: TEST_URL, slot, publication, tables: [root], createSlot: true, createPublication: true },
+        writer: new CollectingWriter(),
+      })
+      const error = await assertRejects(
+        () => refused.done,
+        `"${root}" is a partitioned table, which PostgreSQL before 13 cannot publish: list its partitions in tables instead`,
+      )
       assertEquals((error as { code?: string }).code, 'partitioned_table_unsupported')
     }
     const tables = viaRoot ? [root] : [`${root}_low`, `${root}_high`]
@@ -148,8 +182,18 @@ test('smoke: a partitioned table streams under its own name from PostgreSQL 13 o
     await run.stop()
     const [low, high] = viaRoot ? [`public.${root}`, `public.${root}`] : [`public.${root}_low`, `public.${root}_high`]
     // Moving a row to another partition is a DELETE and an INSERT.
-    const changes: [unknown, unknown, unknown][] = [['INSERT', low, [1, 'low']], ['INSERT', high, [150, 'high']], ['DELETE', high, [150]], ['INSERT', low, [50, 'high']]]
-    const truncates: [unknown, unknown, unknown][] = viaRoot ? [['TRUNCATE', low, []]] : [['TRUNCATE', low, []], ['TRUNCATE', high, []]]
+    const changes: [unknown, unknown, unknown][] = [
+      ['INSERT', low, [1, 'low']],
+      ['INSERT', high, [150, 'high']],
+      ['DELETE', high, [150]],
+      ['INSERT', low, [50, 'high']],
+    ]
+    const truncates: [unknown, unknown, unknown][] = viaRoot
+      ? [['TRUNCATE', low, []]]
+      : [
+          ['TRUNCATE', low, []],
+          ['TRUNCATE', high, []],
+        ]
     assertEquals(summary(writer, ...all), [...changes, ...truncates])
   } finally {
     await cleanUp(sql, slot, publication, root)
@@ -168,12 +212,18 @@ test('smoke: logical messages are refused below PostgreSQL 14 with the setting t
       await start()
       await waitForStreaming(sql, slot)
     } else {
-      const error = await assertRejects(start, /messagePrefixes asks for logical decoding messages, which PostgreSQL 14 and later send; this server is PostgreSQL \d+\.\d+: remove messagePrefixes/)
+      const error = await assertRejects(
+        start,
+        /messagePrefixes asks for logical decoding messages, which PostgreSQL 14 and later send; this server is PostgreSQL \d+\.\d+: remove messagePrefixes/,
+      )
       assertEquals((error as { code?: string }).code, 'messages_unsupported')
       assert(replication.serverVersion < 140000)
       // The pipeline refuses before it creates a slot, which would retain WAL for nothing.
       const fresh = uniqueName('s')
-      const run = startPipeline({ postgres: { url: TEST_URL, slot: fresh, publication, tables: [], createSlot: true, createPublication: false, messagePrefixes: ['*'] }, writer: new CollectingWriter() })
+      const run = startPipeline({
+        postgres: { url: TEST_URL, slot: fresh, publication, tables: [], createSlot: true, createPublication: false, messagePrefixes: ['*'] },
+        writer: new CollectingWriter(),
+      })
       await assertRejects(() => run.done, 'messagePrefixes asks for logical decoding messages')
       assertEquals((await sql`select 1 from pg_replication_slots where slot_name = ${fresh}`).length, 0, 'no slot created')
     }

@@ -19,7 +19,17 @@ const STREAMING = /\binfo streaming\b/
 const WAITING = /\binfo standby: replication slot is in use by/
 
 function standby(slot: string, output: string): FixtureProcess {
-  return new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: TEST_URL, PG_TO_BROKERS_STANDBY: 'true' }, ['run', '--slot', slot, '--publication', slot, '--file', output, '--batch-size', '100'])
+  return new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: TEST_URL, PG_TO_BROKERS_STANDBY: 'true' }, [
+    'run',
+    '--slot',
+    slot,
+    '--publication',
+    slot,
+    '--file',
+    output,
+    '--batch-size',
+    '100',
+  ])
 }
 
 function stderrShows(run: FixtureProcess, pattern: RegExp): () => boolean {
@@ -49,7 +59,9 @@ async function workload(sql: postgres.Sql, table: string, stop: () => boolean): 
 
 /** Granted advisory locks keyed on the slot (pg_locks shows a bigint key's low 32 bits as objid). */
 async function leases(sql: postgres.Sql, slot: string): Promise<number> {
-  const [row] = await sql<{ n: number }[]>`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted and objid = hashtext(${'pg_to_brokers:' + slot})::oid`
+  const [row] = await sql<
+    { n: number }[]
+  >`select count(*)::int as n from pg_locks where locktype = 'advisory' and granted and objid = hashtext(${'pg_to_brokers:' + slot})::oid`
   return row?.n ?? -1
 }
 
@@ -60,7 +72,11 @@ function verify(paths: readonly string[], finalV: Map<number, number>): { lines:
   let lines = 0
   for (const path of paths) {
     let text = ''
-    try { text = readFileSync(path, 'utf8') } catch { /* a run that never streamed has no file */ }
+    try {
+      text = readFileSync(path, 'utf8')
+    } catch {
+      /* a run that never streamed has no file */
+    }
     for (const line of text.split('\n').filter((l) => l !== '')) {
       lines++
       const record = JSON.parse(line) as { id: string; operation: string; values: number[] }
@@ -77,7 +93,13 @@ function verify(paths: readonly string[], finalV: Map<number, number>): { lines:
     }
   }
   const missing = [...finalV].filter(([k, v]) => lastV.get(k) !== v)
-  assert(missing.length === 0, `${missing.length} keys lack committed changes, e.g. ${missing.slice(0, 3).map(([k, v]) => `key ${k}: got v=${lastV.get(k) ?? 0}, committed v=${v}`).join('; ')}`)
+  assert(
+    missing.length === 0,
+    `${missing.length} keys lack committed changes, e.g. ${missing
+      .slice(0, 3)
+      .map(([k, v]) => `key ${k}: got v=${lastV.get(k) ?? 0}, committed v=${v}`)
+      .join('; ')}`,
+  )
   return { lines, duplicates: lines - firstById.size }
 }
 
@@ -112,15 +134,21 @@ test('standby: a second process waits for the slot and takes over within seconds
     const finalV = await committed
 
     const [{ target }] = (await sql`select pg_current_wal_insert_lsn()::text as target`) as unknown as [{ target: string }]
-    await waitFor(async () => {
-      await sql`select txid_current()` // a little WAL, so a keepalive carries the slot past the target
-      const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
-      return row?.done === true
-    }, 30_000, `the standby to confirm up to ${target}`)
+    await waitFor(
+      async () => {
+        await sql`select txid_current()` // a little WAL, so a keepalive carries the slot past the target
+        const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
+        return row?.done === true
+      },
+      30_000,
+      `the standby to confirm up to ${target}`,
+    )
     waiting.signal('SIGTERM')
     assertEquals((await waiting.waitForExit()).code, 0, `the standby stops cleanly (stderr: ${waiting.stderr.trim()})`)
     const verdict = verify(outputs, finalV)
-    console.log(`     took over ${takeoverMs} ms after kill -9; ${finalV.size} keys; ${verdict.lines} records across both files, ${verdict.duplicates} duplicates (all byte-identical)`)
+    console.log(
+      `     took over ${takeoverMs} ms after kill -9; ${finalV.size} keys; ${verdict.lines} records across both files, ${verdict.duplicates} duplicates (all byte-identical)`,
+    )
   } finally {
     if (active && !active.exitStatus) await active.kill()
     if (waiting && !waiting.exitStatus) await waiting.kill()

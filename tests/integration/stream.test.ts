@@ -18,7 +18,10 @@ test('streams INSERT/UPDATE/DELETE with the original record shape and confirms t
     await waitFor(() => writer.records.length >= 4, 15_000, '4 records')
     await run.stop()
     const records = writer.parsed()
-    assertEquals(records.map((r) => r.operation), ['INSERT', 'INSERT', 'UPDATE', 'DELETE'])
+    assertEquals(
+      records.map((r) => r.operation),
+      ['INSERT', 'INSERT', 'UPDATE', 'DELETE'],
+    )
     const first = records[0]!
     assertEquals(first.fields, ['id', 'name', 'note', 'doc'])
     assertEquals(first.types, ['integer', 'text', 'text', 'json'])
@@ -51,10 +54,14 @@ test('an idle or filtered stream still confirms the server WAL position (no WAL 
     await waitForStreaming(sql, slot)
     await sql.unsafe(`insert into ${other} select generate_series(1, 1000)`)
     const [{ lsn }] = (await sql<{ lsn: string }[]>`select pg_current_wal_insert_lsn()::text as lsn`) as unknown as [{ lsn: string }]
-    await waitFor(async () => {
-      const [row] = await sql<{ past: boolean }[]>`select confirmed_flush_lsn >= ${lsn}::pg_lsn as past from pg_replication_slots where slot_name = ${slot}`
-      return row?.past === true
-    }, 15_000, 'the slot to confirm past the filtered changes')
+    await waitFor(
+      async () => {
+        const [row] = await sql<{ past: boolean }[]>`select confirmed_flush_lsn >= ${lsn}::pg_lsn as past from pg_replication_slots where slot_name = ${slot}`
+        return row?.past === true
+      },
+      15_000,
+      'the slot to confirm past the filtered changes',
+    )
     assertEquals(writer.records.length, 0, 'no records for the unpublished table')
     await run.stop()
     await dropSlot(sql, slot)

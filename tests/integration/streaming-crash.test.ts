@@ -26,7 +26,9 @@ interface OutputRecord {
 function firstOccurrences(path: string): { records: OutputRecord[]; lines: number } {
   const first = new Map<string, string>()
   const records: OutputRecord[] = []
-  const lines = readFileSync(path, 'utf8').split('\n').filter((line) => line !== '')
+  const lines = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line !== '')
   for (const line of lines) {
     const record = JSON.parse(line) as OutputRecord
     if (record.operation === 'MESSAGE') continue // other sessions' logical messages reach every slot
@@ -49,7 +51,11 @@ test('kill -9 while a large transaction is streamed, and while it is replayed: i
   const spool = spoolParent()
   let fixture: FixtureProcess | undefined
   const spawn = async (): Promise<FixtureProcess> => {
-    await waitFor(async () => (await sql`select active from pg_replication_slots where slot_name = ${slot}`)[0]?.active !== true, 10_000, 'the slot to be released')
+    await waitFor(
+      async () => (await sql`select active from pg_replication_slots where slot_name = ${slot}`)[0]?.active !== true,
+      10_000,
+      'the slot to be released',
+    )
     fixture = new FixtureProcess(FIXTURES.streamToFile, {
       PGTB_FIXTURE_URL: TEST_URL,
       PGTB_FIXTURE_SLOT: slot,
@@ -109,14 +115,15 @@ test('kill -9 while a large transaction is streamed, and while it is replayed: i
     third.signal('SIGTERM')
     const status = await third.waitForExit(20_000)
     assertEquals(status.code, 0, `the last run stops cleanly (${describeExit(status)}; stderr: ${third.stderr.trim()})`)
-    assertEquals(spool.files(), [], 'no spool file or directory left: the second run\'s leftover was removed by the third')
+    assertEquals(spool.files(), [], "no spool file or directory left: the second run's leftover was removed by the third")
 
     const { records, lines } = firstOccurrences(output)
     assertEquals(records.length, ROWS + 1, 'distinct records')
     const bigRecords = records.slice(0, ROWS)
     assertEquals(new Set(bigRecords.map((r) => r.lsn)).size, 1, 'the large transaction has one commit LSN')
     bigRecords.forEach((r, i) => {
-      if (r.values[0] !== i + 1 || r.id !== `${r.lsn}:${i}`) throw new Error(`record ${i}: expected row ${i + 1} as ${r.lsn}:${i}, got row ${r.values[0]} as ${r.id}`)
+      if (r.values[0] !== i + 1 || r.id !== `${r.lsn}:${i}`)
+        throw new Error(`record ${i}: expected row ${i + 1} as ${r.lsn}:${i}, got row ${r.values[0]} as ${r.id}`)
     })
     assertEquals(records[ROWS]!.values, [ROWS + 1, 'after'], 'the transaction after it')
     console.log(

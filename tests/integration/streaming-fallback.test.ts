@@ -53,7 +53,10 @@ test('a server failure decoding a streamed transaction: "on" fails clearly, "aut
     // "on": the failure is reported as such, with the way out.
     const explicit = startPipeline({ postgres: { ...base, slot, streaming: 'on' }, writer: new CollectingWriter() })
     const outcome = await Promise.race([
-      explicit.done.then(() => 'stopped', (error: unknown) => error),
+      explicit.done.then(
+        () => 'stopped',
+        (error: unknown) => error,
+      ),
       waitForConfirmed(sql, slot, 'the "on" run', 20_000).then(() => 'decoded'),
     ])
     await explicit.stop().catch(() => {})
@@ -79,7 +82,9 @@ test('a server failure decoding a streamed transaction: "on" fails clearly, "aut
     const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
     assertEquals(ids, [...range(1, 3000), ...range(4001, 5100)], 'its rows, without the rolled-back ones')
     assertEquals(spool.files(), [], 'no spool directory left')
-    console.log(`     PostgreSQL ${serverFailed ? `failed with streaming on (${(outcome as Error).message.split(';')[0]}); "auto" fell back` : 'decoded it with streaming on'}`)
+    console.log(
+      `     PostgreSQL ${serverFailed ? `failed with streaming on (${(outcome as Error).message.split(';')[0]}); "auto" fell back` : 'decoded it with streaming on'}`,
+    )
   } finally {
     await dropSlot(sql, slot).catch(() => {})
     await dropSlot(sql, copy).catch(() => {})

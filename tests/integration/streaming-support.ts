@@ -28,7 +28,10 @@ export function spoolParent(): { path: string; files: () => string[]; bytes: () 
       return []
     }
   }
-  const bytes = () => files().filter((f) => !f.endsWith('/')).reduce((sum, f) => sum + (statSafe(f) ?? 0), 0)
+  const bytes = () =>
+    files()
+      .filter((f) => !f.endsWith('/'))
+      .reduce((sum, f) => sum + (statSafe(f) ?? 0), 0)
   return { path, files, bytes, remove: () => rmSync(path, { recursive: true, force: true }) }
 }
 
@@ -67,12 +70,16 @@ export async function waitForConfirmed(sql: postgres.Sql, slot: string, what: st
   // synchronous_commit=off on the test server: the insert position, not pg_current_wal_lsn(), is past the commits.
   const [{ target }] = (await sql`select pg_current_wal_insert_lsn()::text as target`) as unknown as [{ target: string }]
   let nudged = Date.now()
-  await waitFor(async () => {
-    check?.()
-    if (Date.now() - nudged > 1000) ((nudged = Date.now()), await sql`select txid_current()`)
-    const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
-    return row?.done === true
-  }, timeoutMs, what)
+  await waitFor(
+    async () => {
+      check?.()
+      if (Date.now() - nudged > 1000) (nudged = Date.now()), await sql`select txid_current()`
+      const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
+      return row?.done === true
+    },
+    timeoutMs,
+    what,
+  )
 }
 
 /** Fails with the first differing record, not with two arrays of thousands of records. */
@@ -80,7 +87,9 @@ export function assertSameRecords(actual: readonly WriterRecord[], expected: rea
   const text = (record: WriterRecord) => new TextDecoder().decode(record.data)
   for (let i = 0; i < Math.min(actual.length, expected.length); i++) {
     if (text(actual[i]!) !== text(expected[i]!) || actual[i]!.partitionKey !== expected[i]!.partitionKey) {
-      throw new Error(`${what}: record ${i} differs:\n       streamed     ${text(actual[i]!).slice(0, 300)}\n       not streamed ${text(expected[i]!).slice(0, 300)}`)
+      throw new Error(
+        `${what}: record ${i} differs:\n       streamed     ${text(actual[i]!).slice(0, 300)}\n       not streamed ${text(expected[i]!).slice(0, 300)}`,
+      )
     }
   }
   assertEquals(actual.length, expected.length, `${what}: record count`)

@@ -61,7 +61,7 @@ function ownStream(messages: PgoutputMessage[], xid: number): PgoutputMessage[] 
   })
 }
 
-test('server behaviour: streamed changes carry their subtransaction\'s xid; ROLLBACK TO sends Stream Abort(xid, subXid), then the schema again', async () => {
+test("server behaviour: streamed changes carry their subtransaction's xid; ROLLBACK TO sends Stream Abort(xid, subXid), then the schema again", async () => {
   await requireServer(14, 'streaming of in-progress transactions')
   const sql = sqlClient()
   const table = uniqueName('sx')
@@ -72,7 +72,8 @@ test('server behaviour: streamed changes carry their subtransaction\'s xid; ROLL
     await sql.unsafe(`create publication ${publication} for table ${table}`)
     await sql`select pg_create_logical_replication_slot(${slot}, 'pgoutput')`
     // A row's xmin is the (sub)transaction that wrote it: SQL has no function for a subtransaction's xid.
-    const xmin = async (tx: postgres.TransactionSql, from: number) => Number((await tx.unsafe<{ x: string }[]>(`select distinct xmin::text as x from ${table} where id >= ${from}`))[0]!.x)
+    const xmin = async (tx: postgres.TransactionSql, from: number) =>
+      Number((await tx.unsafe<{ x: string }[]>(`select distinct xmin::text as x from ${table} where id >= ${from}`))[0]!.x)
     const xids = { top: 0, rolledBack: 0, after: 0 }
     await sql.begin(async (tx) => {
       xids.top = xid32((await tx.unsafe<{ x: string }[]>(`select txid_current()::text as x`))[0]!.x)
@@ -90,7 +91,10 @@ test('server behaviour: streamed changes carry their subtransaction\'s xid; ROLL
     const messages = ownStream(await captureMessages(slot, publication, (m) => m.tag === 'StreamCommit' && m.xid === xids.top), xids.top)
     const starts = messages.filter((m) => m.tag === 'StreamStart')
     assert(starts.length >= 2, `the transaction was streamed in several blocks (got ${starts.length})`)
-    assert(starts.every((m) => m.tag === 'StreamStart' && m.xid === xids.top), 'every Stream Start names the top-level xid')
+    assert(
+      starts.every((m) => m.tag === 'StreamStart' && m.xid === xids.top),
+      'every Stream Start names the top-level xid',
+    )
     assert(starts[0]!.tag === 'StreamStart' && starts[0]!.firstSegment, 'the first block is marked first')
     const inserts = messages.flatMap((m) => (m.tag === 'Insert' ? [{ id: Number(m.newTuple.values()[0]), xid: m.streamXid }] : []))
     const idsOf = (xid: number) => inserts.filter((i) => i.xid === xid).map((i) => i.id)
@@ -98,18 +102,25 @@ test('server behaviour: streamed changes carry their subtransaction\'s xid; ROLL
     assertEquals(idsOf(xids.top), range(1, 1000), 'rows of the top level carry the top-level xid')
     const rolledBack = idsOf(xids.rolledBack)
     assert(rolledBack.length > 0, 'rows of the rolled-back subtransaction were streamed before the rollback')
-    assertEquals(rolledBack, range(1001, 1000 + rolledBack.length), 'rows streamed with the rolled-back subtransaction\'s xid are its rows')
+    assertEquals(rolledBack, range(1001, 1000 + rolledBack.length), "rows streamed with the rolled-back subtransaction's xid are its rows")
     assertEquals(idsOf(xids.after), range(3001, 4000), 'rows of the subtransaction after ROLLBACK TO carry its own xid')
     assertEquals(inserts.length, 1000 + rolledBack.length + 1000, 'every streamed insert carries one of the three xids')
     const abortAt = messages.findIndex((m) => m.tag === 'StreamAbort')
     const abort = messages[abortAt]
-    assert(abort?.tag === 'StreamAbort' && abort.xid === xids.top && abort.subXid === xids.rolledBack, `Stream Abort(xid ${xids.top}, subXid ${xids.rolledBack}), got ${JSON.stringify(abort)}`)
+    assert(
+      abort?.tag === 'StreamAbort' && abort.xid === xids.top && abort.subXid === xids.rolledBack,
+      `Stream Abort(xid ${xids.top}, subXid ${xids.rolledBack}), got ${JSON.stringify(abort)}`,
+    )
     assertEquals(messages.filter((m) => m.tag === 'StreamAbort').length, 1, 'one Stream Abort')
     // The server forgets after any Stream Abort which schemas it sent in this transaction, so the
     // next change comes with a Relation again: replay may drop the aborted subtransaction's Relations.
     const relations = messages.flatMap((m, i) => (m.tag === 'Relation' ? [{ at: i, xid: m.streamXid }] : []))
     const firstAfter = messages.findIndex((m, i) => i > abortAt && m.tag === 'Insert')
-    assertEquals(relations.map((r) => r.xid), [xids.top, xids.after], 'a Relation before the first change, and again after the Stream Abort')
+    assertEquals(
+      relations.map((r) => r.xid),
+      [xids.top, xids.after],
+      'a Relation before the first change, and again after the Stream Abort',
+    )
     assert(relations[1]!.at > abortAt && relations[1]!.at < firstAfter, 'the second Relation comes between the Stream Abort and the next change')
   } finally {
     await dropSlot(sql, slot).catch(() => {})
@@ -166,10 +177,15 @@ test('streamed large transactions interleaved with small ones: commit order, who
     )
     const { replayed } = streamedTransactions(result.logger)
     const bigXids = expectedOrder.filter((e) => e.who !== 'small').map((e) => e.xid)
-    assert(bigXids.every((xid) => replayed.has(xid)), 'both large transactions came streamed and were replayed from their spool')
+    assert(
+      bigXids.every((xid) => replayed.has(xid)),
+      'both large transactions came streamed and were replayed from their spool',
+    )
     assert(result.stats.streamed.streamTxns >= 2, `the server counted the streamed transactions: ${JSON.stringify(result.stats)}`)
     assertEquals(result.stats.unstreamed.streamTxns, 0, 'the copy, with streaming off, streamed nothing')
-    console.log(`     ${result.streamed.length} records in ${blocks.length} transactions, identical with and without streaming; server stats: ${JSON.stringify(result.stats)}`)
+    console.log(
+      `     ${result.streamed.length} records in ${blocks.length} transactions, identical with and without streaming; server stats: ${JSON.stringify(result.stats)}`,
+    )
   } finally {
     await workers.end()
     await sql.unsafe(`drop table if exists ${table}`)
@@ -197,9 +213,13 @@ test('an aborted large streamed transaction produces nothing, and its spool file
         big.release()
       }
       await sql.unsafe(`insert into ${table} values (0, 'sentinel')`)
-      await waitFor(() => spoolFilesIn(spool.files()).length === 0, 15_000, 'the aborted transaction\'s spool file to be deleted')
+      await waitFor(() => spoolFilesIn(spool.files()).length === 0, 15_000, "the aborted transaction's spool file to be deleted")
     })
-    assertEquals(result.streamed.map((r) => r.change.values), [[0, 'sentinel']], 'only the sentinel')
+    assertEquals(
+      result.streamed.map((r) => r.change.values),
+      [[0, 'sentinel']],
+      'only the sentinel',
+    )
     const { replayed, discarded } = streamedTransactions(result.logger)
     assert(discarded.has(xid) && !replayed.has(xid), 'the transaction was streamed, then discarded')
   } finally {
@@ -288,7 +308,11 @@ test('ALTER TABLE inside a streamed transaction (and in a rolled-back subtransac
     })
     const records = result.streamed
     const blocks = [...assertWholeTransactions(records).values()]
-    assertEquals(blocks.map((b) => b.length), [1, 1500 + 1500 + 1000 + 100, 1], 'three transactions: concurrent, big, after')
+    assertEquals(
+      blocks.map((b) => b.length),
+      [1, 1500 + 1500 + 1000 + 100, 1],
+      'three transactions: concurrent, big, after',
+    )
     const shape = (i: number) => `${records[i]!.change.values[0]}: ${records[i]!.change.fields.join(',')} ${records[i]!.change.types.join(',')}`
     assertEquals(shape(0), '100000: id,a integer,text', 'the concurrent transaction has the schema before the ALTER')
     assertEquals(shape(1), '1501: id,a integer,text', 'before the ALTER')
@@ -297,7 +321,10 @@ test('ALTER TABLE inside a streamed transaction (and in a rolled-back subtransac
     assertEquals(shape(3001), '4501: id,a,b integer,text,bigint', 'after ALTER COLUMN b TYPE bigint')
     assertEquals(shape(4001), '6501: id,a,b integer,text,bigint', 'after the rolled-back ADD COLUMN c')
     assertEquals(shape(4101), '200000: id,a,b integer,text,bigint', 'the transaction after, with the committed schema')
-    assert(records.every((r) => !r.change.fields.includes('c')), 'no record has the rolled-back column c')
+    assert(
+      records.every((r) => !r.change.fields.includes('c')),
+      'no record has the rolled-back column c',
+    )
     assert(streamedTransactions(result.logger).replayed.has(blocks[1]![0]!.change.transactionId), 'streamed and replayed')
   } finally {
     await sql.unsafe(`drop table if exists ${table}`)

@@ -57,9 +57,16 @@ export async function dropSlot(sql: postgres.Sql, slot: string): Promise<void> {
 
 /** Waits until a walsender streams from the slot (an active slot alone may still be being created). */
 export async function waitForStreaming(sql: postgres.Sql, slot: string, timeoutMs = 20_000): Promise<void> {
-  await waitFor(async () => (await sql`
+  await waitFor(
+    async () =>
+      (
+        await sql`
     select 1 from pg_replication_slots s join pg_stat_replication r on r.pid = s.active_pid
-    where s.slot_name = ${slot}`).length > 0, timeoutMs, `a walsender streaming slot ${slot}`)
+    where s.slot_name = ${slot}`
+      ).length > 0,
+    timeoutMs,
+    `a walsender streaming slot ${slot}`,
+  )
 }
 
 let testServerVersion: Promise<number> | undefined

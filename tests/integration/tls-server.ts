@@ -34,7 +34,26 @@ export async function startTlsCluster(name = 'pg-tls', extraOptions: readonly st
   makeCa(dir, 'other-ca')
   writeFileSync(`${dir}/san.ext`, 'subjectAltName=IP:127.0.0.1,DNS:localhost\n')
   openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', 'server.key', '-out', 'server.csr'], dir)
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'test-ca.crt', '-CAkey', 'test-ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'san.ext', '-out', 'server.crt'], dir)
+  openssl(
+    [
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'test-ca.crt',
+      '-CAkey',
+      'test-ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      'san.ext',
+      '-out',
+      'server.crt',
+    ],
+    dir,
+  )
   chmodSync(`${dir}/server.key`, 0o600)
   if (process.getuid?.() === 0) execFileSync('chown', ['postgres:postgres', `${dir}/server.key`, `${dir}/server.crt`])
   chmodSync(dir, 0o755)

@@ -25,26 +25,47 @@ test('tls: verify-full with the right CA streams; a wrong CA, a missing CA file 
     const base = `postgres://postgres@127.0.0.1:${server.port}/postgres`
     const slot = uniqueName('s')
     const run = cli(`${base}?sslmode=verify-full&sslrootcert=${encodeURIComponent(server.caFile)}`, slot)
-    await waitFor(() => {
-      if (run.exitStatus) throw new Error(`exited (${describeExit(run.exitStatus)}): ${run.stderr}`)
-      return /\binfo streaming\b/.test(run.stderr)
-    }, 30_000, 'streaming over TLS')
+    await waitFor(
+      () => {
+        if (run.exitStatus) throw new Error(`exited (${describeExit(run.exitStatus)}): ${run.stderr}`)
+        return /\binfo streaming\b/.test(run.stderr)
+      },
+      30_000,
+      'streaming over TLS',
+    )
     const sql = sqlClient(server.url)
     try {
       const rows = await sql<{ application_name: string; ssl: boolean }[]>`
         select a.application_name, s.ssl from pg_stat_activity a join pg_stat_ssl s using (pid)
         where a.application_name like 'pg_to_brokers%' order by 1`
-      assertEquals(rows.map((r) => [r.application_name, r.ssl]), [['pg_to_brokers', true], ['pg_to_brokers_catalog', true]], 'both connections use TLS')
+      assertEquals(
+        rows.map((r) => [r.application_name, r.ssl]),
+        [
+          ['pg_to_brokers', true],
+          ['pg_to_brokers_catalog', true],
+        ],
+        'both connections use TLS',
+      )
     } finally {
       await sql.end()
     }
     run.signal('SIGTERM')
     assertEquals((await run.waitForExit()).code, 0, 'clean stop')
-    await expectFailure(`${base}?sslmode=verify-full&sslrootcert=${encodeURIComponent(server.otherCaFile)}`,
-      `cannot verify the TLS certificate of PostgreSQL at 127.0.0.1:${server.port} (`)
+    await expectFailure(
+      `${base}?sslmode=verify-full&sslrootcert=${encodeURIComponent(server.otherCaFile)}`,
+      `cannot verify the TLS certificate of PostgreSQL at 127.0.0.1:${server.port} (`,
+    )
     await expectFailure(`${base}?sslmode=verify-full&sslrootcert=/nonexistent/ca.crt`, 'cannot read sslrootcert /nonexistent/ca.crt (no such file)')
-    await expectFailure(`${base}?sslmode=verify-everything`, 'postgres.url: unknown sslmode "verify-everything" in the PostgreSQL URL: use disable, allow, prefer, require, verify-ca, verify-full', {}, 2)
-    await expectFailure(`postgres://postgres@localhost:${server.port}/postgres?sslmode=verify-ca&sslrootcert=${encodeURIComponent(server.otherCaFile)}`, 'cannot verify the TLS certificate')
+    await expectFailure(
+      `${base}?sslmode=verify-everything`,
+      'postgres.url: unknown sslmode "verify-everything" in the PostgreSQL URL: use disable, allow, prefer, require, verify-ca, verify-full',
+      {},
+      2,
+    )
+    await expectFailure(
+      `postgres://postgres@localhost:${server.port}/postgres?sslmode=verify-ca&sslrootcert=${encodeURIComponent(server.otherCaFile)}`,
+      'cannot verify the TLS certificate',
+    )
   } finally {
     server.stop()
   }
@@ -71,10 +92,14 @@ async function streamOnce(url: string, env: Record<string, string>, serverUrl: s
   const name = uniqueName('tlsapp')
   const run = cli(url, uniqueName('s'), { ...env, PGAPPNAME: name })
   try {
-    await waitFor(() => {
-      if (run.exitStatus) throw new Error(`exited (${describeExit(run.exitStatus)}): ${run.stderr}`)
-      return /\binfo streaming\b/.test(run.stderr)
-    }, 30_000, 'streaming')
+    await waitFor(
+      () => {
+        if (run.exitStatus) throw new Error(`exited (${describeExit(run.exitStatus)}): ${run.stderr}`)
+        return /\binfo streaming\b/.test(run.stderr)
+      },
+      30_000,
+      'streaming',
+    )
     const sql = sqlClient(`${serverUrl}?sslmode=disable`)
     try {
       const rows = await sql<{ backend_type: string; ssl: boolean }[]>`
@@ -94,13 +119,22 @@ test('tls: no sslmode prefers TLS as libpq does; ~/.postgresql/root.crt is the d
   const homes = { empty: homeWith(undefined), right: homeWith(server.caFile), wrong: homeWith(server.otherCaFile) }
   try {
     const base = `postgres://postgres@127.0.0.1:${server.port}/postgres`
-    const both: Array<[string, boolean]> = [['client backend', true], ['walsender', true]]
+    const both: Array<[string, boolean]> = [
+      ['client backend', true],
+      ['walsender', true],
+    ]
     assertEquals(await streamOnce(base, { HOME: homes.empty }, server.url), both, 'the default sslmode (prefer) uses TLS when the server offers it')
     assertEquals(await streamOnce(`${base}?sslmode=verify-full`, { HOME: homes.right }, server.url), both, 'verify-full with the CA in ~/.postgresql/root.crt')
-    await expectFailure(`${base}?sslmode=verify-ca`, `sslmode=verify-ca needs a root certificate to verify the server, but root certificate file "${homes.empty}/.postgresql/root.crt" does not exist: either provide the file`, { HOME: homes.empty })
+    await expectFailure(
+      `${base}?sslmode=verify-ca`,
+      `sslmode=verify-ca needs a root certificate to verify the server, but root certificate file "${homes.empty}/.postgresql/root.crt" does not exist: either provide the file`,
+      { HOME: homes.empty },
+    )
     // libpq: with a root certificate at hand, require verifies the chain like verify-ca.
     await expectFailure(`${base}?sslmode=require`, `cannot verify the TLS certificate of PostgreSQL at 127.0.0.1:${server.port} (`, { HOME: homes.wrong })
-    await expectFailure(`${base}?sslmode=verify-full&sslrootcert=system`, `cannot verify the TLS certificate of PostgreSQL at 127.0.0.1:${server.port} (`, { HOME: homes.right })
+    await expectFailure(`${base}?sslmode=verify-full&sslrootcert=system`, `cannot verify the TLS certificate of PostgreSQL at 127.0.0.1:${server.port} (`, {
+      HOME: homes.right,
+    })
   } finally {
     server.stop()
     for (const home of Object.values(homes)) rmSync(home, { recursive: true, force: true })

@@ -25,7 +25,8 @@ function rawValues(data: string): string {
 
 /** Compares every value's class too: deep equality alone would accept `{text}` for a JsonText. */
 function assertSameKinds(actual: readonly PgValue[], expected: readonly PgValue[], where: string): void {
-  const kind = (v: PgValue): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : v instanceof JsonText ? 'json' : v instanceof Uint8Array ? 'bytes' : typeof v)
+  const kind = (v: PgValue): string =>
+    v === null ? 'null' : Array.isArray(v) ? 'array' : v instanceof JsonText ? 'json' : v instanceof Uint8Array ? 'bytes' : typeof v
   expected.forEach((e, i) => {
     assertEquals(kind(actual[i] ?? null), kind(e), `${where}, column ${i} kind`)
     if (Array.isArray(e)) assertSameKinds(actual[i] as readonly PgValue[], e, `${where}, column ${i}`)
@@ -93,17 +94,84 @@ test('decodes every column type exactly, in change.values and in the JSON record
     await run.stop()
 
     const enumName = mood
-    const expectedFields = ['id', 'b', 'i2', 'i4', 'i8', 'f4', 'f8', 'n', 't', 'vc', 'c3', 'j', 'jb', 'u', 'by', 'd', 'tm', 'ttz', 'ts', 'tstz', 'iv', 'ai', 'at', 'ai2', 'ajb', 'atstz', 'e', 'di', 'dt', 'pt', 'ip', 'tsv', 'ae', 'abx', 'an']
+    const expectedFields = [
+      'id',
+      'b',
+      'i2',
+      'i4',
+      'i8',
+      'f4',
+      'f8',
+      'n',
+      't',
+      'vc',
+      'c3',
+      'j',
+      'jb',
+      'u',
+      'by',
+      'd',
+      'tm',
+      'ttz',
+      'ts',
+      'tstz',
+      'iv',
+      'ai',
+      'at',
+      'ai2',
+      'ajb',
+      'atstz',
+      'e',
+      'di',
+      'dt',
+      'pt',
+      'ip',
+      'tsv',
+      'ae',
+      'abx',
+      'an',
+    ]
     const expectedTypes = [
-      'integer', 'boolean', 'smallint', 'integer', 'bigint', 'real', 'double precision', 'numeric',
-      'text', 'character varying', 'character', 'json', 'jsonb', 'uuid', 'bytea',
-      'date', 'time without time zone', 'time with time zone', 'timestamp without time zone', 'timestamp with time zone', 'interval',
-      'integer[]', 'text[]', 'integer[]', 'jsonb[]', 'timestamp with time zone[]',
-      enumName, 'integer', 'text', 'point', 'inet', 'tsvector', `${enumName}[]`, 'box[]', 'numeric[]',
+      'integer',
+      'boolean',
+      'smallint',
+      'integer',
+      'bigint',
+      'real',
+      'double precision',
+      'numeric',
+      'text',
+      'character varying',
+      'character',
+      'json',
+      'jsonb',
+      'uuid',
+      'bytea',
+      'date',
+      'time without time zone',
+      'time with time zone',
+      'timestamp without time zone',
+      'timestamp with time zone',
+      'interval',
+      'integer[]',
+      'text[]',
+      'integer[]',
+      'jsonb[]',
+      'timestamp with time zone[]',
+      enumName,
+      'integer',
+      'text',
+      'point',
+      'inet',
+      'tsvector',
+      `${enumName}[]`,
+      'box[]',
+      'numeric[]',
     ]
 
     const jsonText = '{"b": 1,  "a": [1, 2.50, "x\\"y\\\\z"], "big": 123456789012345678901234567890}'
-    const jsonbText = '{"bs": "C:\\\\dir", "arr": [true, null], "big": 123456789012345678901234567890, "neg": -0.000000000000000000001, "uni": "é😀", "quote": "say \\"hi\\""}'
+    const jsonbText =
+      '{"bs": "C:\\\\dir", "arr": [true, null], "big": 123456789012345678901234567890, "neg": -0.000000000000000000001, "uni": "é😀", "quote": "say \\"hi\\""}'
     const row1: Cell[] = [
       [1, '1'],
       [true, 'true'],
@@ -128,7 +196,13 @@ test('decodes every column type exactly, in change.values and in the JSON record
       str('P1Y2M3DT4H5M6.789S'),
       [[1, null, -3], '[1,null,-3]'],
       [[null, 'a"b', 'c\\d', 'e,f', '{g}', '', 'NULL', 'null', ' sp ', 'é😀'], '[null,"a\\"b","c\\\\d","e,f","{g}","","NULL","null"," sp ","é😀"]'],
-      [[[1, 2], [3, 4]], '[[1,2],[3,4]]'],
+      [
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        '[[1,2],[3,4]]',
+      ],
       [[json('{"a": 1}'), json('[1, "x\\"y"]'), json('null'), null], '[{"a": 1},[1, "x\\"y"],null,null]'],
       [['2024-01-01T00:00:00.000001Z', 'infinity', '-infinity', null], '["2024-01-01T00:00:00.000001Z","infinity","-infinity",null]'],
       str('it\'s "complicated"'),
@@ -167,7 +241,13 @@ test('decodes every column type exactly, in change.values and in the JSON record
       str('P-1DT-1.5S'),
       [[], '[]'],
       [[''], '[""]'],
-      [[[5, 6], [7, 8]], '[[5,6],[7,8]]'],
+      [
+        [
+          [5, 6],
+          [7, 8],
+        ],
+        '[[5,6],[7,8]]',
+      ],
       [[], '[]'],
       [['-infinity'], '["-infinity"]'],
       str('happy'),
@@ -218,7 +298,11 @@ test('decodes every column type exactly, in change.values and in the JSON record
       assertEquals(record.change.types, expectedTypes, `${where} types`)
       const values = record.change.values
       for (const [i, [value]] of expected.entries()) assertEquals(values[i], value, `${where}, change.values of ${expectedFields[i]}`)
-      assertSameKinds(values, expected.map(([v]) => v), where)
+      assertSameKinds(
+        values,
+        expected.map(([v]) => v),
+        where,
+      )
       // The record text, byte for byte: bigints keep their digits, json/jsonb is embedded verbatim.
       const text = new TextDecoder().decode(record.data)
       assertEquals(rawValues(text), `[${expected.map(([, text]) => text).join(',')}]`, `${where}, raw values JSON`)
@@ -246,7 +330,9 @@ test('decodes every column type exactly, in change.values and in the JSON record
     // Also after a failure: stop the pipeline so that the slot can go, then drop everything.
     await run?.stop().catch(() => {})
     await dropSlot(sql, slot)
-    await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${publication}; drop type if exists ${mood}; drop domain if exists ${posint}; drop domain if exists ${label}`)
+    await sql.unsafe(
+      `drop table if exists ${table}; drop publication if exists ${publication}; drop type if exists ${mood}; drop domain if exists ${posint}; drop domain if exists ${label}`,
+    )
     await sql.end()
   }
 })
@@ -272,21 +358,43 @@ test('int2vector and oidvector (and their arrays, and a domain over one) decode 
       (1, '1 2 -3'::int2vector, '23 25 4294967295'::oidvector, array['1 2', '32767']::int2vector[], array['', '26']::oidvector[], '-32768 0'),
       (2, ''::int2vector, ''::oidvector, '{}', array[null, '7']::oidvector[], ''),
       (3, null, null, null, null, null)`)
-    await waitFor(() => {
-      if (failure) throw failure
-      return writer.records.length >= 3
-    }, 15_000, '3 records')
+    await waitFor(
+      () => {
+        if (failure) throw failure
+        return writer.records.length >= 3
+      },
+      15_000,
+      '3 records',
+    )
     await run.stop()
 
     const expected: Cell[][] = [
-      [[1, '1'], [[1, 2, -3], '[1,2,-3]'], [[23, 25, 4294967295], '[23,25,4294967295]'], [[[1, 2], [32767]], '[[1,2],[32767]]'], [[[], [26]], '[[],[26]]'], [[-32768, 0], '[-32768,0]']],
-      [[2, '2'], [[], '[]'], [[], '[]'], [[], '[]'], [[null, [7]], '[null,[7]]'], [[], '[]']],
+      [
+        [1, '1'],
+        [[1, 2, -3], '[1,2,-3]'],
+        [[23, 25, 4294967295], '[23,25,4294967295]'],
+        [[[1, 2], [32767]], '[[1,2],[32767]]'],
+        [[[], [26]], '[[],[26]]'],
+        [[-32768, 0], '[-32768,0]'],
+      ],
+      [
+        [2, '2'],
+        [[], '[]'],
+        [[], '[]'],
+        [[], '[]'],
+        [[null, [7]], '[null,[7]]'],
+        [[], '[]'],
+      ],
       [[3, '3'], NULL, NULL, NULL, NULL, NULL],
     ]
     for (const [r, cells] of expected.entries()) {
       const record = writer.records[r]!
       assertEquals(record.change.types, ['integer', 'int2vector', 'oidvector', 'int2vector[]', 'oidvector[]', 'int2vector'], `row ${r + 1} types`)
-      assertEquals(record.change.values, cells.map(([value]) => value), `row ${r + 1} change.values`)
+      assertEquals(
+        record.change.values,
+        cells.map(([value]) => value),
+        `row ${r + 1} change.values`,
+      )
       assertEquals(rawValues(new TextDecoder().decode(record.data)), `[${cells.map(([, text]) => text).join(',')}]`, `row ${r + 1} raw values JSON`)
     }
   } finally {

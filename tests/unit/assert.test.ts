@@ -4,7 +4,10 @@ import { assert, assertEquals, AssertionError, assertRejects, assertThrows } fro
 
 /** Both ways round, assertEquals must reject the pair with an AssertionError. */
 function assertDiffers(actual: unknown, expected: unknown, why: string): void {
-  for (const [x, y] of [[actual, expected], [expected, actual]]) {
+  for (const [x, y] of [
+    [actual, expected],
+    [expected, actual],
+  ]) {
     let rejected = false
     try {
       assertEquals(x, y)
@@ -16,11 +19,27 @@ function assertDiffers(actual: unknown, expected: unknown, why: string): void {
 }
 
 test('assertEquals: Maps compare by entries, not as empty objects', () => {
-  assertEquals(new Map([['a', 1], ['b', 2]]), new Map([['b', 2], ['a', 1]]))
+  assertEquals(
+    new Map([
+      ['a', 1],
+      ['b', 2],
+    ]),
+    new Map([
+      ['b', 2],
+      ['a', 1],
+    ]),
+  )
   assertEquals(new Map([[{ k: 1 }, [1n]]]), new Map([[{ k: 1 }, [1n]]]))
   assertDiffers(new Map([['a', 1]]), new Map([['a', 2]]), 'different values')
   assertDiffers(new Map([['a', 1]]), new Map([['b', 1]]), 'different keys')
-  assertDiffers(new Map([['a', 1]]), new Map([['a', 1], ['b', 2]]), 'different sizes')
+  assertDiffers(
+    new Map([['a', 1]]),
+    new Map([
+      ['a', 1],
+      ['b', 2],
+    ]),
+    'different sizes',
+  )
   assertDiffers(new Map([[{ k: 1 }, 1]]), new Map([[{ k: 2 }, 1]]), 'different object keys')
   assertDiffers(new Map([['a', new Map([['x', 1]])]]), new Map([['a', new Map([['x', 9]])]]), 'nested Maps')
   assertDiffers(new Map(), {}, 'a Map is not a plain object')
@@ -63,7 +82,13 @@ test('assertEquals: a failure shows both sides, Maps and Sets included', () => {
 
 test('assertThrows and assertRejects fail when nothing is thrown, or the message does not match', async () => {
   assertThrows(() => assertThrows(() => 1, 'x'), 'but none was thrown')
-  assertThrows(() => assertThrows(() => { throw new Error('other') }, 'x'), 'does not match')
+  assertThrows(
+    () =>
+      assertThrows(() => {
+        throw new Error('other')
+      }, 'x'),
+    'does not match',
+  )
   await assertRejects(() => assertRejects(async () => 1, 'x'), 'but it resolved')
   await assertRejects(() => assertRejects(() => Promise.reject(new Error('other')), /^x/), 'does not match')
 })

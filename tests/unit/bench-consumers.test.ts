@@ -4,7 +4,14 @@ import { assert, assertEquals } from '../assert.ts'
 import { consumers, type Connection, type Paths } from '../../bench/consumers.ts'
 import type { Job } from '../../bench/runners/job.ts'
 
-const connection: Connection = { tcpUrl: 'postgres://u:p@127.0.0.1:5999/pgtb_bench', socketDir: '/tmp/sock', port: 5999, user: 'u', password: 'p', database: 'pgtb_bench' }
+const connection: Connection = {
+  tcpUrl: 'postgres://u:p@127.0.0.1:5999/pgtb_bench',
+  socketDir: '/tmp/sock',
+  port: 5999,
+  user: 'u',
+  password: 'p',
+  database: 'pgtb_bench',
+}
 const paths: Paths = { bundles: '/b', cli: '/pkg/bin/pg-to-brokers.mjs', deno: 'deno', bun: 'bun', pgBin: '/pg', nodeFlags: [], node: '/opt/node22/bin/node' }
 const job: Job = { url: '', slot: 'pgtb_bench_x', publication: 'pgtb_bench', targetLsn: '0/10', expectedRows: 1, report: '/r.json' }
 
@@ -21,7 +28,8 @@ function sslmodeOf(id: string): string | undefined {
 }
 
 test('bench consumers: tcp rows disable TLS, tls rows require it, unix rows name neither', () => {
-  for (const id of ['cli_node_tcp', 'postgres_subscribe_tcp', 'pipeline_node_tcp', 'pg_recvlogical_tcp', 'pipeline_bun_tcp']) assertEquals(sslmodeOf(id), 'disable', id)
+  for (const id of ['cli_node_tcp', 'postgres_subscribe_tcp', 'pipeline_node_tcp', 'pg_recvlogical_tcp', 'pipeline_bun_tcp'])
+    assertEquals(sslmodeOf(id), 'disable', id)
   for (const id of ['cli_node_tls', 'postgres_subscribe_tls', 'pipeline_node_tls']) assertEquals(sslmodeOf(id), 'require', id)
   for (const id of ['pg_recvlogical_unix', 'pipeline_node_unix']) assertEquals(sslmodeOf(id), undefined, id)
 })

@@ -39,7 +39,9 @@ test('config names: the old key batch.maxInFlightBatches still works, with a dep
   assertEquals(old.config.batch.maxInFlightBatches, 4)
   assertEquals(old.notices, ['batch.maxInFlightBatches is deprecated: call it batch.queueDepth (the old name still works)'])
   assertEquals(load(file({ batch: { maxInFlightBatches: 4 } })).config, load(file({ batch: { queueDepth: 4 } })).config)
-  assertEquals(problems({ ...file({ batch: { maxInFlightBatches: 4 } }), argv: ['--batch-queue-depth', '2'] }), ['batch.maxInFlightBatches: the old name of batch.queueDepth; give only batch.queueDepth'])
+  assertEquals(problems({ ...file({ batch: { maxInFlightBatches: 4 } }), argv: ['--batch-queue-depth', '2'] }), [
+    'batch.maxInFlightBatches: the old name of batch.queueDepth; give only batch.queueDepth',
+  ])
   assertEquals(problems(file({ batch: { maxInFlightBatches: 0 } })), ['batch.maxInFlightBatches: expected an integer from 1 to 1024, got 0'])
 })
 
@@ -54,7 +56,14 @@ test('config names: --format classic is the seed format; "seed" stays an alias f
 })
 
 test('config names: help shows the new names and says what the old ones became', () => {
-  for (const words of ['--batch-queue-depth', 'PG_TO_BROKERS_BATCH_QUEUE_DEPTH', '"queueDepth": 8', 'batch.maxInFlightBatches is the deprecated name of batch.queueDepth', '--format <classic|debezium>', 'also called seed']) {
+  for (const words of [
+    '--batch-queue-depth',
+    'PG_TO_BROKERS_BATCH_QUEUE_DEPTH',
+    '"queueDepth": 8',
+    'batch.maxInFlightBatches is the deprecated name of batch.queueDepth',
+    '--format <classic|debezium>',
+    'also called seed',
+  ]) {
     assert(HELP_TEXT.includes(words), `help mentions ${words}`)
   }
 })

@@ -57,7 +57,11 @@ test('config: only the URL is required; everything else has its default', () => 
     logLevel: 'info',
   })
   assertEquals(v.parse(ConfigSchema, { postgres: { url: URL }, writer: { type: 'file', path: 'a' } }).writer, { type: 'file', path: 'a', fsync: true })
-  assertEquals(v.parse(ConfigSchema, { postgres: { url: URL }, writer: { type: 'module', path: 'w.ts' } }).writer, { type: 'module', path: 'w.ts', options: {} })
+  assertEquals(v.parse(ConfigSchema, { postgres: { url: URL }, writer: { type: 'module', path: 'w.ts' } }).writer, {
+    type: 'module',
+    path: 'w.ts',
+    options: {},
+  })
 })
 
 test('config: file < environment < flags, merged field by field', () => {
@@ -167,7 +171,7 @@ test('config: unknown keys at any level name the key, suggest a near one and lis
   assertEquals(problems({ fileText: `{"__proto__": {"polluted": 1}, "postgres": {"url": "${URL}"}}` }), [
     '__proto__: unknown key; allowed keys: postgres, writer, batch, format, logLevel',
   ])
-  assertEquals((({}) as Record<string, unknown>).polluted, undefined)
+  assertEquals(({} as Record<string, unknown>).polluted, undefined)
 })
 
 test('config: a JSON syntax error names the file and the line and column', () => {
@@ -178,7 +182,9 @@ test('config: a JSON syntax error names the file and the line and column', () =>
   assertEquals(problems({ fileText: '{"postgres": {"url": "x"', filePath: 'pg.json' }), [
     'config file pg.json: invalid JSON at line 1, column 25 (end of file): expected "," or "}"',
   ])
-  assertEquals(problems({ fileText: '{"a": "x\ty"}', filePath: 'pg.json' }), ['config file pg.json: invalid JSON at line 1, column 9: expected a closing " (escape control characters)'])
+  assertEquals(problems({ fileText: '{"a": "x\ty"}', filePath: 'pg.json' }), [
+    'config file pg.json: invalid JSON at line 1, column 9: expected a closing " (escape control characters)',
+  ])
   assertEquals(problems({ fileText: '{"a": tru}', filePath: 'pg.json' }), ['config file pg.json: invalid JSON at line 1, column 7: expected a value'])
   assertEquals(problems({ fileText: '{}\n}', filePath: 'pg.json' }), ['config file pg.json: invalid JSON at line 2, column 1: expected the end of the file'])
   assertEquals(problems({ fileText: '', filePath: 'pg.json' }), ['config file pg.json: invalid JSON at line 1, column 1 (end of file): expected a value'])
@@ -228,7 +234,10 @@ test('config: the postgres URL is never echoed in any message', () => {
     { argv: ['--postgres-url', URL, '--pg-url=' + URL, URL, '--slot', URL, '--writer-option', URL] },
   ]
   const messages = cases.flatMap((sources) => problems(sources))
-  assertEquals(messages.filter((message) => message.includes(PASSWORD)), [])
+  assertEquals(
+    messages.filter((message) => message.includes(PASSWORD)),
+    [],
+  )
   const urlMessages = messages.filter((message) => message.startsWith('postgres.url:'))
   assertEquals(urlMessages, [
     `postgres.url: expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE, or key=value settings such as "host=/var/run/postgresql dbname=app" ${URL_HIDDEN}`,
@@ -287,7 +296,9 @@ test('config: --file and --writer-module imply their writer; conflicting choices
   assertEquals(problems({ argv: ['--postgres-url', URL, '--file', 'x', '--writer-option', 'a=b'] }), [
     'writer.options: --writer-option apply only to writer type "module", not "file"',
   ])
-  assertEquals(problems({ argv: ['--postgres-url', URL, '--writer', 'kinesis-typo'] }), ['writer.type: expected "stdout", "file", "module", "kafka" or "kinesis", got "kinesis-typo"'])
+  assertEquals(problems({ argv: ['--postgres-url', URL, '--writer', 'kinesis-typo'] }), [
+    'writer.type: expected "stdout", "file", "module", "kafka" or "kinesis", got "kinesis-typo"',
+  ])
   assertEquals(problems({ env: { [ENV.url]: URL, [ENV.writer]: 'module' } }), [
     'writer.path: required for writer type "module"; set --writer-module, PG_TO_BROKERS_WRITER_MODULE, or writer.path in the config file',
   ])

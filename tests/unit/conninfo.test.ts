@@ -69,21 +69,55 @@ test('conninfo: percent-encoding is decoded in every part; a password may hold :
 
 test('conninfo: key=value settings, with quotes and backslash escapes', () => {
   assertEquals(parsed('host=/tmp dbname=app user=x'), settings({ host: '/tmp', database: 'app', user: 'x' }))
-  assertEquals(parsed(" host = db  port=6000 password='a b\\'c' application_name=x\\ y "), settings({ host: 'db', port: 6000, password: "a b'c", applicationName: 'x y' }))
+  assertEquals(
+    parsed(" host = db  port=6000 password='a b\\'c' application_name=x\\ y "),
+    settings({ host: 'db', port: 6000, password: "a b'c", applicationName: 'x y' }),
+  )
   assertEquals(problem("password='open"), 'pg_config: invalid PostgreSQL connection settings: a quoted value in the connection string has no closing quote')
   assertEquals(problem('host /tmp dbname=x'), 'pg_config: invalid PostgreSQL connection settings: missing "=" after "host" in the connection string')
-  assertEquals(problem('hots=db'), 'pg_config: invalid PostgreSQL connection settings: unknown connection parameter "hots": use host, port, dbname, user, password, application_name, fallback_application_name, sslmode, sslrootcert, connect_timeout, options; give server settings as options, as in options=-c%20statement_timeout%3D5s')
+  assertEquals(
+    problem('hots=db'),
+    'pg_config: invalid PostgreSQL connection settings: unknown connection parameter "hots": use host, port, dbname, user, password, application_name, fallback_application_name, sslmode, sslrootcert, connect_timeout, options; give server settings as options, as in options=-c%20statement_timeout%3D5s',
+  )
 })
 
 test('conninfo: PG* environment variables fill what the text leaves out; the text wins', () => {
-  const env = { PGHOST: '/run/pg', PGPORT: '6001', PGUSER: 'envuser', PGPASSWORD: 'envpw', PGDATABASE: 'envdb', PGAPPNAME: 'envapp', PGSSLMODE: 'require', PGSSLROOTCERT: '/ca.pem', PGCONNECT_TIMEOUT: '7', PGOPTIONS: '-c work_mem=64MB' }
-  const fromEnv = settings({ host: '/run/pg', port: 6001, user: 'envuser', password: 'envpw', database: 'envdb', applicationName: 'envapp', sslMode: 'require', sslRootCert: '/ca.pem', connectTimeoutSeconds: 7, options: '-c work_mem=64MB' })
+  const env = {
+    PGHOST: '/run/pg',
+    PGPORT: '6001',
+    PGUSER: 'envuser',
+    PGPASSWORD: 'envpw',
+    PGDATABASE: 'envdb',
+    PGAPPNAME: 'envapp',
+    PGSSLMODE: 'require',
+    PGSSLROOTCERT: '/ca.pem',
+    PGCONNECT_TIMEOUT: '7',
+    PGOPTIONS: '-c work_mem=64MB',
+  }
+  const fromEnv = settings({
+    host: '/run/pg',
+    port: 6001,
+    user: 'envuser',
+    password: 'envpw',
+    database: 'envdb',
+    applicationName: 'envapp',
+    sslMode: 'require',
+    sslRootCert: '/ca.pem',
+    connectTimeoutSeconds: 7,
+    options: '-c work_mem=64MB',
+  })
   assertEquals(parsed('postgres://', env), fromEnv)
   assertEquals(parsed('', env), fromEnv)
-  assertEquals(
-    parsed('postgres://u:p@db:5000/app?sslmode=disable&application_name=mine', env),
-    { ...fromEnv, host: 'db', port: 5000, user: 'u', password: 'p', database: 'app', sslMode: 'disable', applicationName: 'mine' },
-  )
+  assertEquals(parsed('postgres://u:p@db:5000/app?sslmode=disable&application_name=mine', env), {
+    ...fromEnv,
+    host: 'db',
+    port: 5000,
+    user: 'u',
+    password: 'p',
+    database: 'app',
+    sslMode: 'disable',
+    applicationName: 'mine',
+  })
   assertEquals(parsed('postgres://', { PGHOST: '', PGPORT: '' }), DEFAULTS, 'empty variables count as unset')
   assertEquals(parsed('postgres:///x?fallback_application_name=fb'), settings({ database: 'x', applicationName: 'fb' }))
   assertEquals(parsed('postgres:///x?fallback_application_name=fb', { PGAPPNAME: 'env' }).applicationName, 'env')
@@ -96,15 +130,24 @@ test('conninfo: sslmode defaults to prefer; sslrootcert=system means verify-full
   assertEquals(parsed('postgres://db?sslrootcert=/ca.pem'), settings({ host: 'db', sslRootCert: '/ca.pem' }), 'a CA file alone keeps prefer (libpq)')
   assertEquals(parsed('postgres://db?sslrootcert=system'), settings({ host: 'db', sslMode: 'verify-full', sslRootCert: 'system' }))
   assertEquals(parsed('postgres://db', { PGSSLROOTCERT: 'system' }).sslMode, 'verify-full')
-  assertEquals(problem('postgres://db?sslrootcert=system&sslmode=require'), 'pg_tls_config: sslmode "require" may not be used with sslrootcert=system: use sslmode=verify-full (or give a CA file as sslrootcert)')
-  assertEquals(problem('postgres://db?sslmode=on'), 'pg_tls_config: unknown sslmode "on" in the PostgreSQL URL: use disable, allow, prefer, require, verify-ca, verify-full')
+  assertEquals(
+    problem('postgres://db?sslrootcert=system&sslmode=require'),
+    'pg_tls_config: sslmode "require" may not be used with sslrootcert=system: use sslmode=verify-full (or give a CA file as sslrootcert)',
+  )
+  assertEquals(
+    problem('postgres://db?sslmode=on'),
+    'pg_tls_config: unknown sslmode "on" in the PostgreSQL URL: use disable, allow, prefer, require, verify-ca, verify-full',
+  )
 })
 
 test('conninfo: connect_timeout as libpq reads it (0 waits forever, 1 becomes 2)', () => {
   assertEquals(parsed('postgres://db?connect_timeout=0').connectTimeoutSeconds, 0)
   assertEquals(parsed('postgres://db?connect_timeout=1').connectTimeoutSeconds, 2)
   assertEquals(parsed('postgres://db?connect_timeout=-5').connectTimeoutSeconds, 0)
-  assertEquals(problem('postgres://db?connect_timeout=soon'), 'pg_config: invalid PostgreSQL connection settings: connect_timeout is not a whole number of seconds')
+  assertEquals(
+    problem('postgres://db?connect_timeout=soon'),
+    'pg_config: invalid PostgreSQL connection settings: connect_timeout is not a whole number of seconds',
+  )
 })
 
 test('conninfo: refusals name the problem and never quote the text', () => {

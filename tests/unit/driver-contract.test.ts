@@ -28,6 +28,9 @@ test('driver contract: postgres.js is pinned to the version whose CopyBoth inter
 test('driver contract: CopyData goes through push (false pauses the socket) and the Duplex read resumes it', () => {
   const connection = text('node_modules/postgres/src/connection.js')
   assert(connection.includes('stream && (stream.push(x.subarray(5)) || socket.pause())'), 'CopyData: push(payload) || socket.pause()')
-  assert(/function CopyBothResponse\(\) \{\s*stream = new Stream\.Duplex\(\{\s*autoDestroy: true,\s*read\(\) \{ socket\.resume\(\) \}/.test(connection), 'CopyBothResponse: a Duplex whose read() resumes the socket')
+  assert(
+    /function CopyBothResponse\(\) \{\s*stream = new Stream\.Duplex\(\{\s*autoDestroy: true,\s*read\(\) \{ socket\.resume\(\) \}/.test(connection),
+    'CopyBothResponse: a Duplex whose read() resumes the socket',
+  )
   assert(connection.includes('stream && stream.push(null)'), 'CopyDone: push(null)')
 })

@@ -27,7 +27,10 @@ function staticClosure(entry: string): Set<string> {
 test('import layers: nothing in config/ or the layers below it imports cli/', () => {
   // The walk itself must see imports, or the checks below would pass on nothing.
   const cli = staticClosure('src/cli/main.ts')
-  assertEquals(['src/config/load.ts', 'src/writers/registry.ts', 'src/writers/kafka/options.ts'].filter((file) => !cli.has(file)), [])
+  assertEquals(
+    ['src/config/load.ts', 'src/writers/registry.ts', 'src/writers/kafka/options.ts'].filter((file) => !cli.has(file)),
+    [],
+  )
   const below = ['src/config/load.ts', 'src/config/schema.ts', 'src/writers/registry.ts']
   const reached = below.flatMap((entry) => [...staticClosure(entry)]).filter((file) => file.startsWith('src/cli/'))
   assertEquals([...new Set(reached)], [])

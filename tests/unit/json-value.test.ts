@@ -75,7 +75,17 @@ test('JsonText is embedded verbatim', () => {
 test('arrays encode recursively, nested and with nulls', () => {
   check([], '[]', [])
   check([1, null, 'a'], '[1,null,"a"]', [1, null, 'a'])
-  check([[1, 2], [3, 4]], '[[1,2],[3,4]]', [[1, 2], [3, 4]])
+  check(
+    [
+      [1, 2],
+      [3, 4],
+    ],
+    '[[1,2],[3,4]]',
+    [
+      [1, 2],
+      [3, 4],
+    ],
+  )
   check([[[true]], [[]]], '[[[true]],[[]]]', [[[true]], [[]]])
   check([9223372036854775807n, NaN, new Uint8Array([1])], '[9223372036854775807,"NaN","\\\\x01"]')
   check([new JsonText('{"k":[1,2]}'), new JsonText('"x"')], '[{"k":[1,2]},"x"]', [{ k: [1, 2] }, 'x'])

@@ -60,9 +60,18 @@ test('kinesis aggregation: records round-trip through the KPL format with magic,
   assertEquals(bytes.subarray(bytes.length - 16), md5(bytes.subarray(4, bytes.length - 16)), 'trailing MD5 of the protobuf')
   assert(isAggregated(bytes), 'recognised as aggregated')
   const back = deaggregate({ partitionKey: 'outer', data: bytes })
-  assertEquals(back.map((r) => r.partitionKey), records.map((r) => r.partitionKey))
-  assertEquals(back.map((r) => r.explicitHashKey), [undefined, '12345', undefined, undefined])
-  assertEquals(back.map((r) => r.data), records.map((r) => r.data))
+  assertEquals(
+    back.map((r) => r.partitionKey),
+    records.map((r) => r.partitionKey),
+  )
+  assertEquals(
+    back.map((r) => r.explicitHashKey),
+    [undefined, '12345', undefined, undefined],
+  )
+  assertEquals(
+    back.map((r) => r.data),
+    records.map((r) => r.data),
+  )
 })
 
 test('kinesis aggregation: the builder knows the exact encoded size before each add', () => {
@@ -80,7 +89,10 @@ test('kinesis aggregation: the builder knows the exact encoded size before each 
 test('kinesis aggregation: a plain record, or one whose checksum does not match, de-aggregates to itself', () => {
   const plain = { partitionKey: 'k', data: encoder.encode('{"x":1}') }
   assertEquals(deaggregate(plain), [plain])
-  const corrupt = aggregate([{ partitionKey: 'k', data: encoder.encode('x') }, { partitionKey: 'j', data: encoder.encode('y') }])
+  const corrupt = aggregate([
+    { partitionKey: 'k', data: encoder.encode('x') },
+    { partitionKey: 'j', data: encoder.encode('y') },
+  ])
   corrupt[corrupt.length - 1]! ^= 1
   assertEquals(deaggregate({ partitionKey: 'k', data: corrupt }).length, 1, 'bad checksum: a plain record, as the KCL treats it')
 })
@@ -101,7 +113,9 @@ test('kinesis keys: partition keys over 256 characters become a deterministic pr
 test('kinesis keys: hash keys are the big-endian MD5, shards are found by range, the even mapping is stable', () => {
   assertEquals(hashKeyOf('a'), 0x0cc175b9c0f1b6a831c399e269772661n)
   const quarter = (KINESIS_MAX_HASH_KEY + 1n) / 4n
-  const map = new ShardMap([3, 1, 0, 2].map((i) => ({ shardId: `shard-${i}`, startingHashKey: quarter * BigInt(i), endingHashKey: quarter * BigInt(i + 1) - 1n })))
+  const map = new ShardMap(
+    [3, 1, 0, 2].map((i) => ({ shardId: `shard-${i}`, startingHashKey: quarter * BigInt(i), endingHashKey: quarter * BigInt(i + 1) - 1n })),
+  )
   assertEquals(map.shardFor(0n).shardId, 'shard-0')
   assertEquals(map.shardFor(quarter - 1n).shardId, 'shard-0')
   assertEquals(map.shardFor(quarter).shardId, 'shard-1')

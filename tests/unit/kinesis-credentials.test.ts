@@ -31,7 +31,10 @@ async function withFiles(files: Record<string, string>, body: (dir: string) => P
 }
 
 /** A local HTTP server standing in for an AWS credentials endpoint; `handler` answers each request. */
-async function standIn(handler: (req: IncomingMessage, res: ServerResponse) => void, body: (url: string, requests: IncomingMessage[]) => Promise<void>): Promise<void> {
+async function standIn(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  body: (url: string, requests: IncomingMessage[]) => Promise<void>,
+): Promise<void> {
   const requests: IncomingMessage[] = []
   const server = createServer((req, res) => (requests.push(req), handler(req, res)))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -44,7 +47,13 @@ async function standIn(handler: (req: IncomingMessage, res: ServerResponse) => v
 }
 
 const temporary = (n: number, ttlMs = 3_600_000) =>
-  JSON.stringify({ Code: 'Success', AccessKeyId: `ASIATEMP${n}`, SecretAccessKey: `${SECRET}${n}`, Token: `${TOKEN}${n}`, Expiration: new Date(Date.now() + ttlMs).toISOString() })
+  JSON.stringify({
+    Code: 'Success',
+    AccessKeyId: `ASIATEMP${n}`,
+    SecretAccessKey: `${SECRET}${n}`,
+    Token: `${TOKEN}${n}`,
+    Expiration: new Date(Date.now() + ttlMs).toISOString(),
+  })
 
 test('kinesis credentials: environment variables come first', async () => {
   const provider = chain({ AWS_ACCESS_KEY_ID: 'AKIDENV', AWS_SECRET_ACCESS_KEY: SECRET, AWS_SESSION_TOKEN: TOKEN, AWS_PROFILE: 'ignored' })
@@ -63,7 +72,10 @@ test('kinesis credentials: shared files — default and named profiles, credenti
     assertEquals(await work.get(), { accessKeyId: 'AKIDWORK', secretAccessKey: SECRET, sessionToken: TOKEN })
     assertEquals(work.source, `profile "work" (${join(dir, 'credentials')})`)
     assertEquals((await chain({ ...files, AWS_PROFILE: 'cfg' }).get()).accessKeyId, 'AKIDCONFIG', '[profile cfg] in the config file')
-    await assertRejects(() => chain({ ...files, AWS_PROFILE: 'nope' }).get(), `AWS profile "nope" (AWS_PROFILE) is not in ${join(dir, 'credentials')} or ${join(dir, 'config')}`)
+    await assertRejects(
+      () => chain({ ...files, AWS_PROFILE: 'nope' }).get(),
+      `AWS profile "nope" (AWS_PROFILE) is not in ${join(dir, 'credentials')} or ${join(dir, 'config')}`,
+    )
   })
 })
 
@@ -77,10 +89,14 @@ test('kinesis credentials: the files are found under ~/.aws by default', async (
 })
 
 test('kinesis credentials: profiles this writer cannot use are reported, not skipped', async () => {
-  const config = '[profile role]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = default\n[profile sso]\nsso_session = corp\n[profile half]\naws_access_key_id = AKIDHALF\n'
+  const config =
+    '[profile role]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = default\n[profile sso]\nsso_session = corp\n[profile half]\naws_access_key_id = AKIDHALF\n'
   await withFiles({ config }, async (dir) => {
     const env = { AWS_CONFIG_FILE: join(dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') }
-    await assertRejects(() => chain({ ...env, AWS_PROFILE: 'role' }).get(), 'AWS profile "role" assumes a role (role_arn), which the Kinesis writer does not support')
+    await assertRejects(
+      () => chain({ ...env, AWS_PROFILE: 'role' }).get(),
+      'AWS profile "role" assumes a role (role_arn), which the Kinesis writer does not support',
+    )
     await assertRejects(() => chain({ ...env, AWS_PROFILE: 'sso' }).get(), 'uses IAM Identity Center (sso_session)')
     await assertRejects(() => chain({ ...env, AWS_PROFILE: 'half' }).get(), 'AWS profile "half" has aws_access_key_id but no aws_secret_access_key')
   })
@@ -89,23 +105,34 @@ test('kinesis credentials: profiles this writer cannot use are reported, not ski
 
 test('kinesis credentials: the container endpoint (a local stand-in) with an authorization token file', async () => {
   await withFiles({ token: 'Bearer-token-from-file\n' }, async (dir) => {
-    await standIn((_req, res) => res.end(temporary(1)), async (url, requests) => {
-      const provider = chain({ AWS_CONTAINER_CREDENTIALS_FULL_URI: `${url}/v2/credentials?x=1`, AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: join(dir, 'token'), AWS_CONTAINER_AUTHORIZATION_TOKEN: 'ignored' })
-      const credentials = await provider.get()
-      assertEquals(credentials.accessKeyId, 'ASIATEMP1')
-      assertEquals(credentials.sessionToken, `${TOKEN}1`)
-      assert(credentials.expiration instanceof Date, 'temporary credentials carry their expiration')
-      assertEquals(requests[0]!.headers.authorization, 'Bearer-token-from-file')
-      assertEquals(requests[0]!.url, '/v2/credentials?x=1')
-      assertEquals(provider.source, 'the container credentials endpoint')
-    })
+    await standIn(
+      (_req, res) => res.end(temporary(1)),
+      async (url, requests) => {
+        const provider = chain({
+          AWS_CONTAINER_CREDENTIALS_FULL_URI: `${url}/v2/credentials?x=1`,
+          AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: join(dir, 'token'),
+          AWS_CONTAINER_AUTHORIZATION_TOKEN: 'ignored',
+        })
+        const credentials = await provider.get()
+        assertEquals(credentials.accessKeyId, 'ASIATEMP1')
+        assertEquals(credentials.sessionToken, `${TOKEN}1`)
+        assert(credentials.expiration instanceof Date, 'temporary credentials carry their expiration')
+        assertEquals(requests[0]!.headers.authorization, 'Bearer-token-from-file')
+        assertEquals(requests[0]!.url, '/v2/credentials?x=1')
+        assertEquals(provider.source, 'the container credentials endpoint')
+      },
+    )
   })
-  await assertRejects(() => chain({ AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://10.0.0.5/creds' }).get(), 'plain HTTP is allowed only to the ECS/EKS endpoints or loopback')
+  await assertRejects(
+    () => chain({ AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://10.0.0.5/creds' }).get(),
+    'plain HTTP is allowed only to the ECS/EKS endpoints or loopback',
+  )
 })
 
 test('kinesis credentials: EC2 instance metadata, IMDSv2 (a local stand-in): token by PUT, then the role, then its credentials', async () => {
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    if (req.method === 'PUT' && req.url === '/latest/api/token') return res.end(req.headers['x-aws-ec2-metadata-token-ttl-seconds'] === '21600' ? 'imds-token' : 'bad')
+    if (req.method === 'PUT' && req.url === '/latest/api/token')
+      return res.end(req.headers['x-aws-ec2-metadata-token-ttl-seconds'] === '21600' ? 'imds-token' : 'bad')
     if (req.headers['x-aws-ec2-metadata-token'] !== 'imds-token') return res.writeHead(401).end()
     if (req.url === '/latest/meta-data/iam/security-credentials/') return res.end('app-role\n')
     if (req.url === '/latest/meta-data/iam/security-credentials/app-role') return res.end(temporary(7))
@@ -114,7 +141,10 @@ test('kinesis credentials: EC2 instance metadata, IMDSv2 (a local stand-in): tok
   await standIn(handler, async (url, requests) => {
     const provider = CredentialProvider.fromChain({ env: { AWS_EC2_METADATA_SERVICE_ENDPOINT: url }, homeDirectory: '/nonexistent' })
     assertEquals((await provider.get()).accessKeyId, 'ASIATEMP7')
-    assertEquals(requests.map((r) => `${r.method} ${r.url}`), ['PUT /latest/api/token', 'GET /latest/meta-data/iam/security-credentials/', 'GET /latest/meta-data/iam/security-credentials/app-role'])
+    assertEquals(
+      requests.map((r) => `${r.method} ${r.url}`),
+      ['PUT /latest/api/token', 'GET /latest/meta-data/iam/security-credentials/', 'GET /latest/meta-data/iam/security-credentials/app-role'],
+    )
     assertEquals(provider.source, 'EC2 instance metadata')
   })
   await assertRejects(() => chain({}).get(), /^cannot get AWS credentials for Kinesis: none found: set AWS_ACCESS_KEY_ID/)
@@ -123,26 +153,38 @@ test('kinesis credentials: EC2 instance metadata, IMDSv2 (a local stand-in): tok
 test('kinesis credentials: temporary credentials are fetched again before they expire', async () => {
   let served = 0
   let clock = Date.now()
-  await standIn((_req, res) => res.end(temporary(++served, 60_000)), async (url) => {
-    const provider = chain({ AWS_CONTAINER_CREDENTIALS_FULL_URI: url }, '/nonexistent', () => clock)
-    assertEquals((await provider.get()).accessKeyId, 'ASIATEMP1')
-    clock += 20_000
-    assertEquals((await provider.get()).accessKeyId, 'ASIATEMP1', 'still fresh')
-    clock += 15_000 // 35 s of a 60 s lifetime: past the refresh point (half the lifetime, here)
-    assertEquals((await provider.get()).accessKeyId, 'ASIATEMP2', 'refreshed before expiry')
-    assertEquals(served, 2)
-  })
+  await standIn(
+    (_req, res) => res.end(temporary(++served, 60_000)),
+    async (url) => {
+      const provider = chain({ AWS_CONTAINER_CREDENTIALS_FULL_URI: url }, '/nonexistent', () => clock)
+      assertEquals((await provider.get()).accessKeyId, 'ASIATEMP1')
+      clock += 20_000
+      assertEquals((await provider.get()).accessKeyId, 'ASIATEMP1', 'still fresh')
+      clock += 15_000 // 35 s of a 60 s lifetime: past the refresh point (half the lifetime, here)
+      assertEquals((await provider.get()).accessKeyId, 'ASIATEMP2', 'refreshed before expiry')
+      assertEquals(served, 2)
+    },
+  )
 })
 
 test('kinesis credentials: failures never show a secret, even when the endpoint answers with one', async () => {
-  await standIn((_req, res) => res.writeHead(500).end(`internal error for ${SECRET} ${TOKEN}`), async (url) => {
-    const error = await assertRejects(() => chain({ AWS_CONTAINER_CREDENTIALS_FULL_URI: url, AWS_CONTAINER_AUTHORIZATION_TOKEN: TOKEN }).get(), `container credentials endpoint ${url}/ answered HTTP 500`)
-    assert(!error.message.includes(SECRET) && !error.message.includes(TOKEN), error.message)
-  })
-  await standIn((_req, res) => res.end(`{"AccessKeyId": "x", "SecretAccessKey": "${SECRET}"`), async (url) => {
-    const error = await assertRejects(() => chain({ AWS_CONTAINER_CREDENTIALS_FULL_URI: url }).get(), 'the answer is not JSON')
-    assert(!error.message.includes(SECRET), error.message)
-  })
+  await standIn(
+    (_req, res) => res.writeHead(500).end(`internal error for ${SECRET} ${TOKEN}`),
+    async (url) => {
+      const error = await assertRejects(
+        () => chain({ AWS_CONTAINER_CREDENTIALS_FULL_URI: url, AWS_CONTAINER_AUTHORIZATION_TOKEN: TOKEN }).get(),
+        `container credentials endpoint ${url}/ answered HTTP 500`,
+      )
+      assert(!error.message.includes(SECRET) && !error.message.includes(TOKEN), error.message)
+    },
+  )
+  await standIn(
+    (_req, res) => res.end(`{"AccessKeyId": "x", "SecretAccessKey": "${SECRET}"`),
+    async (url) => {
+      const error = await assertRejects(() => chain({ AWS_CONTAINER_CREDENTIALS_FULL_URI: url }).get(), 'the answer is not JSON')
+      assert(!error.message.includes(SECRET), error.message)
+    },
+  )
   const provider = chain({ AWS_ACCESS_KEY_ID: 'AKIDENV', AWS_SECRET_ACCESS_KEY: SECRET, AWS_SESSION_TOKEN: TOKEN })
   await provider.get()
   assertEquals(provider.redact(`bad ${SECRET} and ${TOKEN}`), 'bad *** and ***')

@@ -14,12 +14,28 @@ const encoder = new TextEncoder()
 function entry(id: number, key: string, bytes = 20, hashed = false): Entry {
   const change = { id: `0/1:${id}`, relation: undefined, message: { prefix: 'm', content: new Uint8Array(0), transactional: true } } as unknown as Change
   const data = encoder.encode(`${id}:`.padEnd(bytes, '.'))
-  return { record: { change, data, partitionKey: key }, partitionKey: key, explicitHashKey: undefined, hashKey: hashed ? hashKeyOf(key) : undefined, data, size: data.length + key.length, attempts: 0, notBefore: 0, firstAttemptAt: undefined }
+  return {
+    record: { change, data, partitionKey: key },
+    partitionKey: key,
+    explicitHashKey: undefined,
+    hashKey: hashed ? hashKeyOf(key) : undefined,
+    data,
+    size: data.length + key.length,
+    attempts: 0,
+    notBefore: 0,
+    firstAttemptAt: undefined,
+  }
 }
 
 function shardMap(count: number): ShardMap {
   const width = (KINESIS_MAX_HASH_KEY + 1n) / BigInt(count)
-  return new ShardMap(Array.from({ length: count }, (_, i) => ({ shardId: `shard-${i}`, startingHashKey: width * BigInt(i), endingHashKey: i === count - 1 ? KINESIS_MAX_HASH_KEY : width * BigInt(i + 1) - 1n })))
+  return new ShardMap(
+    Array.from({ length: count }, (_, i) => ({
+      shardId: `shard-${i}`,
+      startingHashKey: width * BigInt(i),
+      endingHashKey: i === count - 1 ? KINESIS_MAX_HASH_KEY : width * BigInt(i + 1) - 1n,
+    })),
+  )
 }
 
 function keysOf(unit: Unit): Set<string> {
@@ -48,7 +64,11 @@ test('kinesis plan: a plain request takes each ready key once, skips keys in fli
   const entries = [entry(0, 'a'), entry(1, 'a'), entry(2, 'b'), entry(3, 'c'), entry(4, 'b'), entry(5, 'd')]
   entries[5]!.notBefore = 1000
   const units = planPlain(buildQueues(entries), new Set(['c']), 500)
-  assertEquals(units.map((u) => u.entries[0]!.record.change.id), ['0/1:0', '0/1:2'], 'heads of a and b; c in flight; d backing off')
+  assertEquals(
+    units.map((u) => u.entries[0]!.record.change.id),
+    ['0/1:0', '0/1:2'],
+    'heads of a and b; c in flight; d backing off',
+  )
   const many = Array.from({ length: 1200 }, (_, i) => entry(i, `k${i}`))
   const first = planPlain(buildQueues(many), new Set(), 0)
   assertEquals(first.length, KINESIS_MAX_RECORDS)
@@ -75,7 +95,11 @@ test('kinesis plan: aggregated requests group by shard, take one run per key, an
     assertEquals(unit.explicitHashKey, shard.startingHashKey.toString(), 'the aggregate is routed to its shard')
     for (const e of unit.entries) assert(e.hashKey! >= shard.startingHashKey && e.hashKey! <= shard.endingHashKey, 'every user record belongs to the shard')
     const inside = deaggregate({ partitionKey: unit.partitionKey, data: unit.data })
-    assertEquals(inside.map((r) => r.data), unit.entries.map((e) => e.data), 'de-aggregates to its entries in order')
+    assertEquals(
+      inside.map((r) => r.data),
+      unit.entries.map((e) => e.data),
+      'de-aggregates to its entries in order',
+    )
   }
   for (const queue of queues.values()) {
     const taken = units.flatMap((u) => u.entries.filter((e) => e.partitionKey === queue.key))
@@ -103,7 +127,10 @@ test('kinesis plan: a lone record, or one too big to aggregate, travels as a pla
  * Broken promises go to `violations`, not into a throw: the writer would take a throw from `send`
  * for a failed request and retry it, and the test would pass.
  */
-function fakeKinesis(seed: number, aggregated: boolean): { transport: DeliveryTransport; stored: Map<string, number[]>; violations: string[]; requests: () => number } {
+function fakeKinesis(
+  seed: number,
+  aggregated: boolean,
+): { transport: DeliveryTransport; stored: Map<string, number[]>; violations: string[]; requests: () => number } {
   const random = mulberry32(seed)
   const stored = new Map<string, number[]>()
   const violations: string[] = []
@@ -211,7 +238,10 @@ test('kinesis delivery: gives up after maxAttempts, naming the record, only once
     },
   }
   const entries = Array.from({ length: 2000 }, (_, i) => entry(i, `k${i}`))
-  await assertRejects(() => deliver(entries, transport, { ...OPTIONS, maxAttempts: 3 }), /^gave up on Kinesis record 0\/1:\d+ \(logical message "m"\) after 3 attempts/)
+  await assertRejects(
+    () => deliver(entries, transport, { ...OPTIONS, maxAttempts: 3 }),
+    /^gave up on Kinesis record 0\/1:\d+ \(logical message "m"\) after 3 attempts/,
+  )
   assertEquals(active, 0, 'no request in flight when publish rejects')
   assert(maxActive <= OPTIONS.maxConcurrentRequests, `at most ${OPTIONS.maxConcurrentRequests} requests at once, saw ${maxActive}`)
 })
@@ -222,5 +252,8 @@ test('kinesis delivery: a record rejected for good (not retryable) stops deliver
     classify: (error) => ({ fatal: error as Error }),
     send: async (units) => units.map(() => ({ ok: false, code: 'KMSAccessDeniedException', message: 'no access to the key' })),
   }
-  await assertRejects(() => deliver([entry(0, 'a')], transport, OPTIONS), 'Kinesis rejected record 0/1:0 (logical message "m") with KMSAccessDeniedException: no access to the key')
+  await assertRejects(
+    () => deliver([entry(0, 'a')], transport, OPTIONS),
+    'Kinesis rejected record 0/1:0 (logical message "m") with KMSAccessDeniedException: no access to the key',
+  )
 })

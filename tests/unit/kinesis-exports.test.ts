@@ -10,7 +10,11 @@ const KINESIS_API = ['CredentialProvider', 'KinesisWriter', 'deaggregate']
 
 test('kinesis exports: the ./kinesis entry exports the writer, credentials and the de-aggregator, nothing else', () => {
   assertEquals(Object.keys(kinesis).sort(), KINESIS_API)
-  const writer = new kinesis.KinesisWriter({ region: 'us-east-1', streamName: 'orders', credentials: kinesis.CredentialProvider.fromStatic({ accessKeyId: 'AKID', secretAccessKey: 'not-real' }) })
+  const writer = new kinesis.KinesisWriter({
+    region: 'us-east-1',
+    streamName: 'orders',
+    credentials: kinesis.CredentialProvider.fromStatic({ accessKeyId: 'AKID', secretAccessKey: 'not-real' }),
+  })
   assert(writer instanceof kinesis.KinesisWriter, 'constructible from the entry point alone')
   const plain = { partitionKey: 'k', data: new TextEncoder().encode('{}') }
   assertEquals(kinesis.deaggregate(plain), [plain])

@@ -9,8 +9,20 @@ const BASE = { region: 'us-east-1', streamName: 'orders', credentials: { accessK
 function rowChange(id: number): Change {
   const relation = { qualifiedName: 'public.orders', fields: ['id', 'note'], keyIndexes: [0] } as unknown as RelationSchema
   return {
-    id: `0/1:${id}`, operation: 'INSERT', relation, fields: relation.fields, types: ['integer', 'text'], values: [id, 'x'],
-    unchangedToastFields: undefined, old: undefined, transactionId: 1, commitLsn: 1n, commitTime: null, ordinal: id, truncate: undefined, message: undefined,
+    id: `0/1:${id}`,
+    operation: 'INSERT',
+    relation,
+    fields: relation.fields,
+    types: ['integer', 'text'],
+    values: [id, 'x'],
+    unchangedToastFields: undefined,
+    old: undefined,
+    transactionId: 1,
+    commitLsn: 1n,
+    commitTime: null,
+    ordinal: id,
+    truncate: undefined,
+    message: undefined,
   }
 }
 
@@ -19,7 +31,10 @@ test('kinesis writer: partition key strategies — row (default), table, constan
   assertEquals(new KinesisWriter({ ...BASE, partitionKey: 'table' }).assignChangeToPartitionKey(rowChange(7)), 'public.orders')
   assertEquals(new KinesisWriter({ ...BASE, partitionKey: 'constant' }).assignChangeToPartitionKey(rowChange(7)), 'pg_to_brokers')
   assertEquals(new KinesisWriter({ ...BASE, partitionKey: 'constant', constantKey: 'all' }).assignChangeToPartitionKey(rowChange(7)), 'all')
-  assertEquals(new KinesisWriter({ ...BASE, partitionKey: (change) => `even:${Number(change.values[0]) % 2}` }).assignChangeToPartitionKey(rowChange(7)), 'even:1')
+  assertEquals(
+    new KinesisWriter({ ...BASE, partitionKey: (change) => `even:${Number(change.values[0]) % 2}` }).assignChangeToPartitionKey(rowChange(7)),
+    'even:1',
+  )
   class ByNote extends KinesisWriter {
     override assignChangeToPartitionKey(change: Change): string {
       return String(change.values[1])
@@ -31,10 +46,20 @@ test('kinesis writer: partition key strategies — row (default), table, constan
 test('kinesis writer: invalid options fail at construction with the option named', () => {
   const { streamName: _, ...noStream } = BASE
   assertThrows(() => new KinesisWriter(noStream), 'Kinesis writer: streamName: required: give streamName or streamArn')
-  assertThrows(() => new KinesisWriter({ ...BASE, streamArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/orders' }), 'streamArn: give either streamName or streamArn, not both')
+  assertThrows(
+    () => new KinesisWriter({ ...BASE, streamArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/orders' }),
+    'streamArn: give either streamName or streamArn, not both',
+  )
   assertThrows(() => new KinesisWriter({ ...noStream, streamArn: 'orders' }), 'streamArn: expected a stream ARN')
-  assertThrows(() => new KinesisWriter({ ...noStream, region: 'eu-west-1', streamArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/orders' }), 'region: "eu-west-1" differs from the region in streamArn ("us-east-1")')
-  assertEquals(new KinesisWriter({ ...noStream, region: undefined, streamArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/orders' }) instanceof KinesisWriter, true, 'region taken from the ARN')
+  assertThrows(
+    () => new KinesisWriter({ ...noStream, region: 'eu-west-1', streamArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/orders' }),
+    'region: "eu-west-1" differs from the region in streamArn ("us-east-1")',
+  )
+  assertEquals(
+    new KinesisWriter({ ...noStream, region: undefined, streamArn: 'arn:aws:kinesis:us-east-1:123456789012:stream/orders' }) instanceof KinesisWriter,
+    true,
+    'region taken from the ARN',
+  )
   assertThrows(() => new KinesisWriter({ ...BASE, oversizedRecord: 'dead-letter' }), 'deadLetterPath: required with oversizedRecord "dead-letter"')
   assertThrows(() => new KinesisWriter({ ...BASE, maxConcurrentRequests: 0 }), 'maxConcurrentRequests: expected an integer from 1 to 64, got 0')
   assertThrows(() => new KinesisWriter({ ...BASE, endpoint: 'localhost:4568' }), 'endpoint: expected an http:// or https:// URL')
@@ -42,5 +67,8 @@ test('kinesis writer: invalid options fail at construction with the option named
 
 test('kinesis writer: publish before init is an error', async () => {
   const writer = new KinesisWriter(BASE)
-  await assertRejects(() => writer.publish([{ change: rowChange(1), data: new TextEncoder().encode('{}'), partitionKey: '' }]), 'KinesisWriter.publish called before init')
+  await assertRejects(
+    () => writer.publish([{ change: rowChange(1), data: new TextEncoder().encode('{}'), partitionKey: '' }]),
+    'KinesisWriter.publish called before init',
+  )
 })

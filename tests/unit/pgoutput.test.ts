@@ -24,7 +24,10 @@ class Enc {
   }
 
   i32(n: number): this {
-    return this.u8(n >>> 24).u8(n >>> 16).u8(n >>> 8).u8(n)
+    return this.u8(n >>> 24)
+      .u8(n >>> 16)
+      .u8(n >>> 8)
+      .u8(n)
   }
 
   i64(n: bigint): this {
@@ -79,13 +82,32 @@ test('pgoutput: Origin', () => {
 })
 
 test('pgoutput: Relation with key flags, type modifiers and unicode names', () => {
-  const payload = enc().tag('R').i32(16_390).cstring('public').cstring('größe_表').tag('f').i16(3)
-    .u8(1).cstring('id').i32(23).i32(-1)
-    .u8(0).cstring('naïve name').i32(1043).i32(259)
-    .u8(0).cstring('').i32(0xfffffff0).i32(0)
+  const payload = enc()
+    .tag('R')
+    .i32(16_390)
+    .cstring('public')
+    .cstring('größe_表')
+    .tag('f')
+    .i16(3)
+    .u8(1)
+    .cstring('id')
+    .i32(23)
+    .i32(-1)
+    .u8(0)
+    .cstring('naïve name')
+    .i32(1043)
+    .i32(259)
+    .u8(0)
+    .cstring('')
+    .i32(0xfffffff0)
+    .i32(0)
     .build()
   assertEquals(plain(decodeOne(payload)), {
-    tag: 'Relation', relationOid: 16_390, namespace: 'public', relationName: 'größe_表', replicaIdentity: 'f',
+    tag: 'Relation',
+    relationOid: 16_390,
+    namespace: 'public',
+    relationName: 'größe_表',
+    replicaIdentity: 'f',
     columns: [
       { isKey: true, name: 'id', typeOid: 23, typeModifier: -1 },
       { isKey: false, name: 'naïve name', typeOid: 1043, typeModifier: 259 },
@@ -116,8 +138,20 @@ test('pgoutput: Insert with all four column kinds', () => {
 
 test('pgoutput: text values decode as UTF-8, short and long, ASCII and not', () => {
   const texts = [
-    '', 'a', 'abcdefghij', 'abcdefghijk', 'é', 'abcdefghé', 'x'.repeat(1000), 'ünïcödé ' + 'ß'.repeat(50),
-    '日本語', '🐘', 'ascii then 🐘', '\uFEFFkeeps its BOM', '\uFEFF', 'nul\u0000inside',
+    '',
+    'a',
+    'abcdefghij',
+    'abcdefghijk',
+    'é',
+    'abcdefghé',
+    'x'.repeat(1000),
+    'ünïcödé ' + 'ß'.repeat(50),
+    '日本語',
+    '🐘',
+    'ascii then 🐘',
+    '\uFEFFkeeps its BOM',
+    '\uFEFF',
+    'nul\u0000inside',
   ]
   const payload = enc().tag('I').i32(1).tag('N').tuple(texts).build()
   const message = decodeOne(payload)
@@ -126,7 +160,12 @@ test('pgoutput: text values decode as UTF-8, short and long, ASCII and not', () 
 })
 
 test('pgoutput: binary values are views of the payload, not copies', () => {
-  const payload = enc().tag('I').i32(1).tag('N').tuple([new Uint8Array([9, 8, 7]), new Uint8Array(0)]).build()
+  const payload = enc()
+    .tag('I')
+    .i32(1)
+    .tag('N')
+    .tuple([new Uint8Array([9, 8, 7]), new Uint8Array(0)])
+    .build()
   const message = decodeOne(payload)
   assert(message.tag === 'Insert')
   const value = message.newTuple.values()[0]
@@ -161,7 +200,12 @@ test("pgoutput: Delete with 'K' and with 'O'", () => {
 })
 
 test('pgoutput: Truncate option bits', () => {
-  const cases: Array<[number, boolean, boolean]> = [[0, false, false], [1, true, false], [2, false, true], [3, true, true]]
+  const cases: Array<[number, boolean, boolean]> = [
+    [0, false, false],
+    [1, true, false],
+    [2, false, true],
+    [3, true, true],
+  ]
   for (const [options, cascade, restartIdentity] of cases) {
     const payload = enc().tag('T').i32(3).u8(options).i32(10).i32(11).i32(0xfffffffd).build()
     assertEquals(plain(decodeOne(payload)), { tag: 'Truncate', cascade, restartIdentity, relationOids: [10, 11, 0xfffffffd] }, `options ${options}`)
@@ -182,22 +226,34 @@ test('pgoutput: streamed transaction: data messages carry streamXid only between
   assertEquals(plain(decoder.decode(enc().tag('S').i32(xid).u8(1).build())), { tag: 'StreamStart', xid, firstSegment: true })
   assert(decoder.streaming)
   const inStream: Array<[Uint8Array, { readonly tag: string; readonly [field: string]: unknown }]> = [
-    [enc().tag('R').i32(xid).i32(9).cstring('public').cstring('t').tag('d').i16(1).u8(1).cstring('id').i32(20).i32(-1).build(),
-      { tag: 'Relation', streamXid: xid, relationOid: 9, namespace: 'public', relationName: 't', replicaIdentity: 'd', columns: [{ isKey: true, name: 'id', typeOid: 20, typeModifier: -1 }] }],
-    [enc().tag('Y').i32(xid).i32(16_400).cstring('public').cstring('mood').build(),
-      { tag: 'Type', streamXid: xid, typeOid: 16_400, namespace: 'public', typeName: 'mood' }],
-    [enc().tag('I').i32(xid).i32(9).tag('N').tuple(['1']).build(),
-      { tag: 'Insert', streamXid: xid, relationOid: 9, newTuple: ['1'] }],
-    [enc().tag('U').i32(xid).i32(9).tag('K').tuple(['1']).tag('N').tuple(['2']).build(),
-      { tag: 'Update', streamXid: xid, relationOid: 9, oldKind: 'K', oldTuple: ['1'], newTuple: ['2'] }],
-    [enc().tag('U').i32(xid).i32(9).tag('N').tuple(['3']).build(),
-      { tag: 'Update', streamXid: xid, relationOid: 9, newTuple: ['3'] }],
-    [enc().tag('D').i32(xid).i32(9).tag('O').tuple(['3']).build(),
-      { tag: 'Delete', streamXid: xid, relationOid: 9, oldKind: 'O', oldTuple: ['3'] }],
-    [enc().tag('T').i32(xid).i32(1).u8(1).i32(9).build(),
-      { tag: 'Truncate', streamXid: xid, cascade: true, restartIdentity: false, relationOids: [9] }],
-    [enc().tag('M').i32(xid).u8(1).i64(77n).cstring('p').i32(2).u8(0xca).u8(0xfe).build(),
-      { tag: 'Message', streamXid: xid, transactional: true, lsn: 77n, prefix: 'p', content: new Uint8Array([0xca, 0xfe]) }],
+    [
+      enc().tag('R').i32(xid).i32(9).cstring('public').cstring('t').tag('d').i16(1).u8(1).cstring('id').i32(20).i32(-1).build(),
+      {
+        tag: 'Relation',
+        streamXid: xid,
+        relationOid: 9,
+        namespace: 'public',
+        relationName: 't',
+        replicaIdentity: 'd',
+        columns: [{ isKey: true, name: 'id', typeOid: 20, typeModifier: -1 }],
+      },
+    ],
+    [
+      enc().tag('Y').i32(xid).i32(16_400).cstring('public').cstring('mood').build(),
+      { tag: 'Type', streamXid: xid, typeOid: 16_400, namespace: 'public', typeName: 'mood' },
+    ],
+    [enc().tag('I').i32(xid).i32(9).tag('N').tuple(['1']).build(), { tag: 'Insert', streamXid: xid, relationOid: 9, newTuple: ['1'] }],
+    [
+      enc().tag('U').i32(xid).i32(9).tag('K').tuple(['1']).tag('N').tuple(['2']).build(),
+      { tag: 'Update', streamXid: xid, relationOid: 9, oldKind: 'K', oldTuple: ['1'], newTuple: ['2'] },
+    ],
+    [enc().tag('U').i32(xid).i32(9).tag('N').tuple(['3']).build(), { tag: 'Update', streamXid: xid, relationOid: 9, newTuple: ['3'] }],
+    [enc().tag('D').i32(xid).i32(9).tag('O').tuple(['3']).build(), { tag: 'Delete', streamXid: xid, relationOid: 9, oldKind: 'O', oldTuple: ['3'] }],
+    [enc().tag('T').i32(xid).i32(1).u8(1).i32(9).build(), { tag: 'Truncate', streamXid: xid, cascade: true, restartIdentity: false, relationOids: [9] }],
+    [
+      enc().tag('M').i32(xid).u8(1).i64(77n).cstring('p').i32(2).u8(0xca).u8(0xfe).build(),
+      { tag: 'Message', streamXid: xid, transactional: true, lsn: 77n, prefix: 'p', content: new Uint8Array([0xca, 0xfe]) },
+    ],
   ]
   for (const [payload, expected] of inStream) assertEquals(plain(decoder.decode(payload)), expected, expected.tag)
   assertEquals(plain(decoder.decode(enc().tag('E').build())), { tag: 'StreamStop' })
@@ -227,7 +283,12 @@ test('pgoutput: reset forgets an open stream block', () => {
 test('pgoutput: payloads that are views into a larger buffer (byteOffset != 0)', () => {
   const decoder = new PgoutputDecoder()
   const first = enc().tag('B').i64(0x10n).i64(20n).i32(30).build()
-  const second = enc().tag('I').i32(0x01020304).tag('N').tuple(['hé', new Uint8Array([5])]).build()
+  const second = enc()
+    .tag('I')
+    .i32(0x01020304)
+    .tag('N')
+    .tuple(['hé', new Uint8Array([5])])
+    .build()
   const chunk = new Uint8Array(3 + first.length + 2 + second.length + 4).fill(0xee)
   chunk.set(first, 3)
   chunk.set(second, 3 + first.length + 2)
@@ -263,7 +324,14 @@ test('pgoutput: every truncation of a valid payload throws DecodeError', () => {
     enc().tag('B').i64(1n).i64(2n).i32(3).build(),
     enc().tag('C').u8(0).i64(1n).i64(2n).i64(3n).build(),
     enc().tag('R').i32(9).cstring('public').cstring('t').tag('d').i16(1).u8(1).cstring('id').i32(20).i32(-1).build(),
-    enc().tag('U').i32(9).tag('O').tuple(['1', null, UNCHANGED_TOAST, new Uint8Array([1])]).tag('N').tuple(['2']).build(),
+    enc()
+      .tag('U')
+      .i32(9)
+      .tag('O')
+      .tuple(['1', null, UNCHANGED_TOAST, new Uint8Array([1])])
+      .tag('N')
+      .tuple(['2'])
+      .build(),
     enc().tag('T').i32(2).u8(0).i32(1).i32(2).build(),
     enc().tag('M').u8(1).i64(1n).cstring('p').i32(3).raw([1, 2, 3]).build(),
     enc().tag('c').i32(1).u8(0).i64(1n).i64(2n).i64(3n).build(),
@@ -319,7 +387,12 @@ test('pgoutput: ByteReader reads big-endian integers, strings and views', () => 
 
 test('pgoutput: a payload behind a header decodes in place; error offsets still count from the payload', () => {
   const decoder = new PgoutputDecoder()
-  const payload = enc().tag('I').i32(9).tag('N').tuple(['hé', null, 'x'.repeat(20)]).build()
+  const payload = enc()
+    .tag('I')
+    .i32(9)
+    .tag('N')
+    .tuple(['hé', null, 'x'.repeat(20)])
+    .build()
   const framed = new Uint8Array(25 + payload.length).fill(0xee)
   framed.set(payload, 25)
   assertEquals(plain(decoder.decode(framed, 25)), { tag: 'Insert', relationOid: 9, newTuple: ['hé', null, 'x'.repeat(20)] })

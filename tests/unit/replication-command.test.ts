@@ -12,7 +12,10 @@ test('START_REPLICATION: protocol 1 without streaming or messages on PostgreSQL 
 test('START_REPLICATION: messages and streaming on PostgreSQL 14 and later', () => {
   const options: StartOptions = { ...base, protoVersion: 2, streaming: true, messages: true }
   for (const version of [140000, 180004]) {
-    assertEquals(startReplicationCommand(options, version), `START_REPLICATION SLOT "Slot" LOGICAL 0/0 (proto_version '2', publication_names '"pub"', messages 'true', streaming 'on')`)
+    assertEquals(
+      startReplicationCommand(options, version),
+      `START_REPLICATION SLOT "Slot" LOGICAL 0/0 (proto_version '2', publication_names '"pub"', messages 'true', streaming 'on')`,
+    )
   }
 })
 
@@ -22,6 +25,9 @@ test('START_REPLICATION: messages asked of PostgreSQL 13 name the setting and th
 })
 
 test('START_REPLICATION: streaming asked of PostgreSQL 12 is refused with the fix', () => {
-  const error = assertThrows(() => startReplicationCommand({ ...base, protoVersion: 2, streaming: true }, 120022), /PostgreSQL 14 or later.*PostgreSQL 12\.22.*"auto" or "off"/)
+  const error = assertThrows(
+    () => startReplicationCommand({ ...base, protoVersion: 2, streaming: true }, 120022),
+    /PostgreSQL 14 or later.*PostgreSQL 12\.22.*"auto" or "off"/,
+  )
   assertEquals((error as { code?: string }).code, 'streaming_unsupported')
 })

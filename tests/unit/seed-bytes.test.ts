@@ -16,13 +16,28 @@ import type { PgType, PgValue } from '../../src/pg/values/types.ts'
 const scalar = (oid: number, name: string): PgType => ({ oid, name, scalarOid: oid, delimiter: ',' })
 const INT4 = scalar(23, 'integer')
 const TYPES: readonly PgType[] = [
-  scalar(20, 'bigint'), INT4, scalar(21, 'smallint'), scalar(26, 'oid'), scalar(1700, 'numeric'), scalar(25, 'text'),
-  scalar(1043, 'character varying'), scalar(2950, 'uuid'), scalar(1082, 'date'), scalar(16, 'boolean'),
-  scalar(1114, 'timestamp without time zone'), scalar(1184, 'timestamp with time zone'), scalar(1266, 'time with time zone'),
-  scalar(114, 'json'), scalar(3802, 'jsonb'), scalar(17, 'bytea'), scalar(700, 'real'), scalar(701, 'double precision'),
+  scalar(20, 'bigint'),
+  INT4,
+  scalar(21, 'smallint'),
+  scalar(26, 'oid'),
+  scalar(1700, 'numeric'),
+  scalar(25, 'text'),
+  scalar(1043, 'character varying'),
+  scalar(2950, 'uuid'),
+  scalar(1082, 'date'),
+  scalar(16, 'boolean'),
+  scalar(1114, 'timestamp without time zone'),
+  scalar(1184, 'timestamp with time zone'),
+  scalar(1266, 'time with time zone'),
+  scalar(114, 'json'),
+  scalar(3802, 'jsonb'),
+  scalar(17, 'bytea'),
+  scalar(700, 'real'),
+  scalar(701, 'double precision'),
   { oid: 1007, name: 'integer[]', scalarOid: 0, element: INT4, delimiter: ',' },
   { oid: 16_500, name: 'public.mood', scalarOid: 25, delimiter: ',' },
-  scalar(22, 'int2vector'), scalar(30, 'oidvector'),
+  scalar(22, 'int2vector'),
+  scalar(30, 'oidvector'),
   { oid: 1006, name: 'int2vector[]', scalarOid: 0, element: scalar(22, 'int2vector'), delimiter: ',' },
 ]
 
@@ -33,13 +48,32 @@ const TEXTS: readonly (readonly (string | null)[])[] = [
   ['7', '-32768'],
   ['4294967295'],
   ['123.45', 'NaN', '-0.000001', 'Infinity', '9'.repeat(80)],
-  ['plain', '', 'say "hi"', 'back\\slash', 'tab\tnew\nline\r', '\u0001\u001f\u007f', 'ünïcödé ☃ 𝄞', 'x'.repeat(64), 'y'.repeat(65) + '"', 'é'.repeat(40), '\uFEFFbom'],
+  [
+    'plain',
+    '',
+    'say "hi"',
+    'back\\slash',
+    'tab\tnew\nline\r',
+    '\u0001\u001f\u007f',
+    'ünïcödé ☃ 𝄞',
+    'x'.repeat(64),
+    'y'.repeat(65) + '"',
+    'é'.repeat(40),
+    '\uFEFFbom',
+  ],
   ['varchar "q"', 'a'.repeat(200)],
   ['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'],
   ['2026-11-25', 'infinity', '0044-03-15 BC'],
   ['t', 'f'],
   ['2026-11-25 01:02:03.456789', '2026-11-25 01:02:03', 'infinity', '-infinity', '0044-03-15 12:00:00 BC', '12026-01-01 00:00:00'],
-  ['2026-11-25 01:02:03.456789+00', '2026-11-25 01:02:03+00', 'infinity', '2026-11-25 01:02:03+05:30', '0044-03-15 12:00:00+00 BC', '1900-01-01 00:00:00+00:09:21'],
+  [
+    '2026-11-25 01:02:03.456789+00',
+    '2026-11-25 01:02:03+00',
+    'infinity',
+    '2026-11-25 01:02:03+05:30',
+    '0044-03-15 12:00:00+00 BC',
+    '1900-01-01 00:00:00+00:09:21',
+  ],
   ['01:02:03+00', '01:02:03.5-08', '01:02:03+05:30'],
   ['{"a": [1, 2.50]}', '[]', '"é"', `{"long": "${'z'.repeat(100)}"}`, '123456789012345678901234567890'],
   ['{"a": [1, 2.5]}', '{"u": "日本"}', 'null'],
@@ -55,8 +89,15 @@ const TEXTS: readonly (readonly (string | null)[])[] = [
 
 const COLUMNS = TYPES.map((type, i) => ({ name: `c${i}`, type, decode: decoderFor(type), isReplicaIdentity: i === 0 }))
 const RELATION: RelationSchema = {
-  oid: 16_384, schema: 'public', name: 'all_types', qualifiedName: 'public.all_types', replicaIdentity: 'd', columns: COLUMNS,
-  fields: COLUMNS.map((c) => c.name), types: COLUMNS.map((c) => c.type.name), keyIndexes: [0],
+  oid: 16_384,
+  schema: 'public',
+  name: 'all_types',
+  qualifiedName: 'public.all_types',
+  replicaIdentity: 'd',
+  columns: COLUMNS,
+  fields: COLUMNS.map((c) => c.name),
+  types: COLUMNS.map((c) => c.type.name),
+  keyIndexes: [0],
 }
 const POSITION = { xid: 731, commitLsn: 0x16b3748n, commitLsnText: '0/16B3748', commitTime: 817_000_000_123_456n }
 const NEXT_POSITION = { xid: 732, commitLsn: 0x1_0000_0000n, commitLsnText: '1/0', commitTime: null }
@@ -80,9 +121,20 @@ function tupleOf(texts: readonly (string | null)[]): Tuple {
 /** The same change with decoded values and no tuple: what the value path encodes. */
 function fromValues(change: RowChange, values: readonly PgValue[]): Change {
   return {
-    id: change.id, operation: change.operation, relation: change.relation, fields: change.fields, types: change.types, values,
-    unchangedToastFields: undefined, old: change.old, transactionId: change.transactionId, commitLsn: change.commitLsn,
-    commitTime: change.commitTime, ordinal: change.ordinal, truncate: undefined, message: undefined,
+    id: change.id,
+    operation: change.operation,
+    relation: change.relation,
+    fields: change.fields,
+    types: change.types,
+    values,
+    unchangedToastFields: undefined,
+    old: change.old,
+    transactionId: change.transactionId,
+    commitLsn: change.commitLsn,
+    commitTime: change.commitTime,
+    ordinal: change.ordinal,
+    truncate: undefined,
+    message: undefined,
   }
 }
 

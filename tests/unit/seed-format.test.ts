@@ -19,8 +19,15 @@ function relation(name: string): RelationSchema {
     { name: 'doc', type: JSONB, decode: decoderFor(JSONB), isReplicaIdentity: false },
   ]
   return {
-    oid: 16384, schema: 'public', name, qualifiedName: `public.${name}`, replicaIdentity: 'd', columns,
-    fields: columns.map((c) => c.name), types: columns.map((c) => c.type.name), keyIndexes: [0],
+    oid: 16384,
+    schema: 'public',
+    name,
+    qualifiedName: `public.${name}`,
+    replicaIdentity: 'd',
+    columns,
+    fields: columns.map((c) => c.name),
+    types: columns.map((c) => c.type.name),
+    keyIndexes: [0],
   }
 }
 
@@ -30,9 +37,20 @@ const QUOTED = relation('we"ird')
 
 function change(overrides: Partial<Change>): Change {
   return {
-    id: '0/16B3748:0', operation: 'INSERT', relation: BENCH, fields: BENCH.fields, types: BENCH.types,
-    values: [1n, 'a "quoted" note\n', new JsonText('{"a": [1, 2.50]}')], unchangedToastFields: undefined, old: undefined,
-    transactionId: 731, commitLsn: 0x16b3748n, commitTime: 817_000_000_123_456n, ordinal: 0, truncate: undefined, message: undefined,
+    id: '0/16B3748:0',
+    operation: 'INSERT',
+    relation: BENCH,
+    fields: BENCH.fields,
+    types: BENCH.types,
+    values: [1n, 'a "quoted" note\n', new JsonText('{"a": [1, 2.50]}')],
+    unchangedToastFields: undefined,
+    old: undefined,
+    transactionId: 731,
+    commitLsn: 0x16b3748n,
+    commitTime: 817_000_000_123_456n,
+    ordinal: 0,
+    truncate: undefined,
+    message: undefined,
     ...overrides,
   }
 }
@@ -46,35 +64,48 @@ const CHANGES: readonly Change[] = [
   change({ relation: QUOTED, fields: QUOTED.fields, types: QUOTED.types }),
   change({ operation: 'TRUNCATE', fields: [], types: [], values: [], truncate: { cascade: true, restartIdentity: false } }),
   change({
-    operation: 'MESSAGE', relation: undefined, fields: [], types: [], values: [], commitTime: null, transactionId: 0,
+    operation: 'MESSAGE',
+    relation: undefined,
+    fields: [],
+    types: [],
+    values: [],
+    commitTime: null,
+    transactionId: 0,
     message: { prefix: 'app', content: new TextEncoder().encode('hello'), transactional: false },
   }),
-  change({ operation: 'MESSAGE', relation: undefined, fields: [], types: [], values: [], message: { prefix: 'bin', content: new Uint8Array([0xff, 0]), transactional: true } }),
+  change({
+    operation: 'MESSAGE',
+    relation: undefined,
+    fields: [],
+    types: [],
+    values: [],
+    message: { prefix: 'bin', content: new Uint8Array([0xff, 0]), transactional: true },
+  }),
 ]
 
 /** What the formats wrote for CHANGES before their fragment caches: the records must not change. */
 const SEED_RECORDS: readonly string[] = [
-  "{\"fields\":[\"id\",\"note\",\"doc\"],\"values\":[1,\"a \\\"quoted\\\" note\\n\",{\"a\": [1, 2.50]}],\"types\":[\"bigint\",\"text\",\"jsonb\"],\"table_name\":\"public.bench\",\"operation\":\"INSERT\",\"transaction_id\":731,\"id\":\"0/16B3748:0\",\"lsn\":\"0/16B3748\",\"commit_time\":\"2025-11-21T00:26:40.123456Z\"}",
-  "{\"fields\":[\"id\",\"note\",\"doc\"],\"values\":[2,null,null],\"types\":[\"bigint\",\"text\",\"jsonb\"],\"table_name\":\"public.bench\",\"operation\":\"INSERT\",\"transaction_id\":731,\"id\":\"0/16B3748:1\",\"lsn\":\"0/16B3748\",\"commit_time\":\"2025-11-21T00:26:40.123456Z\"}",
-  "{\"fields\":[\"id\",\"note\",\"doc\"],\"values\":[3,\"ü ☃ 𝄞\",[]],\"types\":[\"bigint\",\"text\",\"jsonb\"],\"table_name\":\"public.bench\",\"operation\":\"UPDATE\",\"transaction_id\":731,\"id\":\"0/16B3748:0\",\"lsn\":\"0/16B3748\",\"commit_time\":\"2025-11-21T00:26:40.123456Z\",\"old\":{\"kind\":\"key\",\"fields\":[\"id\"],\"values\":[3],\"types\":[\"bigint\"]}}",
-  "{\"fields\":[\"id\",\"note\"],\"values\":[4,\"x\"],\"types\":[\"bigint\",\"text\"],\"table_name\":\"public.bench\",\"operation\":\"UPDATE\",\"transaction_id\":731,\"id\":\"0/16B3748:0\",\"lsn\":\"0/16B3748\",\"commit_time\":\"2025-11-21T00:26:40.123456Z\",\"unchanged_toast_fields\":[\"doc\"]}",
-  "{\"fields\":[\"id\"],\"values\":[5],\"types\":[\"bigint\"],\"table_name\":\"public.bench\",\"operation\":\"DELETE\",\"transaction_id\":731,\"id\":\"1/0:0\",\"lsn\":\"1/0\",\"commit_time\":\"2000-01-01T00:00:00.000000Z\"}",
-  "{\"fields\":[\"id\",\"note\",\"doc\"],\"values\":[1,\"a \\\"quoted\\\" note\\n\",{\"a\": [1, 2.50]}],\"types\":[\"bigint\",\"text\",\"jsonb\"],\"table_name\":\"public.we\\\"ird\",\"operation\":\"INSERT\",\"transaction_id\":731,\"id\":\"0/16B3748:0\",\"lsn\":\"0/16B3748\",\"commit_time\":\"2025-11-21T00:26:40.123456Z\"}",
-  "{\"fields\":[],\"values\":[],\"types\":[],\"table_name\":\"public.bench\",\"operation\":\"TRUNCATE\",\"transaction_id\":731,\"id\":\"0/16B3748:0\",\"lsn\":\"0/16B3748\",\"commit_time\":\"2025-11-21T00:26:40.123456Z\",\"truncate\":{\"cascade\":true,\"restart_identity\":false}}",
-  "{\"fields\":[],\"values\":[],\"types\":[],\"table_name\":null,\"operation\":\"MESSAGE\",\"transaction_id\":0,\"id\":\"0/16B3748:0\",\"lsn\":\"0/16B3748\",\"commit_time\":null,\"message\":{\"prefix\":\"app\",\"content\":\"hello\",\"transactional\":false}}",
-  "{\"fields\":[],\"values\":[],\"types\":[],\"table_name\":null,\"operation\":\"MESSAGE\",\"transaction_id\":731,\"id\":\"0/16B3748:0\",\"lsn\":\"0/16B3748\",\"commit_time\":\"2025-11-21T00:26:40.123456Z\",\"message\":{\"prefix\":\"bin\",\"content_hex\":\"\\\\xff00\",\"transactional\":true}}",
+  '{"fields":["id","note","doc"],"values":[1,"a \\"quoted\\" note\\n",{"a": [1, 2.50]}],"types":["bigint","text","jsonb"],"table_name":"public.bench","operation":"INSERT","transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z"}',
+  '{"fields":["id","note","doc"],"values":[2,null,null],"types":["bigint","text","jsonb"],"table_name":"public.bench","operation":"INSERT","transaction_id":731,"id":"0/16B3748:1","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z"}',
+  '{"fields":["id","note","doc"],"values":[3,"ü ☃ 𝄞",[]],"types":["bigint","text","jsonb"],"table_name":"public.bench","operation":"UPDATE","transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","old":{"kind":"key","fields":["id"],"values":[3],"types":["bigint"]}}',
+  '{"fields":["id","note"],"values":[4,"x"],"types":["bigint","text"],"table_name":"public.bench","operation":"UPDATE","transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","unchanged_toast_fields":["doc"]}',
+  '{"fields":["id"],"values":[5],"types":["bigint"],"table_name":"public.bench","operation":"DELETE","transaction_id":731,"id":"1/0:0","lsn":"1/0","commit_time":"2000-01-01T00:00:00.000000Z"}',
+  '{"fields":["id","note","doc"],"values":[1,"a \\"quoted\\" note\\n",{"a": [1, 2.50]}],"types":["bigint","text","jsonb"],"table_name":"public.we\\"ird","operation":"INSERT","transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z"}',
+  '{"fields":[],"values":[],"types":[],"table_name":"public.bench","operation":"TRUNCATE","transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","truncate":{"cascade":true,"restart_identity":false}}',
+  '{"fields":[],"values":[],"types":[],"table_name":null,"operation":"MESSAGE","transaction_id":0,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":null,"message":{"prefix":"app","content":"hello","transactional":false}}',
+  '{"fields":[],"values":[],"types":[],"table_name":null,"operation":"MESSAGE","transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","message":{"prefix":"bin","content_hex":"\\\\xff00","transactional":true}}',
 ]
 
 const DEBEZIUM_RECORDS: readonly string[] = [
-  "{\"before\":null,\"after\":{\"id\":1,\"note\":\"a \\\"quoted\\\" note\\n\",\"doc\":{\"a\": [1, 2.50]}},\"source\":{\"connector\":\"pg_to_brokers\",\"db\":null,\"schema\":\"public\",\"table\":\"bench\",\"txId\":731,\"lsn\":\"0/16B3748\",\"commit_time\":\"2025-11-21T00:26:40.123456Z\",\"id\":\"0/16B3748:0\"},\"op\":\"c\"}",
-  "{\"before\":null,\"after\":{\"id\":2,\"note\":null,\"doc\":null},\"source\":{\"connector\":\"pg_to_brokers\",\"db\":null,\"schema\":\"public\",\"table\":\"bench\",\"txId\":731,\"lsn\":\"0/16B3748\",\"commit_time\":\"2025-11-21T00:26:40.123456Z\",\"id\":\"0/16B3748:1\"},\"op\":\"c\"}",
-  "{\"before\":{\"id\":3},\"after\":{\"id\":3,\"note\":\"ü ☃ 𝄞\",\"doc\":[]},\"source\":{\"connector\":\"pg_to_brokers\",\"db\":null,\"schema\":\"public\",\"table\":\"bench\",\"txId\":731,\"lsn\":\"0/16B3748\",\"commit_time\":\"2025-11-21T00:26:40.123456Z\",\"id\":\"0/16B3748:0\"},\"op\":\"u\"}",
-  "{\"before\":null,\"after\":{\"id\":4,\"note\":\"x\"},\"source\":{\"connector\":\"pg_to_brokers\",\"db\":null,\"schema\":\"public\",\"table\":\"bench\",\"txId\":731,\"lsn\":\"0/16B3748\",\"commit_time\":\"2025-11-21T00:26:40.123456Z\",\"id\":\"0/16B3748:0\"},\"op\":\"u\",\"unchanged_toast_fields\":[\"doc\"]}",
-  "{\"before\":{\"id\":5},\"after\":null,\"source\":{\"connector\":\"pg_to_brokers\",\"db\":null,\"schema\":\"public\",\"table\":\"bench\",\"txId\":731,\"lsn\":\"1/0\",\"commit_time\":\"2000-01-01T00:00:00.000000Z\",\"id\":\"1/0:0\"},\"op\":\"d\"}",
-  "{\"before\":null,\"after\":{\"id\":1,\"note\":\"a \\\"quoted\\\" note\\n\",\"doc\":{\"a\": [1, 2.50]}},\"source\":{\"connector\":\"pg_to_brokers\",\"db\":null,\"schema\":\"public\",\"table\":\"we\\\"ird\",\"txId\":731,\"lsn\":\"0/16B3748\",\"commit_time\":\"2025-11-21T00:26:40.123456Z\",\"id\":\"0/16B3748:0\"},\"op\":\"c\"}",
-  "{\"before\":null,\"after\":null,\"source\":{\"connector\":\"pg_to_brokers\",\"db\":null,\"schema\":\"public\",\"table\":\"bench\",\"txId\":731,\"lsn\":\"0/16B3748\",\"commit_time\":\"2025-11-21T00:26:40.123456Z\",\"id\":\"0/16B3748:0\"},\"op\":\"t\"}",
-  "{\"before\":null,\"after\":null,\"source\":{\"connector\":\"pg_to_brokers\",\"db\":null,\"schema\":null,\"table\":null,\"txId\":0,\"lsn\":\"0/16B3748\",\"commit_time\":null,\"id\":\"0/16B3748:0\"},\"op\":\"m\",\"message\":{\"prefix\":\"app\",\"content\":\"hello\"}}",
-  "{\"before\":null,\"after\":null,\"source\":{\"connector\":\"pg_to_brokers\",\"db\":null,\"schema\":null,\"table\":null,\"txId\":731,\"lsn\":\"0/16B3748\",\"commit_time\":\"2025-11-21T00:26:40.123456Z\",\"id\":\"0/16B3748:0\"},\"op\":\"m\",\"message\":{\"prefix\":\"bin\",\"content_hex\":\"\\\\xff00\"}}",
+  '{"before":null,"after":{"id":1,"note":"a \\"quoted\\" note\\n","doc":{"a": [1, 2.50]}},"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench","txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"c"}',
+  '{"before":null,"after":{"id":2,"note":null,"doc":null},"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench","txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:1"},"op":"c"}',
+  '{"before":{"id":3},"after":{"id":3,"note":"ü ☃ 𝄞","doc":[]},"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench","txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"u"}',
+  '{"before":null,"after":{"id":4,"note":"x"},"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench","txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"u","unchanged_toast_fields":["doc"]}',
+  '{"before":{"id":5},"after":null,"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench","txId":731,"lsn":"1/0","commit_time":"2000-01-01T00:00:00.000000Z","id":"1/0:0"},"op":"d"}',
+  '{"before":null,"after":{"id":1,"note":"a \\"quoted\\" note\\n","doc":{"a": [1, 2.50]}},"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"we\\"ird","txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"c"}',
+  '{"before":null,"after":null,"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench","txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"t"}',
+  '{"before":null,"after":null,"source":{"connector":"pg_to_brokers","db":null,"schema":null,"table":null,"txId":0,"lsn":"0/16B3748","commit_time":null,"id":"0/16B3748:0"},"op":"m","message":{"prefix":"app","content":"hello"}}',
+  '{"before":null,"after":null,"source":{"connector":"pg_to_brokers","db":null,"schema":null,"table":null,"txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"m","message":{"prefix":"bin","content_hex":"\\\\xff00"}}',
 ]
 
 test('seed records are exact, whatever came before (the cached fragments never leak between changes)', () => {

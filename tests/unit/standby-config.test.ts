@@ -24,6 +24,10 @@ test('config: a bad standby value names the field and the variable', () => {
     }
     return []
   }
-  assertEquals(problems({ env: { [ENV.url]: URL, [ENV.standby]: 'maybe' } }), ['postgres.standby (PG_TO_BROKERS_STANDBY): expected true, false, 1 or 0, got "maybe"'])
-  assertEquals(problems({ fileText: JSON.stringify({ postgres: { standby: 'yes' } }), filePath: 'c.json' }), ['postgres.standby: expected true or false, got "yes"'])
+  assertEquals(problems({ env: { [ENV.url]: URL, [ENV.standby]: 'maybe' } }), [
+    'postgres.standby (PG_TO_BROKERS_STANDBY): expected true, false, 1 or 0, got "maybe"',
+  ])
+  assertEquals(problems({ fileText: JSON.stringify({ postgres: { standby: 'yes' } }), filePath: 'c.json' }), [
+    'postgres.standby: expected true or false, got "yes"',
+  ])
 })

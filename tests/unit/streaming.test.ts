@@ -34,7 +34,10 @@ class Payload {
     return this.byte(n >> 8).byte(n)
   }
   i32(n: number): this {
-    return this.byte(n >>> 24).byte(n >>> 16).byte(n >>> 8).byte(n)
+    return this.byte(n >>> 24)
+      .byte(n >>> 16)
+      .byte(n >>> 8)
+      .byte(n)
   }
   i64(n: bigint): this {
     return this.i32(Number(n >> 32n)).i32(Number(n & 0xffffffffn))
@@ -55,13 +58,23 @@ class Payload {
 }
 
 const p = () => new Payload()
-const streamStart = (xid: number, first: boolean) => p().tag('S').i32(xid).byte(first ? 1 : 0).build()
+const streamStart = (xid: number, first: boolean) =>
+  p()
+    .tag('S')
+    .i32(xid)
+    .byte(first ? 1 : 0)
+    .build()
 const streamStop = () => p().tag('E').build()
 const relation = (xid: number | undefined, oid: number, columns: string[]) => {
   const payload = p().tag('R')
   if (xid !== undefined) payload.i32(xid)
   payload.i32(oid).cstring('public').cstring('t').tag('d').i16(columns.length)
-  for (const [i, name] of columns.entries()) payload.byte(i === 0 ? 1 : 0).cstring(name).i32(23).i32(-1)
+  for (const [i, name] of columns.entries())
+    payload
+      .byte(i === 0 ? 1 : 0)
+      .cstring(name)
+      .i32(23)
+      .i32(-1)
   return payload.build()
 }
 const insert = (xid: number | undefined, oid: number, values: number[]) => {
@@ -75,7 +88,16 @@ const streamCommit = (xid: number, commitLsn: bigint, endLsn: bigint) => p().tag
 const streamAbort = (xid: number, subXid: number) => p().tag('A').i32(xid).i32(subXid).build()
 const begin = (xid: number, finalLsn: bigint) => p().tag('B').i64(finalLsn).i64(1000n).i32(xid).build()
 const commit = (commitLsn: bigint, endLsn: bigint) => p().tag('C').byte(0).i64(commitLsn).i64(endLsn).i64(1000n).build()
-const message = (xid: number, transactional: boolean) => p().tag('M').i32(xid).byte(transactional ? 1 : 0).i64(5n).cstring('pfx').i32(1).byte(65).build()
+const message = (xid: number, transactional: boolean) =>
+  p()
+    .tag('M')
+    .i32(xid)
+    .byte(transactional ? 1 : 0)
+    .i64(5n)
+    .cstring('pfx')
+    .i32(1)
+    .byte(65)
+    .build()
 
 const INTEGER: PgType = { oid: 23, name: 'integer', scalarOid: 23, delimiter: ',' }
 const catalog = { types: async (oids: readonly number[]) => new Map(oids.map((oid) => [oid, INTEGER])), primaryKey: async () => ['id'] }
@@ -161,13 +183,7 @@ test('receiver: streamed blocks are held until Stream Commit, then replayed whol
     await feed(begin(300, 0x50n), relation(undefined, 7, ['id', 'v']), insert(undefined, 7, [5, 50]), commit(0x50n, 0x58n))
     await feed(streamStart(100, false), relation(102, 7, ['id', 'v']), insert(102, 7, [4, 40]), streamStop())
     await feed(streamCommit(100, 0x60n, 0x68n))
-    assertEquals(out, [
-      '0/50:0 INSERT id,v=5,50 xid 300',
-      'commit 88',
-      '0/60:0 INSERT id,v=1,10 xid 100',
-      '0/60:1 INSERT id,v=4,40 xid 100',
-      'commit 104',
-    ])
+    assertEquals(out, ['0/50:0 INSERT id,v=5,50 xid 300', 'commit 88', '0/60:0 INSERT id,v=1,10 xid 100', '0/60:1 INSERT id,v=4,40 xid 100', 'commit 104'])
     assert(!receiver.inFlight, 'nothing in flight after the Stream Commit')
     assertEquals(readdirSync(spool.path), [], 'spool files are deleted at commit and abort')
     await receiver.close()
@@ -207,7 +223,11 @@ test('spool directory: private, per run; a start removes those of dead processes
     const second = await SpoolDirectory.open(parent, silentLogger)
     assertEquals(statSync(first.path).mode & 0o777, 0o700, 'only its owner may enter a spool directory')
     const names = readdirSync(parent).sort()
-    assertEquals(names, [first.path, second.path, live, otherHost].map((d) => d.slice(parent.length + 1)).sort(), 'stale directories removed, live and foreign ones kept, both runs\' own kept')
+    assertEquals(
+      names,
+      [first.path, second.path, live, otherHost].map((d) => d.slice(parent.length + 1)).sort(),
+      "stale directories removed, live and foreign ones kept, both runs' own kept",
+    )
     assert(/^7\.\d+\.spool$/.test(first.fileFor(7).slice(first.path.length + 1)), 'spool file names: xid, counter')
     await first.remove()
     await second.remove()
@@ -218,7 +238,10 @@ test('spool directory: private, per run; a start removes those of dead processes
 })
 
 test('streaming mode: auto follows the server version, on insists, off never; internal decoding errors get advice', () => {
-  assertEquals([useStreaming('auto', 140000), useStreaming('auto', 130012), useStreaming('off', 170000), useStreaming('on', 150000)], [true, false, false, true])
+  assertEquals(
+    [useStreaming('auto', 140000), useStreaming('auto', 130012), useStreaming('off', 170000), useStreaming('on', 150000)],
+    [true, false, false, true],
+  )
   assertThrows(() => useStreaming('on', 130012), /PostgreSQL 130012 cannot stream in-progress transactions/)
   const internal = new PgToBrokersError('pg_error', 'PostgreSQL error XX000 at h:5432: could not map filenode', { cause: { code: 'XX000' } })
   const explained = explainStreamingFailure(internal) as PgToBrokersError

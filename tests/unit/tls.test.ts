@@ -51,8 +51,16 @@ test('tls: a unix socket never uses TLS, whatever sslmode says (as libpq)', asyn
 
 test('tls: verify-ca and verify-full without a root certificate are refused before connecting, as libpq does', async () => {
   const refused = await failure(`${BASE}?sslmode=verify-full`, { HOME: '/nonexistent-home' })
-  assertEquals(refused, 'pg_tls_config: sslmode=verify-full needs a root certificate to verify the server, but root certificate file "/nonexistent-home/.postgresql/root.crt" does not exist: either provide the file, set sslrootcert to the CA certificate (PEM), use the system\'s trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification')
-  assert((await failure(`${BASE}?sslmode=verify-ca`)).startsWith('pg_tls_config: sslmode=verify-ca needs a root certificate to verify the server, but no root certificate file is configured'), 'no HOME')
+  assertEquals(
+    refused,
+    'pg_tls_config: sslmode=verify-full needs a root certificate to verify the server, but root certificate file "/nonexistent-home/.postgresql/root.crt" does not exist: either provide the file, set sslrootcert to the CA certificate (PEM), use the system\'s trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification',
+  )
+  assert(
+    (await failure(`${BASE}?sslmode=verify-ca`)).startsWith(
+      'pg_tls_config: sslmode=verify-ca needs a root certificate to verify the server, but no root certificate file is configured',
+    ),
+    'no HOME',
+  )
   const system = await ssl(`${BASE}?sslrootcert=system`)
   assert(typeof system === 'object' && system.rejectUnauthorized === true && system.ca === undefined, 'sslrootcert=system verifies against the system CAs')
 })
@@ -68,7 +76,10 @@ test('tls: ~/.postgresql/root.crt is the default root certificate; with it requi
   })
   await withHome(undefined, async (env) => {
     assertEquals(await ssl(`${BASE}?sslmode=require`, env), 'require')
-    assert((await failure(`${BASE}?sslmode=verify-ca`, env)).includes(`root certificate file "${env['HOME']}/.postgresql/root.crt" does not exist`), 'missing default file')
+    assert(
+      (await failure(`${BASE}?sslmode=verify-ca`, env)).includes(`root certificate file "${env['HOME']}/.postgresql/root.crt" does not exist`),
+      'missing default file',
+    )
   })
 })
 
@@ -81,5 +92,8 @@ test('tls: an explicit sslrootcert is read; require with it verifies the chain; 
     const fromEnv = await tlsSettings(parseConnectionSettings(`${BASE}?sslmode=verify-full`, { PGSSLROOTCERT: ca }), env)
     assert(typeof fromEnv === 'object' && fromEnv.ca === 'MY-CA', 'PGSSLROOTCERT')
   })
-  assert((await failure(`${BASE}?sslmode=require&sslrootcert=/no/such/ca.pem`)).startsWith('pg_tls_config: cannot read sslrootcert /no/such/ca.pem (no such file)'), 'require with a missing root certificate')
+  assert(
+    (await failure(`${BASE}?sslmode=require&sslrootcert=/no/such/ca.pem`)).startsWith('pg_tls_config: cannot read sslrootcert /no/such/ca.pem (no such file)'),
+    'require with a missing root certificate',
+  )
 })

@@ -162,11 +162,7 @@ test('arrays of int, int8, bool and numeric decode each element', () => {
   assertEquals(decodeArray(23, '{1,-2,3}'), [1, -2, 3])
   assertEquals(decodeArray(20, '{9223372036854775807,NULL}'), [9223372036854775807n, null])
   assertEquals(decodeArray(16, '{t,f,NULL}'), [true, false, null])
-  assertEquals(decodeArray(1700, '{1.50,NaN,12345678901234567890123456789012345678901}'), [
-    '1.50',
-    'NaN',
-    '12345678901234567890123456789012345678901',
-  ])
+  assertEquals(decodeArray(1700, '{1.50,NaN,12345678901234567890123456789012345678901}'), ['1.50', 'NaN', '12345678901234567890123456789012345678901'])
   const floats = decodeArray(701, '{NaN,Infinity,-Infinity,1.5}') as PgValue[]
   assert(Number.isNaN(floats[0]), 'NaN element')
   assertEquals(floats.slice(1), [Infinity, -Infinity, 1.5])
@@ -178,24 +174,29 @@ test('empty arrays', () => {
 })
 
 test('multi-dimensional arrays keep their nesting', () => {
-  assertEquals(decodeArray(23, '{{1,2},{3,4}}'), [[1, 2], [3, 4]])
-  assertEquals(decodeArray(23, '{{{1,2},{3,4}},{{5,6},{7,NULL}}}'), [
-    [[1, 2], [3, 4]],
-    [[5, 6], [7, null]],
+  assertEquals(decodeArray(23, '{{1,2},{3,4}}'), [
+    [1, 2],
+    [3, 4],
   ])
-  assertEquals(decodeArray(25, '{{a,"b c"},{"",NULL}}'), [['a', 'b c'], ['', null]])
+  assertEquals(decodeArray(23, '{{{1,2},{3,4}},{{5,6},{7,NULL}}}'), [
+    [
+      [1, 2],
+      [3, 4],
+    ],
+    [
+      [5, 6],
+      [7, null],
+    ],
+  ])
+  assertEquals(decodeArray(25, '{{a,"b c"},{"",NULL}}'), [
+    ['a', 'b c'],
+    ['', null],
+  ])
 })
 
 test('text arrays: NULL vs "NULL", quotes, backslashes, delimiters, braces, spaces, unicode', () => {
   assertEquals(decodeArray(25, '{NULL,null,Null,"NULL","null"}'), [null, null, null, 'NULL', 'null'])
-  assertEquals(decodeArray(25, '{"say \\"hi\\"","back\\\\slash","a,b","{x}","  padded  ",""}'), [
-    'say "hi"',
-    'back\\slash',
-    'a,b',
-    '{x}',
-    '  padded  ',
-    '',
-  ])
+  assertEquals(decodeArray(25, '{"say \\"hi\\"","back\\\\slash","a,b","{x}","  padded  ",""}'), ['say "hi"', 'back\\slash', 'a,b', '{x}', '  padded  ', ''])
   assertEquals(decodeArray(25, '{héllo,"☃ snow",𝄞,日本語}'), ['héllo', '☃ snow', '𝄞', '日本語'])
   assertEquals(decodeArray(25, '{"","",""}'), ['', '', ''])
   assertEquals(decodeArray(25, '{NULLS,"x"}'), ['NULLS', 'x'])
@@ -206,7 +207,10 @@ test('unquoted elements: surrounding whitespace trimmed, escapes honored, escape
   assertEquals(decodeArray(25, '{ a , b c ,d}'), ['a', 'b c', 'd'])
   assertEquals(decodeArray(25, '{\ta\r\n,\fb\v}'), ['a', 'b'])
   assertEquals(decodeArray(25, '{a\\,b,\\NULL,x\\ }'), ['a,b', 'NULL', 'x '])
-  assertEquals(decodeArray(23, '{ {1, 2} , {3,4} }'), [[1, 2], [3, 4]])
+  assertEquals(decodeArray(23, '{ {1, 2} , {3,4} }'), [
+    [1, 2],
+    [3, 4],
+  ])
 })
 
 test('arrays of jsonb, timestamptz, bytea and uuid', () => {
@@ -216,18 +220,17 @@ test('arrays of jsonb, timestamptz, bytea and uuid', () => {
   assertEquals(json[0].text, '{"a": "x,y"}')
   assertEquals(json[1].text, '[1, 2]')
   assertEquals(json[2], null)
-  assertEquals(decodeArray(1184, '{"2026-11-24 23:03:37.123456+00",infinity,NULL}'), [
-    '2026-11-24T23:03:37.123456Z',
-    'infinity',
-    null,
-  ])
+  assertEquals(decodeArray(1184, '{"2026-11-24 23:03:37.123456+00",infinity,NULL}'), ['2026-11-24T23:03:37.123456Z', 'infinity', null])
   assertEquals(decodeArray(17, '{"\\\\x00ff","\\\\x",NULL}'), [bytes(0, 255), bytes(), null])
   assertEquals(decodeArray(2950, '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'), ['a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'])
 })
 
 test('dimension prefix is skipped and values kept', () => {
   assertEquals(decodeArray(23, '[0:1]={1,2}'), [1, 2])
-  assertEquals(decodeArray(23, '[-2:-1][3:4]={{1,2},{3,4}}'), [[1, 2], [3, 4]])
+  assertEquals(decodeArray(23, '[-2:-1][3:4]={{1,2},{3,4}}'), [
+    [1, 2],
+    [3, 4],
+  ])
   assertEquals(decodeArray(25, '[5:5]={"="}'), ['='])
 })
 
@@ -236,10 +239,7 @@ test('box arrays split on ";" whichever side carries the delimiter', () => {
   const expected = ['(3,4),(1,2)', '(1,1),(0,0)', null]
   assertEquals(decoderFor(arrayOf(scalar(603, 'box', ';')))(literal), expected)
   assertEquals(decoderFor(arrayOf(scalar(603, 'box', ','), ';'))(literal), expected)
-  assertEquals(decoderFor(arrayOf(scalar(603, 'box', ';')))('{{(1,1),(0,0)};{(2,2),(1,1)}}'), [
-    ['(1,1),(0,0)'],
-    ['(2,2),(1,1)'],
-  ])
+  assertEquals(decoderFor(arrayOf(scalar(603, 'box', ';')))('{{(1,1),(0,0)};{(2,2),(1,1)}}'), [['(1,1),(0,0)'], ['(2,2),(1,1)']])
 })
 
 test('malformed array literals throw, naming the position', () => {
@@ -250,7 +250,7 @@ test('malformed array literals throw, naming the position', () => {
   assertThrows(() => dec('{"abc}'), 'at position 1: unterminated quoted element')
   assertThrows(() => dec('{1,2}x'), 'at position 5: unexpected text after')
   assertThrows(() => dec('{,1}'), 'at position 1: empty unquoted element')
-  assertThrows(() => dec('{a"b"}'), 'at position 2: unexpected \'"\'')
+  assertThrows(() => dec('{a"b"}'), "at position 2: unexpected '\"'")
   assertThrows(() => dec('{"a"b}'), 'at position 4: expected delimiter or "}"')
   assertThrows(() => dec('[0:1]{1}'), 'dimension prefix without "="')
   assertThrows(() => dec(''), 'at position 0')

@@ -99,7 +99,12 @@ export class SeedFormat implements RecordFormat {
     const middle = this.#middle
     if (middle.text !== text || middle.operation !== change.operation || middle.txSerial !== this.#txSerial) {
       const tail = text.tails[change.operation] ?? this.#tail(text, change.operation)
-      this.#middle = { text, operation: change.operation, txSerial: this.#txSerial, bytes: utf8.encode(`]${tail}${this.#txBefore}${formatLsn(change.commitLsn)}:`) }
+      this.#middle = {
+        text,
+        operation: change.operation,
+        txSerial: this.#txSerial,
+        bytes: utf8.encode(`]${tail}${this.#txBefore}${formatLsn(change.commitLsn)}:`),
+      }
     }
     out.raw(this.#middle.bytes)
     out.integer(change.ordinal)

@@ -34,10 +34,14 @@ export async function replayStreamed(
   const decoder = new PgoutputDecoder({ inStream: true })
   await assembler.handle({ tag: 'Begin', finalLsn: commit.commitLsn, commitTime: commit.commitTime, xid: commit.xid })
   if (path !== undefined) {
-    const complete = await readFrames(path, (frame) => {
-      if (aborted.size > 0 && aborted.has(streamedMessageXid(frame)!)) return
-      return assembler.handle(decoder.decode(frame))
-    }, signal)
+    const complete = await readFrames(
+      path,
+      (frame) => {
+        if (aborted.size > 0 && aborted.has(streamedMessageXid(frame)!)) return
+        return assembler.handle(decoder.decode(frame))
+      },
+      signal,
+    )
     if (!complete) return false
   }
   await assembler.handle({ tag: 'Commit', flags: commit.flags, commitLsn: commit.commitLsn, endLsn: commit.endLsn, commitTime: commit.commitTime })

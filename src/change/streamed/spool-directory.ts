@@ -36,7 +36,11 @@ export class SpoolDirectory {
       return new SpoolDirectory(path)
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error)
-      throw new PgToBrokersError('spool_directory', `cannot use "${parent}" for spool files of streamed transactions: ${reason}; set postgres.spoolDirectory to a writable directory`, { cause: error })
+      throw new PgToBrokersError(
+        'spool_directory',
+        `cannot use "${parent}" for spool files of streamed transactions: ${reason}; set postgres.spoolDirectory to a writable directory`,
+        { cause: error },
+      )
     }
   }
 

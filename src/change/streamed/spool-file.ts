@@ -142,7 +142,10 @@ class ChunkReader {
     const available = this.#chunk.length - this.#at
     if (available === 0 && n > 0 && !required) return undefined
     if (available < n) {
-      throw new PgToBrokersError('spool_damaged', `spool file ${this.#path} ends inside a message (${available} of ${n} bytes at offset ${this.#position - available})`)
+      throw new PgToBrokersError(
+        'spool_damaged',
+        `spool file ${this.#path} ends inside a message (${available} of ${n} bytes at offset ${this.#position - available})`,
+      )
     }
     const run = this.#chunk.subarray(this.#at, this.#at + n)
     this.#at += n

@@ -98,16 +98,26 @@ export class PgoutputDecoder {
 
   private decodeTagged(r: ByteReader, tag: number): PgoutputMessage {
     switch (tag) {
-      case BEGIN: return readBegin(r)
-      case COMMIT: return readCommit(r)
-      case ORIGIN: return readOrigin(r)
-      case RELATION: return readRelation(r, this.streamXid(r))
-      case TYPE: return readType(r, this.streamXid(r))
-      case INSERT: return readInsert(r, this.streamXid(r))
-      case UPDATE: return readUpdate(r, this.streamXid(r))
-      case DELETE: return readDelete(r, this.streamXid(r))
-      case TRUNCATE: return readTruncate(r, this.streamXid(r))
-      case MESSAGE: return readMessage(r, this.streamXid(r))
+      case BEGIN:
+        return readBegin(r)
+      case COMMIT:
+        return readCommit(r)
+      case ORIGIN:
+        return readOrigin(r)
+      case RELATION:
+        return readRelation(r, this.streamXid(r))
+      case TYPE:
+        return readType(r, this.streamXid(r))
+      case INSERT:
+        return readInsert(r, this.streamXid(r))
+      case UPDATE:
+        return readUpdate(r, this.streamXid(r))
+      case DELETE:
+        return readDelete(r, this.streamXid(r))
+      case TRUNCATE:
+        return readTruncate(r, this.streamXid(r))
+      case MESSAGE:
+        return readMessage(r, this.streamXid(r))
       case STREAM_START: {
         const message = readStreamStart(r)
         this.inStream = true
@@ -116,8 +126,10 @@ export class PgoutputDecoder {
       case STREAM_STOP:
         this.inStream = false
         return STREAM_STOP_MESSAGE
-      case STREAM_COMMIT: return readStreamCommit(r)
-      case STREAM_ABORT: return readStreamAbort(r)
+      case STREAM_COMMIT:
+        return readStreamCommit(r)
+      case STREAM_ABORT:
+        return readStreamAbort(r)
       default: {
         const at = r.offset - 1
         throw new DecodeError(`unknown pgoutput message tag 0x${hex(tag)} at offset ${at}`, at)

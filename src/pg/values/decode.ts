@@ -27,7 +27,8 @@ const asIntegerVector: ValueDecoder = (text) => {
   if (text === '') return []
   const parts = text.split(' ')
   const items = parts.map(Number)
-  if (parts.includes('') || !items.every(Number.isInteger)) throw new Error(`invalid int2vector/oidvector text: expected integers separated by single spaces, got ${preview(text)}`)
+  if (parts.includes('') || !items.every(Number.isInteger))
+    throw new Error(`invalid int2vector/oidvector text: expected integers separated by single spaces, got ${preview(text)}`)
   return items
 }
 

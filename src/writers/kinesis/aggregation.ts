@@ -138,7 +138,8 @@ function decodeRecord(bytes: Uint8Array, partitionKeys: readonly string[], hashK
   const partitionKey = partitionKeyIndex === undefined ? undefined : partitionKeys[partitionKeyIndex]
   if (partitionKey === undefined) throw new Error(`aggregated record: partition_key_index ${partitionKeyIndex} is not in the table`)
   const explicitHashKey = hashKeyIndex === undefined ? undefined : hashKeys[hashKeyIndex]
-  if (hashKeyIndex !== undefined && explicitHashKey === undefined) throw new Error(`aggregated record: explicit_hash_key_index ${hashKeyIndex} is not in the table`)
+  if (hashKeyIndex !== undefined && explicitHashKey === undefined)
+    throw new Error(`aggregated record: explicit_hash_key_index ${hashKeyIndex} is not in the table`)
   return { partitionKey, explicitHashKey, data }
 }
 

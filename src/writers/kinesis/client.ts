@@ -14,7 +14,11 @@ export type StreamTarget = { readonly StreamName: string } | { readonly StreamAR
 /** The service answered with an error (`type` is the `__type` without its namespace). */
 export class KinesisApiError extends Error {
   override name = 'KinesisApiError'
-  constructor(readonly type: string, readonly status: number, message: string) {
+  constructor(
+    readonly type: string,
+    readonly status: number,
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -115,7 +119,11 @@ export class KinesisClient {
       const page = await this.call<ListShardsOutput>('ListShards', body)
       for (const shard of page.Shards ?? []) {
         if (shard.SequenceNumberRange?.EndingSequenceNumber != null) continue // null on open shards from kinesis-local
-        shards.push({ shardId: shard.ShardId, startingHashKey: BigInt(shard.HashKeyRange.StartingHashKey), endingHashKey: BigInt(shard.HashKeyRange.EndingHashKey) })
+        shards.push({
+          shardId: shard.ShardId,
+          startingHashKey: BigInt(shard.HashKeyRange.StartingHashKey),
+          endingHashKey: BigInt(shard.HashKeyRange.EndingHashKey),
+        })
       }
       nextToken = page.NextToken ?? undefined // kinesis-local answers null on the last page
     } while (nextToken !== undefined)
@@ -139,7 +147,12 @@ export class KinesisClient {
   async #signerFor(): Promise<AwsClient> {
     const credentials = await this.#credentials.get()
     const current = this.#signer
-    if (current && current.client.accessKeyId === credentials.accessKeyId && current.secret === credentials.secretAccessKey && current.token === credentials.sessionToken) {
+    if (
+      current &&
+      current.client.accessKeyId === credentials.accessKeyId &&
+      current.secret === credentials.secretAccessKey &&
+      current.token === credentials.sessionToken
+    ) {
       return current.client
     }
     // retries: 0 — aws4fetch would otherwise retry 5xx on its own, blind to ordering.
@@ -164,7 +177,11 @@ export class KinesisClient {
 }
 
 interface ListShardsOutput {
-  Shards?: { ShardId: string; HashKeyRange: { StartingHashKey: string; EndingHashKey: string }; SequenceNumberRange?: { EndingSequenceNumber?: string | null } }[]
+  Shards?: {
+    ShardId: string
+    HashKeyRange: { StartingHashKey: string; EndingHashKey: string }
+    SequenceNumberRange?: { EndingSequenceNumber?: string | null }
+  }[]
   NextToken?: string | null
 }
 

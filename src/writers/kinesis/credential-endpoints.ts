@@ -59,10 +59,16 @@ export async function instanceCredentials(sources: EndpointSources): Promise<Aws
   const base = (env.AWS_EC2_METADATA_SERVICE_ENDPOINT?.trim() || IMDS_ENDPOINT).replace(/\/+$/, '')
   let token: string
   try {
-    const response = await request(sources, new URL(`${base}/latest/api/token`), {
-      method: 'PUT',
-      headers: { 'X-aws-ec2-metadata-token-ttl-seconds': String(IMDS_TOKEN_TTL_SECONDS) },
-    }, IMDS_TIMEOUT_MS, `instance metadata service ${base}`)
+    const response = await request(
+      sources,
+      new URL(`${base}/latest/api/token`),
+      {
+        method: 'PUT',
+        headers: { 'X-aws-ec2-metadata-token-ttl-seconds': String(IMDS_TOKEN_TTL_SECONDS) },
+      },
+      IMDS_TIMEOUT_MS,
+      `instance metadata service ${base}`,
+    )
     token = await response.text()
   } catch (error) {
     if ((error as { unreachable?: boolean }).unreachable) return undefined

@@ -132,7 +132,9 @@ async function resolveChain(sources: FullSources): Promise<{ credentials: AwsCre
     return { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) }, source: 'environment variables' }
   }
   if (accessKeyId || secretAccessKey) {
-    throw new Error(`${accessKeyId ? 'AWS_ACCESS_KEY_ID' : 'AWS_SECRET_ACCESS_KEY'} is set but ${accessKeyId ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID'} is not`)
+    throw new Error(
+      `${accessKeyId ? 'AWS_ACCESS_KEY_ID' : 'AWS_SECRET_ACCESS_KEY'} is set but ${accessKeyId ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID'} is not`,
+    )
   }
   const fromFiles = await credentialsFromSharedFiles(sources)
   if (fromFiles) return fromFiles

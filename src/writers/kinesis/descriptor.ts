@@ -22,19 +22,31 @@ function setStream(section: WriterSection, text: string): undefined {
 
 const SETTINGS: readonly WriterSetting[] = [
   {
-    key: 'streamName', flag: '--kinesis-stream', arg: '<name|arn>', env: KINESIS_ENV.stream, trim: true, apply: setStream,
+    key: 'streamName',
+    flag: '--kinesis-stream',
+    arg: '<name|arn>',
+    env: KINESIS_ENV.stream,
+    trim: true,
+    apply: setStream,
     help: ['the stream (required; a value starting with arn: is a stream ARN)', `env ${KINESIS_ENV.stream}`],
   },
   {
-    key: 'region', flag: '--kinesis-region', arg: '<region>',
+    key: 'region',
+    flag: '--kinesis-region',
+    arg: '<region>',
     help: ['e.g. us-east-1 (required); else AWS_REGION, else AWS_DEFAULT_REGION,', 'else the region in the stream ARN'],
   },
   {
-    key: 'endpoint', flag: '--kinesis-endpoint', arg: '<url>', env: KINESIS_ENV.endpoint, trim: true,
+    key: 'endpoint',
+    flag: '--kinesis-endpoint',
+    arg: '<url>',
+    env: KINESIS_ENV.endpoint,
+    trim: true,
     help: ['endpoint override: a VPC endpoint, or a local server such as', `http://127.0.0.1:4568; env ${KINESIS_ENV.endpoint}`],
   },
   {
-    key: 'aggregation', flag: '--kinesis-aggregation',
+    key: 'aggregation',
+    flag: '--kinesis-aggregation',
     help: ['pack records into KPL aggregated records (read them with the KCL or', 'a KPL de-aggregator); default off'],
   },
 ]

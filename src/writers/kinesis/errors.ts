@@ -54,26 +54,54 @@ export function explainFailure(error: unknown, context: FailureContext): PgToBro
   const where = `${context.region} at ${context.endpoint}`
   const source = context.credentialSource || 'the credential chain'
   if (error instanceof KinesisNetworkError) {
-    return new PgToBrokersError('kinesis_unreachable', `cannot reach the Kinesis endpoint ${context.endpoint} (region ${context.region}): ${error.message}; check the endpoint, the region and the network`, { cause: error })
+    return new PgToBrokersError(
+      'kinesis_unreachable',
+      `cannot reach the Kinesis endpoint ${context.endpoint} (region ${context.region}): ${error.message}; check the endpoint, the region and the network`,
+      { cause: error },
+    )
   }
   if (!(error instanceof KinesisApiError)) {
-    return new PgToBrokersError('kinesis_request_failed', `Kinesis ${context.operation} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    return new PgToBrokersError('kinesis_request_failed', `Kinesis ${context.operation} failed: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    })
   }
   switch (error.type) {
     case 'ResourceNotFoundException':
-      return new PgToBrokersError('kinesis_stream_not_found', `Kinesis stream ${context.stream} does not exist in ${where}: create it (aws kinesis create-stream) or check the stream name, region and endpoint`, { cause: error })
+      return new PgToBrokersError(
+        'kinesis_stream_not_found',
+        `Kinesis stream ${context.stream} does not exist in ${where}: create it (aws kinesis create-stream) or check the stream name, region and endpoint`,
+        { cause: error },
+      )
     case 'UnrecognizedClientException':
-      return new PgToBrokersError('kinesis_credentials_invalid', `Kinesis in ${where} does not recognise the AWS access key id from ${source} (UnrecognizedClientException): check the credentials and that they belong to this region's partition`, { cause: error })
+      return new PgToBrokersError(
+        'kinesis_credentials_invalid',
+        `Kinesis in ${where} does not recognise the AWS access key id from ${source} (UnrecognizedClientException): check the credentials and that they belong to this region's partition`,
+        { cause: error },
+      )
     case 'InvalidSignatureException':
     case 'SignatureDoesNotMatch':
-      return new PgToBrokersError('kinesis_credentials_invalid', `Kinesis in ${where} rejected the request signature (${error.type}): the secret access key from ${source} does not match its access key id, or the system clock is off`, { cause: error })
+      return new PgToBrokersError(
+        'kinesis_credentials_invalid',
+        `Kinesis in ${where} rejected the request signature (${error.type}): the secret access key from ${source} does not match its access key id, or the system clock is off`,
+        { cause: error },
+      )
     case 'ExpiredTokenException':
     case 'ExpiredToken':
-      return new PgToBrokersError('kinesis_credentials_expired', `the AWS session token from ${source} has expired (${error.type}): renew the credentials`, { cause: error })
+      return new PgToBrokersError('kinesis_credentials_expired', `the AWS session token from ${source} has expired (${error.type}): renew the credentials`, {
+        cause: error,
+      })
     case 'AccessDeniedException':
-      return new PgToBrokersError('kinesis_access_denied', `Kinesis in ${where} denied ${context.operation} (AccessDeniedException: ${error.message}): the credentials from ${source} need kinesis:DescribeStreamSummary, kinesis:ListShards and kinesis:PutRecords on stream ${context.stream}`, { cause: error })
+      return new PgToBrokersError(
+        'kinesis_access_denied',
+        `Kinesis in ${where} denied ${context.operation} (AccessDeniedException: ${error.message}): the credentials from ${source} need kinesis:DescribeStreamSummary, kinesis:ListShards and kinesis:PutRecords on stream ${context.stream}`,
+        { cause: error },
+      )
     default:
-      return new PgToBrokersError('kinesis_request_failed', `Kinesis ${context.operation} on stream ${context.stream} in ${where} failed (${error.type}, HTTP ${error.status}): ${error.message}`, { cause: error })
+      return new PgToBrokersError(
+        'kinesis_request_failed',
+        `Kinesis ${context.operation} on stream ${context.stream} in ${where} failed (${error.type}, HTTP ${error.status}): ${error.message}`,
+        { cause: error },
+      )
   }
 }
 

@@ -122,18 +122,28 @@ export function regionOfArn(streamArn: unknown): string | undefined {
  * a dead-letter policy with its file, a constant key only for partitionKey "constant".
  * `path` names another option inside a message (the config says "writer.streamArn").
  */
-export function kinesisProblems(options: Partial<Omit<KinesisSettings, 'partitionKey'>> & { readonly partitionKey?: unknown }, path: (key: string) => string = (key) => key): OptionProblem[] {
+export function kinesisProblems(
+  options: Partial<Omit<KinesisSettings, 'partitionKey'>> & { readonly partitionKey?: unknown },
+  path: (key: string) => string = (key) => key,
+): OptionProblem[] {
   const problems: OptionProblem[] = []
-  if (options.streamName === undefined && options.streamArn === undefined) problems.push({ key: 'streamName', problem: 'required: give streamName or streamArn', missing: true })
-  if (options.streamName !== undefined && options.streamArn !== undefined) problems.push({ key: 'streamArn', problem: 'give either streamName or streamArn, not both' })
+  if (options.streamName === undefined && options.streamArn === undefined)
+    problems.push({ key: 'streamName', problem: 'required: give streamName or streamArn', missing: true })
+  if (options.streamName !== undefined && options.streamArn !== undefined)
+    problems.push({ key: 'streamArn', problem: 'give either streamName or streamArn, not both' })
   const arnRegion = regionOfArn(options.streamArn)
   if (arnRegion !== undefined && arnRegion !== options.region) {
     problems.push({ key: 'region', problem: `"${String(options.region)}" differs from the region in ${path('streamArn')} ("${arnRegion}")` })
   }
   if (options.oversizedRecord === 'dead-letter' && options.deadLetterPath === undefined) {
-    problems.push({ key: 'deadLetterPath', problem: 'required with oversizedRecord "dead-letter" (records over 1 MiB are appended to this file)', missing: true })
+    problems.push({
+      key: 'deadLetterPath',
+      problem: 'required with oversizedRecord "dead-letter" (records over 1 MiB are appended to this file)',
+      missing: true,
+    })
   }
-  if (options.constantKey !== undefined && options.partitionKey !== 'constant') problems.push({ key: 'constantKey', problem: 'applies only to partitionKey "constant"' })
+  if (options.constantKey !== undefined && options.partitionKey !== 'constant')
+    problems.push({ key: 'constantKey', problem: 'applies only to partitionKey "constant"' })
   return problems
 }
 
@@ -147,7 +157,8 @@ export function resolveOptions(options: KinesisWriterOptions): ResolvedOptions {
   if (problem !== undefined) throw new PgToBrokersError('kinesis_options', `Kinesis writer: ${problem.key}: ${problem.problem}`)
   const delay = (name: 'retryBaseDelayMs' | 'retryMaxDelayMs'): number => {
     const value = options[name] ?? KINESIS_DEFAULTS[name]
-    if (!Number.isInteger(value) || value < 0) throw new PgToBrokersError('kinesis_options', `Kinesis writer: ${name}: expected an integer of at least 0, got ${String(value)}`)
+    if (!Number.isInteger(value) || value < 0)
+      throw new PgToBrokersError('kinesis_options', `Kinesis writer: ${name}: expected an integer of at least 0, got ${String(value)}`)
     return value
   }
   const target: StreamTarget = settings.streamArn !== undefined ? { StreamARN: settings.streamArn } : { StreamName: settings.streamName! }

@@ -93,7 +93,14 @@ export function planAggregated(queues: ReadonlyMap<string, KeyQueue>, inFlight: 
 }
 
 export function plainUnit(entry: Entry): Unit {
-  return { entries: [entry], partitionKey: entry.partitionKey, explicitHashKey: entry.explicitHashKey, data: entry.data, size: entry.size, predictedShardId: undefined }
+  return {
+    entries: [entry],
+    partitionKey: entry.partitionKey,
+    explicitHashKey: entry.explicitHashKey,
+    data: entry.data,
+    size: entry.size,
+    predictedShardId: undefined,
+  }
 }
 
 /** An aggregated record being filled for one shard. */

@@ -46,7 +46,12 @@ export class KinesisWriter extends StreamWriter {
     this.#options = resolveOptions(options)
     const given = options.credentials
     this.#credentials = given instanceof CredentialProvider ? given : given ? CredentialProvider.fromStatic(given) : CredentialProvider.fromChain()
-    this.#client = new KinesisClient({ region: this.#options.region, endpoint: this.#options.endpoint, credentials: this.#credentials, requestTimeoutMs: this.#options.requestTimeoutMs })
+    this.#client = new KinesisClient({
+      region: this.#options.region,
+      endpoint: this.#options.endpoint,
+      credentials: this.#credentials,
+      requestTimeoutMs: this.#options.requestTimeoutMs,
+    })
     this.#logger = options.logger ?? silentLogger
   }
 
@@ -59,7 +64,10 @@ export class KinesisWriter extends StreamWriter {
     const summary = await this.#call('DescribeStreamSummary', () => this.#client.describeStreamSummary(this.#options.target))
     if (!WRITABLE_STATUSES.has(summary.StreamStatus)) {
       const advice = summary.StreamStatus === 'DELETING' ? 'it is being deleted: create it again' : 'wait until it is ACTIVE and start again'
-      throw new PgToBrokersError('kinesis_stream_inactive', `Kinesis stream ${this.#options.shownStream} in ${this.#where()} is ${summary.StreamStatus}, not ACTIVE or UPDATING: ${advice}`)
+      throw new PgToBrokersError(
+        'kinesis_stream_inactive',
+        `Kinesis stream ${this.#options.shownStream} in ${this.#where()} is ${summary.StreamStatus}, not ACTIVE or UPDATING: ${advice}`,
+      )
     }
     this.#shards = new ShardMap(await this.#call('ListShards', () => this.#client.listOpenShards(this.#options.target)))
     if (this.#options.deadLetterPath !== undefined) this.#deadLetters = await DeadLetterFile.open(this.#options.deadLetterPath)
@@ -107,11 +115,14 @@ export class KinesisWriter extends StreamWriter {
   #entryFor(record: WriterRecord, shards: ShardMap): Entry {
     const partitionKey = kinesisPartitionKey(record.partitionKey)
     if (partitionKey === '') {
-      throw new PgToBrokersError('kinesis_partition_key', `record ${record.change.id} (${describeRecord(record.change)}) has an empty partition key: Kinesis needs 1 to 256 characters (check assignChangeToPartitionKey)`)
+      throw new PgToBrokersError(
+        'kinesis_partition_key',
+        `record ${record.change.id} (${describeRecord(record.change)}) has an empty partition key: Kinesis needs 1 to 256 characters (check assignChangeToPartitionKey)`,
+      )
     }
     const data = record.data
     const explicit = this.#options.explicitHashKey ? shards.evenHashKey(partitionKey) : undefined
-    const hashKey = this.#options.aggregation ? explicit ?? hashKeyOf(partitionKey) : undefined
+    const hashKey = this.#options.aggregation ? (explicit ?? hashKeyOf(partitionKey)) : undefined
     const size = data.length + utf8Length(partitionKey)
     return { record, partitionKey, explicitHashKey: explicit?.toString(), hashKey, data, size, attempts: 0, notBefore: 0, firstAttemptAt: undefined }
   }
@@ -129,7 +140,12 @@ export class KinesisWriter extends StreamWriter {
     }
     await this.#deadLetters.write(oversized)
     for (const entry of oversized) {
-      this.#logger.warn('kinesis: record over 1 MiB written to the dead-letter file', { id: entry.record.change.id, table: tableNameOf(entry.record.change) ?? undefined, bytes: entry.size, path: this.#deadLetters.path })
+      this.#logger.warn('kinesis: record over 1 MiB written to the dead-letter file', {
+        id: entry.record.change.id,
+        table: tableNameOf(entry.record.change) ?? undefined,
+        bytes: entry.size,
+        path: this.#deadLetters.path,
+      })
     }
   }
 
@@ -153,10 +169,15 @@ export class KinesisWriter extends StreamWriter {
     }))
     const response = await this.#client.putRecords(this.#options.target, request)
     if (!Array.isArray(response.Records) || response.Records.length !== units.length) {
-      throw new PgToBrokersError('kinesis_bad_response', `PutRecords answered ${Array.isArray(response.Records) ? response.Records.length : 'no'} results for ${units.length} records`)
+      throw new PgToBrokersError(
+        'kinesis_bad_response',
+        `PutRecords answered ${Array.isArray(response.Records) ? response.Records.length : 'no'} results for ${units.length} records`,
+      )
     }
     return response.Records.map((result) =>
-      result.ErrorCode ? { ok: false, code: result.ErrorCode, message: this.#credentials.redact(result.ErrorMessage ?? '') } : { ok: true, shardId: result.ShardId ?? '' },
+      result.ErrorCode
+        ? { ok: false, code: result.ErrorCode, message: this.#credentials.redact(result.ErrorMessage ?? '') }
+        : { ok: true, shardId: result.ShardId ?? '' },
     )
   }
 
@@ -165,7 +186,8 @@ export class KinesisWriter extends StreamWriter {
       this.#client.refreshCredentials()
       return { retry: 'ExpiredTokenException: fetching fresh credentials' }
     }
-    if (!isExpiredToken(error) && isRetryable(error)) return { retry: `${(error as Error).name === 'KinesisApiError' ? (error as { type: string }).type + ': ' : ''}${(error as Error).message}` }
+    if (!isExpiredToken(error) && isRetryable(error))
+      return { retry: `${(error as Error).name === 'KinesisApiError' ? (error as { type: string }).type + ': ' : ''}${(error as Error).message}` }
     return { fatal: explainFailure(error, this.#context('PutRecords')) }
   }
 
@@ -175,7 +197,9 @@ export class KinesisWriter extends StreamWriter {
    * be dropped by the KCL de-aggregator, so they are sent again (the copies stored are duplicates).
    */
   async #misrouted(unit: Unit, shardId: string): Promise<ReadonlySet<Entry>> {
-    this.#shardRefresh ??= this.#call('ListShards', () => this.#client.listOpenShards(this.#options.target)).then((list) => new ShardMap(list)).finally(() => (this.#shardRefresh = undefined))
+    this.#shardRefresh ??= this.#call('ListShards', () => this.#client.listOpenShards(this.#options.target))
+      .then((list) => new ShardMap(list))
+      .finally(() => (this.#shardRefresh = undefined))
     const shards = await this.#shardRefresh
     this.#shards = shards
     const stored = shards.get(shardId)
@@ -198,7 +222,13 @@ export class KinesisWriter extends StreamWriter {
   }
 
   #context(operation: string): FailureContext {
-    return { operation, stream: this.#options.shownStream, region: this.#options.region, endpoint: this.#client.shownEndpoint, credentialSource: this.#credentials.source }
+    return {
+      operation,
+      stream: this.#options.shownStream,
+      region: this.#options.region,
+      endpoint: this.#client.shownEndpoint,
+      credentialSource: this.#credentials.source,
+    }
   }
 
   #where(): string {

@@ -82,9 +82,21 @@ export async function runCampaign(options: CampaignOptions): Promise<Tally> {
     const verdict = verifyOutput(output, committed)
     if (verdict.missing > 0) throw new Error(`${verdict.missing} committed changes missing from ${output}`)
     rmSync(output, { force: true })
-    return { ...verdict, seed, faults: counts, reconnects: tool.reconnects, processes: tool.spawned, transactions: workload.transactions, workloadFailures: workload.failures, ms: Date.now() - started }
+    return {
+      ...verdict,
+      seed,
+      faults: counts,
+      reconnects: tool.reconnects,
+      processes: tool.spawned,
+      transactions: workload.transactions,
+      workloadFailures: workload.failures,
+      ms: Date.now() - started,
+    }
   } catch (error) {
-    throw new Error(`fault campaign (seed ${seed}) failed after ${JSON.stringify(counts)}: ${(error as Error).message}\n  tool stderr tail: ${tool.stderrTail()}\n  output kept: ${output}`, { cause: error })
+    throw new Error(
+      `fault campaign (seed ${seed}) failed after ${JSON.stringify(counts)}: ${(error as Error).message}\n  tool stderr tail: ${tool.stderrTail()}\n  output kept: ${output}`,
+      { cause: error },
+    )
   } finally {
     await workload.stop().catch(() => {})
     await tool.kill()
@@ -118,7 +130,10 @@ async function inject(kind: FaultKind, ctx: FaultContext): Promise<void> {
   switch (kind) {
     case 'kill':
       await ctx.tool.kill()
-      await waitUntil(async () => ctx.sql(async (sql) => (await sql`select active from pg_replication_slots where slot_name = 'fault_slot'`)[0]?.active === false), 'the slot to be released after kill -9')
+      await waitUntil(
+        async () => ctx.sql(async (sql) => (await sql`select active from pg_replication_slots where slot_name = 'fault_slot'`)[0]?.active === false),
+        'the slot to be released after kill -9',
+      )
       return ctx.tool.spawn()
     case 'cut':
       ctx.proxy.cutAll()
@@ -138,11 +153,26 @@ class Tool {
   #process: FixtureProcess | undefined
   #earlierStderr = ''
 
-  constructor(private readonly url: string, private readonly output: string, private readonly random: () => number) {}
+  constructor(
+    private readonly url: string,
+    private readonly output: string,
+    private readonly random: () => number,
+  ) {}
 
   async spawn(): Promise<void> {
     const batch = [10, 100, 1000][Math.floor(this.random() * 3)]!
-    this.#process = new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: this.url }, ['run', '--slot', 'fault_slot', '--publication', 'fault_pub', '--no-create-slot', '--file', this.output, '--batch-size', String(batch)])
+    this.#process = new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: this.url }, [
+      'run',
+      '--slot',
+      'fault_slot',
+      '--publication',
+      'fault_pub',
+      '--no-create-slot',
+      '--file',
+      this.output,
+      '--batch-size',
+      String(batch),
+    ])
     this.spawned++
     await this.waitForStreaming(1)
   }

@@ -29,7 +29,9 @@ function asOwner(command: string, args: string[]): void {
 }
 
 function newestInstalledBin(): string {
-  const versions = readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a))
+  const versions = readdirSync('/usr/lib/postgresql')
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a))
   if (!versions[0]) throw new Error('no PostgreSQL under /usr/lib/postgresql: run bash scripts/pg.sh start')
   return `/usr/lib/postgresql/${versions[0]}/bin`
 }
@@ -56,7 +58,16 @@ export async function startFaultCluster(name = 'pg-faults', extraOptions: readon
   if (process.getuid?.() === 0) execFileSync('chown', ['-R', 'postgres:postgres', dir])
   asOwner(`${bin}/initdb`, ['-D', `${dir}/data`, '-U', 'postgres', '--auth=trust', '--no-sync'])
   const port = await freePort()
-  const settings = ['wal_level=logical', `port=${port}`, 'listen_addresses=127.0.0.1', `unix_socket_directories=${dir}/sock`, 'fsync=off', 'max_wal_senders=10', 'max_replication_slots=10', ...extraOptions]
+  const settings = [
+    'wal_level=logical',
+    `port=${port}`,
+    'listen_addresses=127.0.0.1',
+    `unix_socket_directories=${dir}/sock`,
+    'fsync=off',
+    'max_wal_senders=10',
+    'max_replication_slots=10',
+    ...extraOptions,
+  ]
   const options = settings.map((s) => `-c ${s}`).join(' ')
   const ctl = (action: string, ...more: string[]) => asOwner(`${bin}/pg_ctl`, ['-D', `${dir}/data`, '-l', `${dir}/log`, '-o', options, '-w', ...more, action])
   ctl('start')
@@ -78,7 +89,9 @@ export async function startFaultCluster(name = 'pg-faults', extraOptions: readon
       while (Date.now() < deadline) {
         try {
           process.kill(postmaster, 0)
-        } catch { break }
+        } catch {
+          break
+        }
         spawnSync('sleep', ['0.05'])
       }
       if (process.env.FAULT_KEEP_LOG) execFileSync('cp', [`${dir}/log`, process.env.FAULT_KEEP_LOG])

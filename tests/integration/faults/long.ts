@@ -22,7 +22,9 @@ try {
   console.log(`  faults injected: ${JSON.stringify(tally.faults)} (${Object.values(tally.faults).reduce((a, b) => a + b, 0)} in all)`)
   console.log(`  CLI processes: ${tally.processes}; reconnections by itself after cuts and restarts: ${tally.reconnects}`)
   console.log(`  workload: ${tally.transactions} transactions (${tally.workloadFailures} failed during restarts and were retried)`)
-  console.log(`  output: ${tally.lines} records, ${tally.unique} distinct, ${tally.duplicates} duplicates (all byte-identical re-sends), ${tally.missing} missing`)
+  console.log(
+    `  output: ${tally.lines} records, ${tally.unique} distinct, ${tally.duplicates} duplicates (all byte-identical re-sends), ${tally.missing} missing`,
+  )
   process.exit(0)
 } catch (error) {
   console.error(error instanceof Error ? error.message : String(error))

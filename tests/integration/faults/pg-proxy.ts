@@ -60,10 +60,10 @@ export class PgProxy {
   /** Stops moving bytes on every connection (new ones too) for `ms`, then resumes. */
   async stall(ms: number): Promise<void> {
     this.#stalled = true
-    for (const { client, upstream } of this.#pairs) (client.pause(), upstream.pause())
+    for (const { client, upstream } of this.#pairs) client.pause(), upstream.pause()
     await new Promise((resolve) => setTimeout(resolve, ms))
     this.#stalled = false
-    for (const { client, upstream } of this.#pairs) (client.resume(), upstream.resume())
+    for (const { client, upstream } of this.#pairs) client.resume(), upstream.resume()
   }
 
   /**
@@ -100,7 +100,7 @@ export class PgProxy {
       socket.on('error', () => this.#drop(pair))
       socket.on('close', () => this.#drop(pair))
     }
-    if (this.#stalled) (client.pause(), upstream.pause())
+    if (this.#stalled) client.pause(), upstream.pause()
   }
 
   #drop(pair: Pair): void {

@@ -42,10 +42,9 @@ export class Workload {
       const keys = new Set<number>()
       while (keys.size < size) keys.add(1 + Math.floor(this.#random() * WORKLOAD_KEYS))
       try {
-        await this.#sql.unsafe(
-          `insert into ${this.#table} as t (id, v) select k, 1 from unnest($1::int[]) k on conflict (id) do update set v = t.v + 1`,
-          [`{${[...keys].join(',')}}`],
-        )
+        await this.#sql.unsafe(`insert into ${this.#table} as t (id, v) select k, 1 from unnest($1::int[]) k on conflict (id) do update set v = t.v + 1`, [
+          `{${[...keys].join(',')}}`,
+        ])
         this.transactions++
       } catch {
         this.failures++
