@@ -4,7 +4,10 @@
  * in 1,000-row transactions). Each consumer reads its own copy of one slot made before the
  * workload, so all decode the same WAL. The stdout writer runs in a child process whose stdout is
  * /dev/null. One local broker on a 2-core machine shares the CPU with PostgreSQL and this process:
- * the figures show the writer's own cost, not a cluster's throughput.
+ * the figures show the writer's own cost, not a cluster's throughput. The last row is the writer
+ * alone: synthetic records shaped like the workload's, published in batches of 1000 one after
+ * another as the pipeline does, without PostgreSQL: the ceiling of the serial publish chain
+ * (encode, request, the broker's append and acknowledgement) on this machine.
  *
  *   node_modules/.bin/tsx bench/kafka.ts [--rows 50000]      (also: deno run -A …, bun …)
  */
@@ -13,6 +16,8 @@ import process from 'node:process'
 import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
 import { runPipeline, StdoutWriter, type StreamWriter } from '../mod.ts'
+import type { Change } from '../src/change/change.ts'
+import type { WriterRecord } from '../src/writers/writer.ts'
 import { KafkaWriter, type KafkaWriterOptions } from '../src/writers/kafka/mod.ts'
 import { createTopics, deleteTopics, KAFKA_BROKERS, kafkaAvailable } from '../tests/integration/kafka-support.ts'
 import { currentRuntime, scriptCommand } from '../tests/integration/process.ts'
@@ -80,6 +85,7 @@ async function main(rows: number): Promise<void> {
       const writer = new KafkaWriter({ brokers: KAFKA_BROKERS, topic, ...options })
       results.push({ name, ms: await drain(slots[i + 1]!, table, rows, writer, batch) })
     }
+    results.push({ name: 'kafka writer alone (no PostgreSQL), batches of 1000', ms: await writerAlone(topic, rows) })
     report(rows, results)
   } finally {
     for (const slot of [`${table}_t`, ...slots]) await sql`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = ${slot}`.catch(() => {})
@@ -87,6 +93,28 @@ async function main(rows: number): Promise<void> {
     await sql.end()
     await deleteTopics([topic])
   }
+}
+
+/** Publishes `rows` synthetic INSERT records in batches of 1000, one batch at a time; resolves with the milliseconds. */
+async function writerAlone(topic: string, rows: number): Promise<number> {
+  const writer = new KafkaWriter({ brokers: KAFKA_BROKERS, topic })
+  await writer.init()
+  const relation = { schema: 'public', name: 'bench', qualifiedName: 'public.bench' }
+  const utf8 = new TextEncoder()
+  const batches: WriterRecord[][] = []
+  for (let done = 0; done < rows; done += TRANSACTION_ROWS) {
+    const lsn = `0/${(0x1000000 + done).toString(16).toUpperCase()}`
+    batches.push(Array.from({ length: Math.min(TRANSACTION_ROWS, rows - done) }, (_, i) => {
+      const change = { id: `${lsn}:${i}`, operation: 'INSERT', relation, transactionId: 1000 + done, commitLsn: BigInt(done) } as unknown as Change
+      const data = utf8.encode(`{"fields":["id","account","amount","note","created_at"],"values":[${done + i},${i % 1000},"${i}.25","note ${i}","2026-01-01T00:00:00.000000Z"],"types":["bigint","integer","numeric","text","timestamp with time zone"],"table_name":"public.bench","operation":"INSERT","transaction_id":${1000 + done},"id":"${lsn}:${i}","lsn":"${lsn}","commit_time":"2026-01-01T00:00:00.000000Z"}`)
+      return { change, data, partitionKey: `public.bench:${done + i}` }
+    }))
+  }
+  const started = performance.now()
+  for (const batch of batches) await writer.publish(batch)
+  const ms = performance.now() - started
+  await writer.close()
+  return ms
 }
 
 function report(rows: number, results: readonly Result[]): void {
