@@ -56,7 +56,15 @@ function cliKafkaConsumer(brokers: string, variant?: string, variantArgs: readon
     },
     command: (job, paths, c) => {
       const target = job as typeof job & Partial<BrokerTarget>
-      return cli(job, paths, c, 'tcp', ['--writer', 'kafka', '--kafka-brokers', target.address ?? brokers, '--kafka-topic', target.destination ?? '', ...variantArgs])
+      return cli(job, paths, c, 'tcp', [
+        '--writer',
+        'kafka',
+        '--kafka-brokers',
+        target.address ?? brokers,
+        '--kafka-topic',
+        target.destination ?? '',
+        ...variantArgs,
+      ])
     },
   }
 }
@@ -65,7 +73,8 @@ function cliKafkaConsumer(brokers: string, variant?: string, variantArgs: readon
 type Prepare = (address: string, destination: string) => Promise<{ address: string; cleanup: () => Promise<void> }>
 
 function brokerConsumer(broker: BrokerTarget['broker'], address: string, prepare: Prepare, id: string = broker, shown?: string): Consumer {
-  const destinationText = shown ?? (broker === 'kinesis' ? `Kinesis (kinesis-local, ${KINESIS_SHARDS} shards)` : `Kafka (local broker, ${KAFKA_PARTITIONS} partitions)`)
+  const destinationText =
+    shown ?? (broker === 'kinesis' ? `Kinesis (kinesis-local, ${KINESIS_SHARDS} shards)` : `Kafka (local broker, ${KAFKA_PARTITIONS} partitions)`)
   return {
     id: `pipeline_node_unix_${id}`,
     label: `pg_to_brokers → ${destinationText}, node, unix`,
@@ -91,7 +100,10 @@ async function prepareKinesis(endpoint: string, stream: string): Promise<{ addre
     if (i > 100) throw new Error(`Kinesis stream ${stream} did not become ACTIVE`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  return { address: endpoint, cleanup: async () => void (await client.call('DeleteStream', { StreamName: stream, EnforceConsumerDeletion: true }).catch(() => {})) }
+  return {
+    address: endpoint,
+    cleanup: async () => void (await client.call('DeleteStream', { StreamName: stream, EnforceConsumerDeletion: true }).catch(() => {})),
+  }
 }
 
 /** Starts the stub in this process for one run, holding just the run's stream; a refused request fails the run. */
@@ -100,7 +112,8 @@ async function prepareNullKinesis(_address: string, stream: string): Promise<{ a
   const cleanup = async () => {
     await server.close()
     const { rejected, requests, reasons } = server.stats
-    if (rejected > 0) throw new Error(`null_kinesis: the stub refused ${rejected} of ${requests} requests, so the row's rows/s mean nothing: ${reasons.join('; ')}`)
+    if (rejected > 0)
+      throw new Error(`null_kinesis: the stub refused ${rejected} of ${requests} requests, so the row's rows/s mean nothing: ${reasons.join('; ')}`)
   }
   return { address: server.endpoint, cleanup }
 }
@@ -137,7 +150,9 @@ function serverEnvironment(root: string, name: 'kinesis' | 'kafka', variable: st
     if (match) return match[1]!.replace(/^'(.*)'$/, '$1')
     console.error(`${name}: scripts/${name}.sh env printed no ${variable}; leaving the ${name} writer out`)
   } catch (error) {
-    console.error(`${name}: could not start the local server (scripts/${name}.sh start): ${(error as Error).message.split('\n')[0]}; leaving the ${name} writer out`)
+    console.error(
+      `${name}: could not start the local server (scripts/${name}.sh start): ${(error as Error).message.split('\n')[0]}; leaving the ${name} writer out`,
+    )
   }
   return undefined
 }

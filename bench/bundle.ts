@@ -30,14 +30,19 @@ export async function buildBundles(root: string, outdir: string, substitutes: Re
     external: ['@platformatic/kafka'],
     // pg and pg-logical-replication are CommonJS and require() Node built-ins.
     banner: { js: `import { createRequire as __benchCreateRequire } from 'node:module'; const require = __benchCreateRequire(import.meta.url);` },
-    plugins: replaced.size === 0 ? [] : [{
-      name: 'substitute',
-      setup(build) {
-        build.onResolve({ filter: /\.ts$/ }, (args) => {
-          const target = replaced.get(resolve(args.resolveDir, args.path))
-          return target ? { path: target } : undefined
-        })
-      },
-    }],
+    plugins:
+      replaced.size === 0
+        ? []
+        : [
+            {
+              name: 'substitute',
+              setup(build) {
+                build.onResolve({ filter: /\.ts$/ }, (args) => {
+                  const target = replaced.get(resolve(args.resolveDir, args.path))
+                  return target ? { path: target } : undefined
+                })
+              },
+            },
+          ],
   })
 }

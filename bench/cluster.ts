@@ -32,7 +32,7 @@ const DEFAULTS_OPTIONS = ['fsync=on', 'max_wal_senders=20', 'max_replication_slo
 export async function startCluster(choice: ClusterChoice, root: string): Promise<BenchCluster> {
   const project = projectEnvironment(root)
   if (choice === 'project') {
-    return { ...project, description: 'the project\'s test cluster (scripts/pg.sh: fsync off, synchronous_commit off, no TLS)', stop: () => {} }
+    return { ...project, description: "the project's test cluster (scripts/pg.sh: fsync off, synchronous_commit off, no TLS)", stop: () => {} }
   }
   // The same server version as the project's cluster.
   process.env.PG_TO_BROKERS_PG_BIN = project.pgBin

@@ -169,14 +169,25 @@ function cliKinesisStub(): Consumer {
         await stub.close()
         const { rejected, requests, records, reasons } = stub.stats
         if (rejected > 0 || records === 0) {
-          throw new Error(`cli_node_tcp_kinesis_stub: the Kinesis stub refused ${rejected} of ${requests} requests (${records} records accepted), so its rows/s mean nothing: ${reasons.join('; ') || 'no record arrived'}`)
+          throw new Error(
+            `cli_node_tcp_kinesis_stub: the Kinesis stub refused ${rejected} of ${requests} requests (${records} records accepted), so its rows/s mean nothing: ${reasons.join('; ') || 'no record arrived'}`,
+          )
         }
       }
       return { extra: { ...target }, cleanup }
     },
     command: (job, paths, c) => {
       const target = job as Job & Partial<KinesisStubTarget>
-      const writerArgs = ['--writer', 'kinesis', '--kinesis-stream', target.kinesisStream ?? 'pgtb_bench', '--kinesis-region', 'us-east-1', '--kinesis-endpoint', target.kinesisEndpoint ?? 'http://127.0.0.1:9']
+      const writerArgs = [
+        '--writer',
+        'kinesis',
+        '--kinesis-stream',
+        target.kinesisStream ?? 'pgtb_bench',
+        '--kinesis-region',
+        'us-east-1',
+        '--kinesis-endpoint',
+        target.kinesisEndpoint ?? 'http://127.0.0.1:9',
+      ]
       const command = cli(job, paths, c, 'tcp', writerArgs)
       const keys = STUB_CREDENTIALS[0]!
       return { ...command, env: { ...command.env, AWS_ACCESS_KEY_ID: keys.accessKeyId, AWS_SECRET_ACCESS_KEY: keys.secretAccessKey } }
@@ -200,16 +211,30 @@ function pgRecvlogical(job: Job, paths: Paths, c: Connection, transport: Transpo
     file: `${paths.pgBin}/pg_recvlogical`,
     args: [
       `--dbname=host=${host} port=${c.port} user=${c.user} dbname=${c.database}${sslmode}`,
-      `--slot=${job.slot}`, '--start', '--no-loop',
-      '-o', 'proto_version=1', '-o', `publication_names=${job.publication}`,
-      `--endpos=${job.targetLsn}`, '--file=/dev/null',
+      `--slot=${job.slot}`,
+      '--start',
+      '--no-loop',
+      '-o',
+      'proto_version=1',
+      '-o',
+      `publication_names=${job.publication}`,
+      `--endpos=${job.targetLsn}`,
+      '--file=/dev/null',
     ],
     env: { PGPASSWORD: c.password },
   }
 }
 
 /** A runner script on a runtime: Node runs the esbuild bundle (as the npm package ships), Deno and Bun the TypeScript. */
-function script(runtime: 'node' | 'deno' | 'bun', runner: Runner, job: Job, paths: Paths, c: Connection, transport: Transport, nodeArgs: readonly string[] = []): Command {
+function script(
+  runtime: 'node' | 'deno' | 'bun',
+  runner: Runner,
+  job: Job,
+  paths: Paths,
+  c: Connection,
+  transport: Transport,
+  nodeArgs: readonly string[] = [],
+): Command {
   const url = urlFor(c, transport)
   // With no host in the URL, postgres.js and pg take it from PGHOST: a directory means its unix socket.
   const socketEnv = transport === 'unix' ? { PGHOST: c.socketDir, PGPORT: String(c.port), PGUSER: c.user } : {}

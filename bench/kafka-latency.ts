@@ -27,7 +27,16 @@ interface Seen {
  * the topic meanwhile, and stops the CLI once its slot is confirmed past a marker committed after
  * the load. The marker's row is left out of the figures.
  */
-export async function measureKafkaLatency(url: string, admin: postgres.Sql, slot: string, label: string, brokers: string, command: (topic: string) => Command, reportPath: string, shape: LoadShape): Promise<LatencyResult> {
+export async function measureKafkaLatency(
+  url: string,
+  admin: postgres.Sql,
+  slot: string,
+  label: string,
+  brokers: string,
+  command: (topic: string) => Command,
+  reportPath: string,
+  shape: LoadShape,
+): Promise<LatencyResult> {
   const topic = `pgtb_bench_latency_${Date.now().toString(36)}`
   const kafka = await prepareKafka(brokers, topic)
   await createSlot(admin, slot)

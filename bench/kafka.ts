@@ -42,7 +42,6 @@ async function drain(slot: string, publication: string, rows: number, inner: Str
   return writer.finishedAt - started
 }
 
-
 /** The stdout writer in a child process with stdout on /dev/null; the child reports its time on stderr. */
 function stdoutRun(slot: string, publication: string, rows: number): Promise<Result> {
   const { command, args } = scriptCommand(fileURLToPath(import.meta.url))
@@ -88,7 +87,8 @@ async function main(rows: number): Promise<void> {
     results.push({ name: 'kafka writer alone (no PostgreSQL), batches of 1000', ms: await writerAlone(topic, rows) })
     report(rows, results)
   } finally {
-    for (const slot of [`${table}_t`, ...slots]) await sql`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = ${slot}`.catch(() => {})
+    for (const slot of [`${table}_t`, ...slots])
+      await sql`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = ${slot}`.catch(() => {})
     await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${table}`)
     await sql.end()
     await deleteTopics([topic])
@@ -104,11 +104,15 @@ async function writerAlone(topic: string, rows: number): Promise<number> {
   const batches: WriterRecord[][] = []
   for (let done = 0; done < rows; done += TRANSACTION_ROWS) {
     const lsn = `0/${(0x1000000 + done).toString(16).toUpperCase()}`
-    batches.push(Array.from({ length: Math.min(TRANSACTION_ROWS, rows - done) }, (_, i) => {
-      const change = { id: `${lsn}:${i}`, operation: 'INSERT', relation, transactionId: 1000 + done, commitLsn: BigInt(done) } as unknown as Change
-      const data = utf8.encode(`{"fields":["id","account","amount","note","created_at"],"values":[${done + i},${i % 1000},"${i}.25","note ${i}","2026-01-01T00:00:00.000000Z"],"types":["bigint","integer","numeric","text","timestamp with time zone"],"table_name":"public.bench","operation":"INSERT","transaction_id":${1000 + done},"id":"${lsn}:${i}","lsn":"${lsn}","commit_time":"2026-01-01T00:00:00.000000Z"}`)
-      return { change, data, partitionKey: `public.bench:${done + i}` }
-    }))
+    batches.push(
+      Array.from({ length: Math.min(TRANSACTION_ROWS, rows - done) }, (_, i) => {
+        const change = { id: `${lsn}:${i}`, operation: 'INSERT', relation, transactionId: 1000 + done, commitLsn: BigInt(done) } as unknown as Change
+        const data = utf8.encode(
+          `{"fields":["id","account","amount","note","created_at"],"values":[${done + i},${i % 1000},"${i}.25","note ${i}","2026-01-01T00:00:00.000000Z"],"types":["bigint","integer","numeric","text","timestamp with time zone"],"table_name":"public.bench","operation":"INSERT","transaction_id":${1000 + done},"id":"${lsn}:${i}","lsn":"${lsn}","commit_time":"2026-01-01T00:00:00.000000Z"}`,
+        )
+        return { change, data, partitionKey: `public.bench:${done + i}` }
+      }),
+    )
   }
   const started = performance.now()
   for (const batch of batches) await writer.publish(batch)

@@ -46,7 +46,6 @@ async function drain(slot: string, publication: string, rows: number, inner: Str
   return writer.finishedAt - started
 }
 
-
 async function kinesisRun(name: string, slot: string, publication: string, rows: number, options: KinesisWriterOptions, maxRecords = 1000): Promise<Result> {
   return { name, rows, ms: await drain(slot, publication, rows, new KinesisWriter(options), maxRecords) }
 }
@@ -91,7 +90,10 @@ async function main(rows: number): Promise<void> {
     const endpoint = await kinesisEndpoint()
     const results: Result[] = [await stdoutRun(names[0]!, table, rows)]
     // A fresh stream per run: kinesis-local slows down as a stream fills.
-    for (const [i, aggregation] of [[1, false], [2, true]] as const) {
+    for (const [i, aggregation] of [
+      [1, false],
+      [2, true],
+    ] as const) {
       await createStream(client, `${stream}-${i}`, 4)
       const options = { region: 'us-east-1', streamName: `${stream}-${i}`, endpoint, credentials: TEST_CREDENTIALS, aggregation }
       const counted = aggregation ? rows : Math.min(rows, LOCAL_PLAIN_ROWS)
@@ -101,16 +103,22 @@ async function main(rows: number): Promise<void> {
     }
     const nothing = await startNullKinesis()
     try {
-      for (const [i, aggregation] of [[3, false], [4, true]] as const) {
+      for (const [i, aggregation] of [
+        [3, false],
+        [4, true],
+      ] as const) {
         const options = { region: 'us-east-1', streamName: 'null', endpoint: nothing.endpoint, credentials: TEST_CREDENTIALS, aggregation }
-        results.push(await kinesisRun(`null endpoint (writer's own cost), ${aggregation ? 'KPL aggregation' : 'plain records'}`, names[i]!, table, rows, options))
+        results.push(
+          await kinesisRun(`null endpoint (writer's own cost), ${aggregation ? 'KPL aggregation' : 'plain records'}`, names[i]!, table, rows, options),
+        )
       }
     } finally {
       await nothing.close()
     }
     report(rows, results)
   } finally {
-    for (const slot of [template, ...names]) await sql`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = ${slot}`.catch(() => {})
+    for (const slot of [template, ...names])
+      await sql`select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = ${slot}`.catch(() => {})
     await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${table}`)
     await sql.end()
   }

@@ -36,7 +36,15 @@ export function loadRows(shape: LoadShape): number {
  * Runs one latency measurement: a fresh slot, the runner started on it, then the load.
  * `command` must run the pipeline runner with `latency: true` and `expectedRows: loadRows(shape)`.
  */
-export async function measureLatency(url: string, admin: postgres.Sql, slot: string, label: string, command: Command, reportPath: string, shape: LoadShape): Promise<LatencyResult> {
+export async function measureLatency(
+  url: string,
+  admin: postgres.Sql,
+  slot: string,
+  label: string,
+  command: Command,
+  reportPath: string,
+  shape: LoadShape,
+): Promise<LatencyResult> {
   await createSlot(admin, slot)
   try {
     const running = measure(admin, slot, command, reportPath, (shape.seconds + 120) * 1000)

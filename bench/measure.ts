@@ -50,7 +50,14 @@ export function stopConsumers(): void {
  * confirm, exit) still counts to its CPU but not to its time. `stopAtLsn` may be a getter, for a
  * position known only while the consumer runs (undefined until then).
  */
-export async function measure(sql: postgres.Sql, slot: string, command: Command, reportPath: string, timeoutMs: number, stopAtLsn?: string | (() => string | undefined)): Promise<Measurement> {
+export async function measure(
+  sql: postgres.Sql,
+  slot: string,
+  command: Command,
+  reportPath: string,
+  timeoutMs: number,
+  stopAtLsn?: string | (() => string | undefined),
+): Promise<Measurement> {
   const statPath = `${reportPath}.stat`
   rmSync(reportPath, { force: true })
   const devNull = openSync('/dev/null', 'w')

@@ -54,11 +54,16 @@ const MAX_SKEW_MS = 5 * 60_000
 const ACCOUNT = '000000000000'
 const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
-const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/
+const AUTHORIZATION =
+  /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/
 
 /** A refusal as Kinesis words it: HTTP status, `__type` and message. */
 class Refusal extends Error {
-  constructor(readonly status: number, readonly type: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -115,7 +120,8 @@ class Stub {
   #answer(req: IncomingMessage, body: Buffer): unknown {
     if (req.method !== 'POST' || req.url !== '/') refuse(404, 'UnknownOperationException', `${req.method} ${req.url}: Kinesis takes POST /`)
     checkSignature(req, body, this.#secrets, this.#region, Date.now())
-    if (req.headers['content-type'] !== 'application/x-amz-json-1.1') refuse(400, 'SerializationException', `Content-Type ${req.headers['content-type']} is not application/x-amz-json-1.1`)
+    if (req.headers['content-type'] !== 'application/x-amz-json-1.1')
+      refuse(400, 'SerializationException', `Content-Type ${req.headers['content-type']} is not application/x-amz-json-1.1`)
     const target = String(req.headers['x-amz-target'] ?? '')
     let input: Record<string, unknown>
     try {
@@ -140,7 +146,11 @@ class Stub {
     this.#streamOf(input)
     const records = input['Records']
     if (!Array.isArray(records) || records.length < 1 || records.length > MAX_RECORDS) {
-      refuse(400, 'ValidationException', `1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and ${MAX_RECORDS} (got ${Array.isArray(records) ? records.length : typeof records})`)
+      refuse(
+        400,
+        'ValidationException',
+        `1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and ${MAX_RECORDS} (got ${Array.isArray(records) ? records.length : typeof records})`,
+      )
     }
     let total = 0
     const results = (records as unknown[]).map((record, i) => {
@@ -155,7 +165,8 @@ class Stub {
 
   #listShards(input: Record<string, unknown>): unknown {
     const max = input['MaxResults']
-    if (max !== undefined && (!Number.isInteger(max) || (max as number) < 1 || (max as number) > 10_000)) refuse(400, 'ValidationException', `MaxResults ${String(max)} is not 1-10000`)
+    if (max !== undefined && (!Number.isInteger(max) || (max as number) < 1 || (max as number) > 10_000))
+      refuse(400, 'ValidationException', `MaxResults ${String(max)} is not 1-10000`)
     if (input['NextToken'] !== undefined) {
       // This stub never hands out a NextToken (every shard fits one page); naming the stream with it is an error.
       return refuse(400, 'InvalidArgumentException', 'NextToken was not issued by this stub')
@@ -163,7 +174,10 @@ class Stub {
     this.#streamOf(input)
     const shards = Array.from({ length: this.#shards }, (_, i) => ({
       ShardId: shardIdOf(i),
-      HashKeyRange: { StartingHashKey: (this.#width * BigInt(i)).toString(), EndingHashKey: (i === this.#shards - 1 ? MAX_HASH_KEY : this.#width * BigInt(i + 1) - 1n).toString() },
+      HashKeyRange: {
+        StartingHashKey: (this.#width * BigInt(i)).toString(),
+        EndingHashKey: (i === this.#shards - 1 ? MAX_HASH_KEY : this.#width * BigInt(i + 1) - 1n).toString(),
+      },
       SequenceNumberRange: { StartingSequenceNumber: '49000000000000000000000000000000000000000000000000000000' },
     }))
     return { Shards: (max as number | undefined) === undefined ? shards : shards.slice(0, max as number) }
@@ -189,12 +203,15 @@ class Stub {
     const name = input['StreamName']
     const arn = input['StreamARN']
     if (name === undefined && arn === undefined) refuse(400, 'ValidationException', 'give StreamName or StreamARN')
-    if (name !== undefined && (typeof name !== 'string' || !STREAM_NAME.test(name))) refuse(400, 'ValidationException', `StreamName ${JSON.stringify(name)} does not match [a-zA-Z0-9_.-]{1,128}`)
+    if (name !== undefined && (typeof name !== 'string' || !STREAM_NAME.test(name)))
+      refuse(400, 'ValidationException', `StreamName ${JSON.stringify(name)} does not match [a-zA-Z0-9_.-]{1,128}`)
     let stream = name as string | undefined
     if (arn !== undefined) {
       const prefix = `arn:aws:kinesis:${this.#region}:${ACCOUNT}:stream/`
-      if (typeof arn !== 'string' || !arn.startsWith(prefix) || !STREAM_NAME.test(arn.slice(prefix.length))) refuse(400, 'ValidationException', `StreamARN ${JSON.stringify(arn)} is not a stream ARN of ${this.#region}`)
-      if (stream !== undefined && stream !== (arn as string).slice(prefix.length)) refuse(400, 'ValidationException', 'StreamName and StreamARN name different streams')
+      if (typeof arn !== 'string' || !arn.startsWith(prefix) || !STREAM_NAME.test(arn.slice(prefix.length)))
+        refuse(400, 'ValidationException', `StreamARN ${JSON.stringify(arn)} is not a stream ARN of ${this.#region}`)
+      if (stream !== undefined && stream !== (arn as string).slice(prefix.length))
+        refuse(400, 'ValidationException', 'StreamName and StreamARN name different streams')
       stream = (arn as string).slice(prefix.length)
     }
     if (this.#stream !== undefined && stream !== this.#stream) refuse(400, 'ResourceNotFoundException', `Stream ${stream} under account ${ACCOUNT} not found.`)
@@ -213,14 +230,22 @@ function checkRecord(record: unknown, i: number): { size: number; hashKey: bigin
   const { Data: data, PartitionKey: key, ExplicitHashKey: explicit } = record as Record<string, unknown>
   if (typeof data !== 'string' || data.length % 4 !== 0 || !BASE64.test(data)) return refuse(400, 'SerializationException', `${at}.data is not base64`)
   if (typeof key !== 'string' || key.length < 1 || key.length > MAX_PARTITION_KEY) {
-    return refuse(400, 'ValidationException', `Value at '${at}.member.partitionKey' failed to satisfy constraint: Member must have length between 1 and ${MAX_PARTITION_KEY}`)
+    return refuse(
+      400,
+      'ValidationException',
+      `Value at '${at}.member.partitionKey' failed to satisfy constraint: Member must have length between 1 and ${MAX_PARTITION_KEY}`,
+    )
   }
   const padding = data.endsWith('==') ? 2 : data.endsWith('=') ? 1 : 0
   const size = (data.length / 4) * 3 - padding + Buffer.byteLength(key, 'utf8')
   if (size > MAX_RECORD_BYTES) refuse(400, 'ValidationException', `${at}: data and partition key are ${size} bytes, over ${MAX_RECORD_BYTES}`)
   if (explicit === undefined) return { size, hashKey: BigInt('0x' + createHash('md5').update(key, 'utf8').digest('hex')) }
   if (typeof explicit !== 'string' || !/^(0|[1-9]\d{0,38})$/.test(explicit) || BigInt(explicit) > MAX_HASH_KEY) {
-    return refuse(400, 'ValidationException', `Value at '${at}.member.explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})`)
+    return refuse(
+      400,
+      'ValidationException',
+      `Value at '${at}.member.explicitHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})`,
+    )
   }
   return { size, hashKey: BigInt(explicit) }
 }
@@ -235,15 +260,19 @@ function checkSignature(req: IncomingMessage, body: Buffer, secrets: ReadonlyMap
   const [, keyId, date, scopeRegion, service, signedHeaders, signature] = match as unknown as string[]
   const secret = secrets.get(keyId!)
   if (secret === undefined) refuse(400, 'UnrecognizedClientException', 'The security token included in the request is invalid.')
-  if (scopeRegion !== region || service !== 'kinesis') refuse(400, 'InvalidSignatureException', `Credential should be scoped to a valid region and service kinesis (got ${scopeRegion}/${service})`)
+  if (scopeRegion !== region || service !== 'kinesis')
+    refuse(400, 'InvalidSignatureException', `Credential should be scoped to a valid region and service kinesis (got ${scopeRegion}/${service})`)
   const amzDate = String(req.headers['x-amz-date'] ?? '')
   const time = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(amzDate)
-  if (!time || !amzDate.startsWith(date!)) return refuse(400, 'IncompleteSignature', `X-Amz-Date ${JSON.stringify(amzDate)} is missing or not of the credential's date ${date}`)
+  if (!time || !amzDate.startsWith(date!))
+    return refuse(400, 'IncompleteSignature', `X-Amz-Date ${JSON.stringify(amzDate)} is missing or not of the credential's date ${date}`)
   const at = Date.UTC(+time[1]!, +time[2]! - 1, +time[3]!, +time[4]!, +time[5]!, +time[6]!)
   if (Math.abs(at - now) > MAX_SKEW_MS) refuse(400, 'InvalidSignatureException', `Signature expired: ${amzDate} is more than 5 minutes from the server's time`)
   const names = signedHeaders!.split(';')
-  for (const required of ['host', 'x-amz-date']) if (!names.includes(required)) refuse(400, 'InvalidSignatureException', `SignedHeaders must include ${required}`)
-  if (names.some((name, i) => req.headers[name] === undefined || (i > 0 && names[i - 1]! >= name))) refuse(400, 'InvalidSignatureException', `SignedHeaders ${signedHeaders} are not sorted, repeat a name, or name a header the request lacks`)
+  for (const required of ['host', 'x-amz-date'])
+    if (!names.includes(required)) refuse(400, 'InvalidSignatureException', `SignedHeaders must include ${required}`)
+  if (names.some((name, i) => req.headers[name] === undefined || (i > 0 && names[i - 1]! >= name)))
+    refuse(400, 'InvalidSignatureException', `SignedHeaders ${signedHeaders} are not sorted, repeat a name, or name a header the request lacks`)
   const payloadHash = sha256Hex(body)
   const claimed = req.headers['x-amz-content-sha256']
   if (claimed !== undefined && claimed !== payloadHash) refuse(400, 'InvalidSignatureException', 'X-Amz-Content-Sha256 does not match the body')
@@ -255,7 +284,11 @@ function checkSignature(req: IncomingMessage, body: Buffer, secrets: ReadonlyMap
   for (const part of [region, 'kinesis', 'aws4_request']) key = hmac(key, part)
   const expected = hmac(key, stringToSign)
   if (!timingSafeEqual(expected, Buffer.from(signature!, 'hex'))) {
-    refuse(400, 'InvalidSignatureException', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.')
+    refuse(
+      400,
+      'InvalidSignatureException',
+      'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
+    )
   }
 }
 

@@ -91,7 +91,13 @@ function sourceOf(frame: ProfileNode['callFrame'], bundlePath: string, modules: 
  * The stage of a sampled frame. Builtins (TextDecoder, JSON.stringify, …) and Node internals count
  * for the nearest caller in a source file, so "value decoding" includes the TextDecoder it calls.
  */
-function stageOf(id: number, byId: Map<number, ProfileNode>, parents: Map<number, number>, bundlePath: string, modules: readonly { line: number; path: string }[]): string {
+function stageOf(
+  id: number,
+  byId: Map<number, ProfileNode>,
+  parents: Map<number, number>,
+  bundlePath: string,
+  modules: readonly { line: number; path: string }[],
+): string {
   const own = byId.get(id)!.callFrame
   if (own.functionName === '(garbage collector)') return 'garbage collection'
   if (own.functionName === '(idle)') return 'idle (waiting for the socket)'
@@ -104,5 +110,8 @@ function stageOf(id: number, byId: Map<number, ProfileNode>, parents: Map<number
 }
 
 function top(counts: Map<string, number>, total: number, n: number): [string, number][] {
-  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, count]) => [name, count / total])
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
+    .map(([name, count]) => [name, count / total])
 }

@@ -40,7 +40,12 @@ async function capture(quick: boolean, name: string): Promise<void> {
     const workload = workloads(quick ? 0.1 : 1).find((w) => w.name === name)
     if (!workload) throw new Error(`unknown workload ${name}`)
     await workload.run(sql)
-    const target = BigInt(`0x${(await db.commitMarker(sql, name)).split('/').map((p) => p.padStart(8, '0')).join('')}`)
+    const target = BigInt(
+      `0x${(await db.commitMarker(sql, name))
+        .split('/')
+        .map((p) => p.padStart(8, '0'))
+        .join('')}`,
+    )
     const replication = await ReplicationConnection.open(url, 10_000)
     await replication.start({ slot, publication: db.PUBLICATION, startLsn: 0n, protoVersion: 1, streaming: false, messages: false })
     const fd = openSync(fileOf(name), 'w')
@@ -83,7 +88,10 @@ type Stage = 'decode' | 'assemble' | 'encode' | 'full'
 async function replay(workload: string, stage: Stage, rounds: number): Promise<void> {
   const messages = load(workload)
   const db = await import('./db.ts')
-  const catalog = await Catalog.open(db.databaseUrl(process.env['PG_TO_BROKERS_TEST_URL'] ?? 'postgres://pgtb:pgtb-secret@127.0.0.1:54329/pgtb', db.BENCH_DATABASE), 10_000)
+  const catalog = await Catalog.open(
+    db.databaseUrl(process.env['PG_TO_BROKERS_TEST_URL'] ?? 'postgres://pgtb:pgtb-secret@127.0.0.1:54329/pgtb', db.BENCH_DATABASE),
+    10_000,
+  )
   try {
     for (let round = 0; round < rounds; round++) {
       const started = performance.now()

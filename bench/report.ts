@@ -40,7 +40,9 @@ export function workloadTable(workload: WorkloadResult): string {
       lines.push(`| ${r.label} | — | — | — | — | — | ${fmt(m.load1, 1)} | ${notes(r)} |`)
       continue
     }
-    lines.push(`| ${r.label} | ${fmt(rowsPerSecond(r), 0)} | ${fmt(rowsPerSecond(r) / base, 2)} | ${fmt(m.walsenderCpu / millions(r), 2)} | ${fmt(m.consumerCpu / millions(r), 2)} | ${fmt(m.peakRss / MB, 0)} | ${fmt(m.load1, 1)} | ${notes(r)} |`)
+    lines.push(
+      `| ${r.label} | ${fmt(rowsPerSecond(r), 0)} | ${fmt(rowsPerSecond(r) / base, 2)} | ${fmt(m.walsenderCpu / millions(r), 2)} | ${fmt(m.consumerCpu / millions(r), 2)} | ${fmt(m.peakRss / MB, 0)} | ${fmt(m.load1, 1)} | ${notes(r)} |`,
+    )
   }
   return [...lines, ...writerRatios(workload.results)].join('\n')
 }
@@ -79,7 +81,9 @@ export function latencyTable(results: readonly LatencyResult[], describeLoad: st
     '|---|--:|--:|--:|--:|--:|--:|',
   ]
   for (const r of results) {
-    lines.push(`| ${r.label} | ${r.transactions} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.max, 1)} | ${fmt(r.measurement.peakRss / MB, 0)} | ${r.lateCommits} |`)
+    lines.push(
+      `| ${r.label} | ${r.transactions} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${fmt(r.max, 1)} | ${fmt(r.measurement.peakRss / MB, 0)} | ${r.lateCommits} |`,
+    )
   }
   return lines.join('\n')
 }

@@ -105,7 +105,15 @@ async function main(): Promise<void> {
 }
 
 async function runAll(options: Options, cluster: BenchCluster, cli: string): Promise<void> {
-  const paths: Paths = { bundles: `${WORK}/bundles`, cli, deno: `${ROOT}/node_modules/.bin/deno`, bun: `${ROOT}/node_modules/.bin/bun`, pgBin: cluster.pgBin, nodeFlags: options.nodeFlags, node: options.node }
+  const paths: Paths = {
+    bundles: `${WORK}/bundles`,
+    cli,
+    deno: `${ROOT}/node_modules/.bin/deno`,
+    bun: `${ROOT}/node_modules/.bin/bun`,
+    pgBin: cluster.pgBin,
+    nodeFlags: options.nodeFlags,
+    node: options.node,
+  }
   await buildBundles(ROOT, paths.bundles, options.substitutes)
   await db.ensureDatabase(cluster.url)
   const connection = connectionOf(cluster)
@@ -144,7 +152,13 @@ async function runAll(options: Options, cluster: BenchCluster, cli: string): Pro
   console.log(`raw figures: ${file}`)
 }
 
-async function runWorkload(admin: ReturnType<typeof db.connect>, workload: ReturnType<typeof workloads>[number], consumers: readonly Consumer[], paths: Paths, connection: Connection): Promise<WorkloadResult> {
+async function runWorkload(
+  admin: ReturnType<typeof db.connect>,
+  workload: ReturnType<typeof workloads>[number],
+  consumers: readonly Consumer[],
+  paths: Paths,
+  connection: Connection,
+): Promise<WorkloadResult> {
   await db.truncateTables(admin)
   await db.createTemplateSlot(admin)
   const started = performance.now()
@@ -162,7 +176,14 @@ async function runWorkload(admin: ReturnType<typeof db.connect>, workload: Retur
     const prepared = await consumer.prepare?.()
     const job: Job = { ...prepared?.extra, url: '', slot, publication: db.PUBLICATION, targetLsn, expectedRows, report }
     const timeoutMs = Math.max(120_000, (expectedRows / 2_000) * 1000)
-    const measurement = await measure(admin, slot, consumer.command(job, paths, connection), report, timeoutMs, consumer.stopWhenConfirmed ? targetLsn : undefined)
+    const measurement = await measure(
+      admin,
+      slot,
+      consumer.command(job, paths, connection),
+      report,
+      timeoutMs,
+      consumer.stopWhenConfirmed ? targetLsn : undefined,
+    )
     await prepared?.cleanup()
     results.push({ id: consumer.id, label: consumer.label, baseline: consumer.baseline === true, expectedRows, measurement })
     console.error(`  ${consumer.label}: ${(expectedRows / measurement.seconds).toFixed(0)} rows/s, exit ${measurement.exitCode}`)
@@ -181,7 +202,13 @@ function describeLoad(shape: LoadShape): string {
 }
 
 /** Default batching on each runtime, on Node with a short batch latency to show what the batcher's timer costs, and over TCP. */
-async function runLatency(admin: ReturnType<typeof db.connect>, paths: Paths, connection: Connection, quick: boolean, kafka: boolean): Promise<LatencyResult[]> {
+async function runLatency(
+  admin: ReturnType<typeof db.connect>,
+  paths: Paths,
+  connection: Connection,
+  quick: boolean,
+  kafka: boolean,
+): Promise<LatencyResult[]> {
   const shape = latencyShape(quick)
   const runs: { id: string; runtime: string; batchLatencyMs?: number }[] = [
     { id: 'pipeline_node_unix', runtime: 'node' },
@@ -200,7 +227,13 @@ async function runLatency(admin: ReturnType<typeof db.connect>, paths: Paths, co
     const slot = `${db.SLOT_PREFIX}latency`
     const report = `${WORK}/latency.report.json`
     const job: Job = {
-      url: '', slot, publication: db.PUBLICATION, targetLsn: '0/0', expectedRows: loadRows(shape), report, latency: true,
+      url: '',
+      slot,
+      publication: db.PUBLICATION,
+      targetLsn: '0/0',
+      expectedRows: loadRows(shape),
+      report,
+      latency: true,
       ...(run.batchLatencyMs === undefined ? {} : { batchLatencyMs: run.batchLatencyMs }),
     }
     const label = `pg_to_brokers → stdout, ${run.runtime}, ${consumer.transport}, ${run.batchLatencyMs === undefined ? 'default batching (maxLatencyMs 50)' : `maxLatencyMs ${run.batchLatencyMs}`}`
@@ -214,7 +247,13 @@ async function runLatency(admin: ReturnType<typeof db.connect>, paths: Paths, co
 }
 
 /** Commit → visible in Kafka: the CLI with --writer kafka over TCP, a reader of the topic in this process. */
-async function runKafkaLatency(admin: ReturnType<typeof db.connect>, paths: Paths, connection: Connection, shape: LoadShape, brokers: string): Promise<LatencyResult> {
+async function runKafkaLatency(
+  admin: ReturnType<typeof db.connect>,
+  paths: Paths,
+  connection: Connection,
+  shape: LoadShape,
+  brokers: string,
+): Promise<LatencyResult> {
   const slot = `${db.SLOT_PREFIX}latency_kafka`
   const report = `${WORK}/latency-kafka.report.json`
   const job: Job = { url: '', slot, publication: db.PUBLICATION, targetLsn: '0/0', expectedRows: loadRows(shape), report }
@@ -268,7 +307,10 @@ function buildCli(): string {
   if (!existsSync(`${ROOT}/dist/pg-to-brokers.mjs`)) throw new Error(`the build made no dist/pg-to-brokers.mjs: ${build.stderr || build.stdout}`)
   if (build.status !== 0) console.error(`npm run build failed after bundling (the CLI bundle is used anyway):\n${build.stderr || build.stdout}`)
   // Laid out as the npm package installs it (bin/ beside dist/, no src/), so that the bin runs as `npx pg-to-brokers` does.
-  cpSync(`${ROOT}/dist`, `${WORK}/package/dist`, { recursive: true, filter: (source) => !source.includes('/.build') && !/pg-to-brokers-(bun|deno)$/.test(source) })
+  cpSync(`${ROOT}/dist`, `${WORK}/package/dist`, {
+    recursive: true,
+    filter: (source) => !source.includes('/.build') && !/pg-to-brokers-(bun|deno)$/.test(source),
+  })
   cpSync(`${ROOT}/bin`, `${WORK}/package/bin`, { recursive: true })
   return `${WORK}/package/bin/pg-to-brokers.mjs`
 }
@@ -288,7 +330,8 @@ function connectionOf(cluster: BenchCluster): Connection {
 function checkDisk(): void {
   const line = execFileSync('df', ['-k', '--output=avail', ROOT], { encoding: 'utf8' }).trim().split('\n').pop()!
   const free = Number(line) * 1024
-  if (free < MIN_FREE_BYTES) throw new Error(`only ${(free / 1024 ** 3).toFixed(1)} GB free under ${ROOT}: the benchmark needs ${MIN_FREE_BYTES / 1024 ** 3} GB for WAL`)
+  if (free < MIN_FREE_BYTES)
+    throw new Error(`only ${(free / 1024 ** 3).toFixed(1)} GB free under ${ROOT}: the benchmark needs ${MIN_FREE_BYTES / 1024 ** 3} GB for WAL`)
 }
 
 async function waitForIdle(seconds: number): Promise<void> {

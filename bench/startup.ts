@@ -38,11 +38,15 @@ function main(): void {
   const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' })
   if (build.status !== 0) throw new Error('npm run build failed')
   const cpu = cpus()
-  console.log(`\n${new Date().toISOString().slice(0, 10)}, ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${process.platform}-${process.arch}; \`--help\`, median of ${RUNS} after a warm-up\n`)
+  console.log(
+    `\n${new Date().toISOString().slice(0, 10)}, ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${process.platform}-${process.arch}; \`--help\`, median of ${RUNS} after a warm-up\n`,
+  )
   console.log('| artifact | size | `--help` |')
   console.log('|---|---:|---:|')
   for (const row of ROWS) {
-    const missing = row.files.find((file) => !existsSync(join(ROOT, file))) ?? (row.command[0]!.startsWith('dist/') && !existsSync(join(ROOT, row.command[0]!)) ? row.command[0] : undefined)
+    const missing =
+      row.files.find((file) => !existsSync(join(ROOT, file))) ??
+      (row.command[0]!.startsWith('dist/') && !existsSync(join(ROOT, row.command[0]!)) ? row.command[0] : undefined)
     if (missing) {
       console.log(`| ${row.what} | not built | — |`)
       continue

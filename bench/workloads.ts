@@ -28,13 +28,23 @@ export function workloads(scale: number): Workload[] {
       title: `${count(inserts)} inserts in ${count(ROWS_PER_TRANSACTION)}-row transactions, then ${count(updates)} updates`,
       rows: inserts + updates,
       run: async (sql) => {
-        await sql.unsafe(inTransactions(inserts / ROWS_PER_TRANSACTION, `
+        await sql.unsafe(
+          inTransactions(
+            inserts / ROWS_PER_TRANSACTION,
+            `
           insert into bench(account, amount, note)
           select (random() * 10000)::int, round((random() * 100000)::numeric, 2), 'note ' || md5(random()::text)
-          from generate_series(1, ${ROWS_PER_TRANSACTION})`))
-        await sql.unsafe(inTransactions(updates / ROWS_PER_TRANSACTION, `
+          from generate_series(1, ${ROWS_PER_TRANSACTION})`,
+          ),
+        )
+        await sql.unsafe(
+          inTransactions(
+            updates / ROWS_PER_TRANSACTION,
+            `
           update bench set amount = amount + 1, note = note || '!'
-          where id > (t - 1) * ${ROWS_PER_TRANSACTION} and id <= t * ${ROWS_PER_TRANSACTION}`))
+          where id > (t - 1) * ${ROWS_PER_TRANSACTION} and id <= t * ${ROWS_PER_TRANSACTION}`,
+          ),
+        )
       },
     },
     {
@@ -43,13 +53,18 @@ export function workloads(scale: number): Workload[] {
       rows: wide,
       // body: distinct md5 digests, so it barely compresses and is TOASTed out of line; doc: jsonb that compresses.
       run: async (sql) => {
-        await sql.unsafe(inTransactions(wide / WIDE_ROWS_PER_TRANSACTION, `
+        await sql.unsafe(
+          inTransactions(
+            wide / WIDE_ROWS_PER_TRANSACTION,
+            `
           insert into bench_wide(account, title, body, doc)
           select (random() * 10000)::int, 'title ' || g,
                  (select string_agg(md5(g::text || ':' || k), '') from generate_series(1, 96) k),
                  jsonb_build_object('id', g, 'tags', jsonb_build_array('red', 'green', 'blue'), 'text', repeat(md5(g::text), 40),
                    'items', (select jsonb_agg(jsonb_build_object('k', k, 'v', md5((g * k)::text), 'n', k * 1.5)) from generate_series(1, 20) k))
-          from generate_series((t - 1) * ${WIDE_ROWS_PER_TRANSACTION} + 1, t * ${WIDE_ROWS_PER_TRANSACTION}) g`))
+          from generate_series((t - 1) * ${WIDE_ROWS_PER_TRANSACTION} + 1, t * ${WIDE_ROWS_PER_TRANSACTION}) g`,
+          ),
+        )
       },
     },
     {

@@ -93,7 +93,10 @@ async function main(args: string[]): Promise<void> {
   }
   const count = positive(number, 'count', 1)
   const seen = await consume(brokers, name, count)
-  if (seen < count) throw new Error(`${seen} of ${count} messages arrived in ${name} within ${CONSUME_TIMEOUT_MS / 1000} s: is pg-to-brokers running, and did the change happen after it said "streaming"?`)
+  if (seen < count)
+    throw new Error(
+      `${seen} of ${count} messages arrived in ${name} within ${CONSUME_TIMEOUT_MS / 1000} s: is pg-to-brokers running, and did the change happen after it said "streaming"?`,
+    )
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {

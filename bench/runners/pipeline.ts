@@ -65,7 +65,13 @@ async function main(job: Job): Promise<void> {
     onFlushed,
     onStreaming: () => (started = nowMs()),
   })
-  writeReport(job, { rows: format.rows, streamingMs: finished - started, peakRss: selfPeakRss(), memory: memoryUsage(), ...(latency ? { latenciesMs: latencies } : {}) })
+  writeReport(job, {
+    rows: format.rows,
+    streamingMs: finished - started,
+    peakRss: selfPeakRss(),
+    memory: memoryUsage(),
+    ...(latency ? { latenciesMs: latencies } : {}),
+  })
 }
 
 await main(readJob())

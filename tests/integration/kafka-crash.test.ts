@@ -32,8 +32,13 @@ test('kafka crash: kill -9 while streaming, restart: nothing lost, order per key
       const spawn = async (): Promise<FixtureProcess> => {
         await waitFor(async () => (await sql`select active from pg_replication_slots where slot_name = ${slot}`)[0]?.active !== true, 10_000, 'slot released')
         fixture = new FixtureProcess(FIXTURE, {
-          PGTB_FIXTURE_URL: TEST_URL, PGTB_FIXTURE_SLOT: slot, PGTB_FIXTURE_PUBLICATION: publication, PGTB_FIXTURE_TABLES: table,
-          PGTB_FIXTURE_KAFKA_BROKERS: KAFKA_BROKERS.join(','), PGTB_FIXTURE_KAFKA_TOPIC: topic, PGTB_FIXTURE_BATCH_SIZE: '100',
+          PGTB_FIXTURE_URL: TEST_URL,
+          PGTB_FIXTURE_SLOT: slot,
+          PGTB_FIXTURE_PUBLICATION: publication,
+          PGTB_FIXTURE_TABLES: table,
+          PGTB_FIXTURE_KAFKA_BROKERS: KAFKA_BROKERS.join(','),
+          PGTB_FIXTURE_KAFKA_TOPIC: topic,
+          PGTB_FIXTURE_BATCH_SIZE: '100',
         })
         await fixture.waitForLine(/^streaming /, 30_000)
         return fixture
@@ -45,7 +50,9 @@ test('kafka crash: kill -9 while streaming, restart: nothing lost, order per key
           const size = 1 + ((t * 37) % 200)
           const start = (t * 53) % KEYS
           const ids = Array.from({ length: Math.min(size, KEYS) }, (_, i) => 1 + ((start + i) % KEYS))
-          await sql.unsafe(`insert into ${table} select i, 1 from unnest($1::int[]) i on conflict (id) do update set v = ${table}.v + 1`, [`{${ids.join(',')}}`])
+          await sql.unsafe(`insert into ${table} select i, 1 from unnest($1::int[]) i on conflict (id) do update set v = ${table}.v + 1`, [
+            `{${ids.join(',')}}`,
+          ])
           changes += ids.length
           await sleep(15)
         }
@@ -63,16 +70,22 @@ test('kafka crash: kill -9 while streaming, restart: nothing lost, order per key
       await workload
       const [{ target }] = (await sql`select pg_current_wal_insert_lsn()::text as target`) as unknown as [{ target: string }]
       const last = await spawn()
-      await waitFor(async () => {
-        await sql`select txid_current()` // a little WAL, so keepalives carry the slot past the target
-        const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
-        return row?.done === true
-      }, 45_000, `the last run to confirm up to ${target}`)
+      await waitFor(
+        async () => {
+          await sql`select txid_current()` // a little WAL, so keepalives carry the slot past the target
+          const [row] = await sql`select confirmed_flush_lsn >= ${target}::pg_lsn as done from pg_replication_slots where slot_name = ${slot}`
+          return row?.done === true
+        },
+        45_000,
+        `the last run to confirm up to ${target}`,
+      )
       last.signal('SIGTERM')
       assertEquals((await last.waitForExit(20_000)).code, 0, `clean stop: ${last.stderr.trim()}`)
       const messages = await readTopics([topic], (m) => distinctIds(m) >= changes, { timeoutMs: 30_000 })
       const duplicates = verify(messages, changes)
-      console.log(`     ${currentRuntime()}: ${changes} changes in ${TRANSACTIONS} transactions, ${kills} kills, ${messages.length} messages, ${duplicates} duplicates (identical)`)
+      console.log(
+        `     ${currentRuntime()}: ${changes} changes in ${TRANSACTIONS} transactions, ${kills} kills, ${messages.length} messages, ${duplicates} duplicates (identical)`,
+      )
       await dropSlot(sql, slot)
     } finally {
       if (fixture && !fixture.exitStatus) await fixture.kill()

@@ -67,10 +67,17 @@ test('kafka dead letters: a record refused as too large goes to the dead-letter 
         const messages = await readTopics([topic], (m) => m.length >= 2, { timeoutMs: 30_000 })
         assertEquals(ids(messages), [1, 3], 'the rows around the refused one, in order')
         const later = messages[1]!.headers.lsn!
-        await waitFor(async () => (await sql`select confirmed_flush_lsn >= ${later}::pg_lsn as past from pg_replication_slots where slot_name = ${slot}`)[0]?.past === true, 30_000, `slot confirmed past ${later}`)
+        await waitFor(
+          async () => (await sql`select confirmed_flush_lsn >= ${later}::pg_lsn as past from pg_replication_slots where slot_name = ${slot}`)[0]?.past === true,
+          30_000,
+          `slot confirmed past ${later}`,
+        )
         await stop()
       })
-      const letters = readFileSync(deadLetterPath, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+      const letters = readFileSync(deadLetterPath, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
       assertEquals(letters.length, 1, 'one dead letter')
       const letter = letters[0]!
       assertEquals([letter.operation, letter.topic, (JSON.parse(letter.data as string) as { values: unknown[] }).values[0]], ['INSERT', topic, 2])
@@ -96,8 +103,13 @@ test('kafka dead letters: by default a record refused as too large stops the run
           await tx.unsafe(`insert into ${table} ${BIG_ROW(2)}`)
         })
         refusedEnd = String((await sql`select pg_current_wal_insert_lsn()::text as l`)[0]!.l)
-        const error = await run.then(() => new Error('the pipeline did not fail'), (e: unknown) => e as Error)
-        const named = new RegExp(`refused the records as too large \\((MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE)\\): record [0-9A-F]+/[0-9A-F]+:1 \\(\\d{7} bytes, topic "${topic}"\\), sent alone`)
+        const error = await run.then(
+          () => new Error('the pipeline did not fail'),
+          (e: unknown) => e as Error,
+        )
+        const named = new RegExp(
+          `refused the records as too large \\((MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE)\\): record [0-9A-F]+/[0-9A-F]+:1 \\(\\d{7} bytes, topic "${topic}"\\), sent alone`,
+        )
         assert(named.test(error.message), `names the record: ${error.message}`)
         assert(error.message.includes('oversizedRecord'), `says how to set such records aside: ${error.message}`)
         const [row] = await sql`select confirmed_flush_lsn < ${refusedEnd}::pg_lsn as held from pg_replication_slots where slot_name = ${slot}`
@@ -124,7 +136,11 @@ test('kafka tombstones: each DELETE (also the one before a key-changing UPDATE) 
         const shown = messages.map((m) => (m.nullValue ? `tombstone ${m.key}` : `${m.headers.operation} ${m.key}`))
         const key = (id: number) => `public.${table}:${id}`
         const deletes = messages.filter((m) => m.headers.operation === 'DELETE')
-        assertEquals(deletes.map((m) => m.key), [key(1), key(3)], `DELETEs: ${shown.join(', ')}`)
+        assertEquals(
+          deletes.map((m) => m.key),
+          [key(1), key(3)],
+          `DELETEs: ${shown.join(', ')}`,
+        )
         for (const deleted of deletes) {
           const next = messages.find((m) => m.offset === deleted.offset + 1n)
           assert(next?.nullValue === true && next.key === deleted.key, `a tombstone right after ${deleted.key}: ${shown.join(', ')}`)

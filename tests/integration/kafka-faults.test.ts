@@ -33,7 +33,10 @@ async function failingRun(scenario: Scenario): Promise<{ error: Error; confirmed
     const writer = new KafkaWriter(scenario.writer(table))
     const postgres = { url: TEST_URL, slot, publication, tables: [table], createSlot: false, createPublication: false }
     const run = runPipeline({ postgres, writer, onStreaming: () => void scenario.during?.(sql, table) })
-    const error = await run.then(() => new Error('the pipeline did not fail'), (e: unknown) => e as Error)
+    const error = await run.then(
+      () => new Error('the pipeline did not fail'),
+      (e: unknown) => e as Error,
+    )
     const confirmedAfter = await confirmed(sql, slot)
     await dropSlot(sql, slot)
     return { error, confirmedBefore, confirmedAfter, pending }
@@ -100,11 +103,15 @@ test('kafka faults: a record larger than the broker takes stops the pipeline nam
           await sql.unsafe(`insert into ${table} select 2, string_agg(md5(i::text), '') from generate_series(1, 48000) i`)
         },
       })
-      assert(/refused the records as too large \(MESSAGE_TOO_LARGE\): record [0-9A-F]+\/[0-9A-F]+:0 \(\d{7} bytes/.test(result.error.message), `clear message: ${result.error.message}`)
+      assert(
+        /refused the records as too large \(MESSAGE_TOO_LARGE\): record [0-9A-F]+\/[0-9A-F]+:0 \(\d{7} bytes/.test(result.error.message),
+        `clear message: ${result.error.message}`,
+      )
       const sql = sqlClient()
       try {
         const refused = /record ([0-9A-F]+\/[0-9A-F]+):0/.exec(result.error.message)![1]!
-        const [row] = await sql`select ${result.confirmedAfter}::pg_lsn > ${result.confirmedBefore}::pg_lsn as moved, ${result.confirmedAfter}::pg_lsn < ${refused}::pg_lsn as held`
+        const [row] =
+          await sql`select ${result.confirmedAfter}::pg_lsn > ${result.confirmedBefore}::pg_lsn as moved, ${result.confirmedAfter}::pg_lsn < ${refused}::pg_lsn as held`
         assert(row?.moved === true, 'the small transaction was confirmed')
         assert(row?.held === true, `the slot (${result.confirmedAfter}) stays before the refused transaction (${refused})`)
       } finally {

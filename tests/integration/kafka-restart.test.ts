@@ -24,7 +24,11 @@ test('kafka restart: the broker stops mid-stream and comes back; nothing is conf
       await sql.unsafe(`insert into ${table} select i, 0 from generate_series(1, ${KEYS}) i`)
       await createTopics([topic], 3)
       const writer = new KafkaWriter({ brokers: KAFKA_BROKERS, topic, deliveryTimeoutMs: 120_000 })
-      const run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true }, writer, batch: { maxRecords: 100 } })
+      const run = startPipeline({
+        postgres: { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true },
+        writer,
+        batch: { maxRecords: 100 },
+      })
       await waitForStreaming(sql, slot)
       // A steady workload: each transaction bumps v of 5 keys.
       const workload = (async () => {
@@ -40,7 +44,8 @@ test('kafka restart: the broker stops mid-stream and comes back; nothing is conf
       // While the broker is down: commit more, and watch the slot.
       const [{ l: downAt }] = (await sql`select pg_current_wal_insert_lsn()::text as l`) as unknown as [{ l: string }]
       await sleep(3_000)
-      const [held] = await sql`select confirmed_flush_lsn < ${downAt}::pg_lsn as held, confirmed_flush_lsn::text as at from pg_replication_slots where slot_name = ${slot}`
+      const [held] =
+        await sql`select confirmed_flush_lsn < ${downAt}::pg_lsn as held, confirmed_flush_lsn::text as at from pg_replication_slots where slot_name = ${slot}`
       assert(held?.held === true, `slot (${held?.at}) not confirmed past ${downAt}, written after broker ${pid} stopped`)
       await kafkaScript('start')
       assert(brokerPid() !== pid, 'a new broker process')

@@ -113,7 +113,15 @@ export async function readTopics(
       const headers: Record<string, string> = {}
       for (const [name, value] of m.headers) headers[String(name)] = String(value)
       const nullValue = m.value === undefined || m.value === null
-      messages.push({ topic: m.topic, partition: m.partition, offset: m.offset, key: String(m.key), value: nullValue ? '' : String(m.value), nullValue, headers })
+      messages.push({
+        topic: m.topic,
+        partition: m.partition,
+        offset: m.offset,
+        key: String(m.key),
+        value: nullValue ? '' : String(m.value),
+        nullValue,
+        headers,
+      })
       if (until(messages)) break
     }
     return messages
@@ -150,7 +158,10 @@ function portOpen(hostPort: string): Promise<boolean> {
 
 /** Why Kafka cannot be started here (no java or no mvn), or undefined when both are present. */
 async function missingTools(): Promise<string | undefined> {
-  for (const [tool, args] of [['java', ['-version']], ['mvn', ['-v']]] as const) {
+  for (const [tool, args] of [
+    ['java', ['-version']],
+    ['mvn', ['-v']],
+  ] as const) {
     const ok = await new Promise<boolean>((resolve) => execFile(tool, [...args], (error) => resolve(!error)))
     if (!ok) return `Kafka tests need "${tool}" on PATH to run scripts/kafka.sh (a local broker from Maven Central jars); it is missing`
   }

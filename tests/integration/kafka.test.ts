@@ -20,7 +20,11 @@ test('kafka: every committed change arrives once, keyed by primary key, with id/
       await sql.unsafe(`create table ${table} (id int primary key, v int not null, note text)`)
       await createTopics([topic], 3)
       const writer = new KafkaWriter({ brokers: KAFKA_BROKERS, topic })
-      const run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true }, writer, batch: { maxRecords: 50 } })
+      const run = startPipeline({
+        postgres: { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true },
+        writer,
+        batch: { maxRecords: 50 },
+      })
       await waitFor(slotActive(sql, slot), 15_000, 'slot active')
       // 40 keys, each inserted then updated 4 times across 20 transactions, then 10 deleted.
       await sql.unsafe(`insert into ${table} select i, 0, 'n' || i from generate_series(1, 40) i`)
@@ -39,7 +43,8 @@ test('kafka: every committed change arrives once, keyed by primary key, with id/
       assert(partitions.size > 1, `keys spread over partitions (got ${[...partitions].join(',')})`)
       const last = messages.reduce((max, m) => (m.headers.lsn! > max ? m.headers.lsn! : max), '')
       const lsns = messages.map((m) => m.headers.lsn!)
-      const [row] = await sql`select confirmed_flush_lsn >= max(l)::pg_lsn as past from pg_replication_slots, unnest(${lsns}::text[]) l where slot_name = ${slot} group by confirmed_flush_lsn`
+      const [row] =
+        await sql`select confirmed_flush_lsn >= max(l)::pg_lsn as past from pg_replication_slots, unnest(${lsns}::text[]) l where slot_name = ${slot} group by confirmed_flush_lsn`
       assert(row?.past === true, `slot confirmed past the last delivered commit ${last}`)
       await dropSlot(sql, slot)
     } finally {
@@ -60,14 +65,23 @@ test('kafka: a topic template routes each table to its own topic, with illegal c
       await sql.unsafe(`create table ${plain} (id int primary key); create table "${odd}" (id int primary key, "Label" text)`)
       await createTopics(topics, 1)
       const writer = new KafkaWriter({ brokers: KAFKA_BROKERS, topicTemplate: `${prefix}.{schema}.{table}`, compression: 'gzip' })
-      const run = startPipeline({ postgres: { url: TEST_URL, slot, publication, tables: [plain, `"${odd}"`], createSlot: true, createPublication: true }, writer })
+      const run = startPipeline({
+        postgres: { url: TEST_URL, slot, publication, tables: [plain, `"${odd}"`], createSlot: true, createPublication: true },
+        writer,
+      })
       await waitFor(slotActive(sql, slot), 15_000, 'slot active')
       await sql.unsafe(`insert into ${plain} values (1), (2); insert into "${odd}" values (7, 'x')`)
       const messages = await readTopics(topics, (m) => m.length >= 3, { timeoutMs: 20_000 })
       await run.stop()
-      assertEquals(messages.filter((m) => m.topic === topics[0]).map((m) => m.headers.table_name), [`public.${plain}`, `public.${plain}`])
+      assertEquals(
+        messages.filter((m) => m.topic === topics[0]).map((m) => m.headers.table_name),
+        [`public.${plain}`, `public.${plain}`],
+      )
       const oddMessages = messages.filter((m) => m.topic === topics[1])
-      assertEquals(oddMessages.map((m) => m.headers.table_name), [`public.${odd}`])
+      assertEquals(
+        oddMessages.map((m) => m.headers.table_name),
+        [`public.${odd}`],
+      )
       assertEquals(oddMessages[0]!.key, `public.${odd}:7`, 'key is the table and primary key')
       assertEquals((JSON.parse(oddMessages[0]!.value) as { values: unknown[] }).values, [7, 'x'])
       await dropSlot(sql, slot)
@@ -88,8 +102,15 @@ test('kafka: SASL PLAIN and SCRAM-SHA-256 log in; a wrong password fails clearly
         await writer.init()
         await writer.close()
       }
-      const wrong = new KafkaWriter({ brokers: KAFKA_SASL_BROKERS, topic, sasl: { mechanism: 'scram-sha-256', username: 'pgtb', password: 'not-the-password' } })
-      const error = await wrong.init().then(() => undefined, (e: unknown) => e as Error)
+      const wrong = new KafkaWriter({
+        brokers: KAFKA_SASL_BROKERS,
+        topic,
+        sasl: { mechanism: 'scram-sha-256', username: 'pgtb', password: 'not-the-password' },
+      })
+      const error = await wrong.init().then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      )
       await wrong.close()
       assert(error !== undefined, 'a wrong password fails init')
       assert(/refused the SASL credentials for user "pgtb"/.test(error.message), `clear message: ${error.message}`)

@@ -86,8 +86,22 @@ test('kafka produce: a failed request goes again with the same sequences; sequen
   // Attempt 1: partition 0 has no leader (its metadata is looked up again), partition 1 goes and fails.
   // Attempt 2: both go, partition 1 with the same base sequence as before.
   assertEquals(cleared(), 1, 'metadata cleared once for the partition without a leader')
-  assertEquals(sent.map((s) => [s.request, s.partition, s.baseSequence]), [[1, 1, 0], [2, 0, 0], [2, 1, 0]])
+  assertEquals(
+    sent.map((s) => [s.request, s.partition, s.baseSequence]),
+    [
+      [1, 1, 0],
+      [2, 0, 0],
+      [2, 1, 0],
+    ],
+  )
   assertEquals(sent.find((s) => s.partition === 0)!.keys, zero, 'order kept within the partition')
   await session.send([message(zero[0]!), message(one[0]!), message(one[0]!)])
-  assertEquals(sent.slice(3).map((s) => [s.partition, s.baseSequence, s.keys.length]), [[0, zero.length, 1], [1, one.length, 2]], 'sequences continue after the acknowledged records')
+  assertEquals(
+    sent.slice(3).map((s) => [s.partition, s.baseSequence, s.keys.length]),
+    [
+      [0, zero.length, 1],
+      [1, one.length, 2],
+    ],
+    'sequences continue after the acknowledged records',
+  )
 })

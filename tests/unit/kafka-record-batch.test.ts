@@ -14,7 +14,15 @@ const utf8 = new TextEncoder()
 const text = (bytes: Uint8Array | null | undefined) => (bytes === null || bytes === undefined ? null : new TextDecoder().decode(bytes))
 
 const MESSAGES: KafkaMessage[] = [
-  { topic: 't', key: 'public.t:1', value: utf8.encode('{"a":1}'), headers: new Map([['id', '0/16B3748:0'], ['operation', 'INSERT']]) },
+  {
+    topic: 't',
+    key: 'public.t:1',
+    value: utf8.encode('{"a":1}'),
+    headers: new Map([
+      ['id', '0/16B3748:0'],
+      ['operation', 'INSERT'],
+    ]),
+  },
   { topic: 't', key: 'public.Bücher:"ü😀"', value: utf8.encode('{"title":"Grüße 😀"}'), headers: new Map([['table_name', 'public.Bücher']]) },
   { topic: 't', key: 'public.t:1', value: null, headers: new Map([['lsn', '0/16B3748']]) },
   { topic: 't', key: '', value: new Uint8Array(0), headers: new Map() },
@@ -38,7 +46,10 @@ for (const compression of ['none', 'gzip', 'lz4'] as const) {
       assertEquals(record.offsetDelta, i)
       assertEquals(text(record.key), message.key)
       assertEquals(text(record.value), text(message.value), `value ${i}`)
-      assertEquals(record.headers.map(([k, v]) => [text(k), text(v)]), [...message.headers])
+      assertEquals(
+        record.headers.map(([k, v]) => [text(k), text(v)]),
+        [...message.headers],
+      )
     })
   })
 }
@@ -48,7 +59,10 @@ test('kafka record batch: zstd where the runtime has it; where it does not, a co
   let thrown: unknown
   try {
     const batch = readRecordsBatch(Reader.from(Buffer.from(encodeRecordBatch(MESSAGES, producer, 0, 'zstd'))))
-    assertEquals(batch.records.map((r) => text(r.key)), MESSAGES.map((m) => m.key))
+    assertEquals(
+      batch.records.map((r) => text(r.key)),
+      MESSAGES.map((m) => m.key),
+    )
   } catch (error) {
     thrown = error
   }
@@ -72,7 +86,11 @@ test('kafka record batch: written into reused, dirty memory it is byte for byte 
 
 test('kafka messages: the bound taken without scanning text is never below the measured size of a message and its tombstone', () => {
   const relation = { qualifiedName: 'public.Bücher 😀' }
-  for (const [key, operation, data] of [['public.t:1', 'INSERT', 'x'], ['public.Bücher 😀:"ü😀€"', 'DELETE', '{"ü":"😀"}'], ['', 'UPDATE', '']] as const) {
+  for (const [key, operation, data] of [
+    ['public.t:1', 'INSERT', 'x'],
+    ['public.Bücher 😀:"ü😀€"', 'DELETE', '{"ü":"😀"}'],
+    ['', 'UPDATE', ''],
+  ] as const) {
     const change = { id: '1A/2B3C4D5E:4294967295', operation, relation, transactionId: 4294967295 }
     const record = { change, data: utf8.encode(data), partitionKey: key } as never
     const message = toMessage(record, 't')
@@ -92,8 +110,12 @@ test('kafka record batch: UTF-8 lengths without encoding, sequence numbers wrap 
 test("kafka key hash: the Java client's murmur2 test vectors, and the same partition as the client's compatibility partitioner", () => {
   // org.apache.kafka.common.utils.UtilsTest#testMurmur2
   const vectors: [string, number][] = [
-    ['21', -973932308], ['foobar', -790332482], ['a-little-bit-long-string', -985981536], ['a-little-bit-longer-string', -1486304829],
-    ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971], ['abc', 479470107],
+    ['21', -973932308],
+    ['foobar', -790332482],
+    ['a-little-bit-long-string', -985981536],
+    ['a-little-bit-longer-string', -1486304829],
+    ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971],
+    ['abc', 479470107],
   ]
   for (const [key, hash] of vectors) assertEquals(murmur2(utf8.encode(key)), hash, key)
   for (let n = 0; n < 500; n++) {

@@ -23,17 +23,41 @@ test('kafka topics: names map onto legal topic characters, long names stay disti
 })
 
 test('kafka messages: requests are cut by size, in order; a record over the limit goes alone', () => {
-  const message = (id: number, bytes: number): KafkaMessage => ({ topic: 't', key: 'k', value: new Uint8Array(bytes).fill(0x78), headers: new Map([['id', `0/1:${id}`]]) })
+  const message = (id: number, bytes: number): KafkaMessage => ({
+    topic: 't',
+    key: 'k',
+    value: new Uint8Array(bytes).fill(0x78),
+    headers: new Map([['id', `0/1:${id}`]]),
+  })
   const runs = splitBySize([message(0, 300), message(1, 300), message(2, 5000), message(3, 10)], 1000)
-  assertEquals(runs.map((run) => run.map((m) => m.headers.get('id'))), [['0/1:0', '0/1:1'], ['0/1:2'], ['0/1:3']])
+  assertEquals(
+    runs.map((run) => run.map((m) => m.headers.get('id'))),
+    [['0/1:0', '0/1:1'], ['0/1:2'], ['0/1:3']],
+  )
 })
 
 test('kafka config: flags, environment and file give one writer; the password is never shown', () => {
-  const config = loadConfig({ argv: ['--postgres-url', URL, '--kafka-topic-template', 'cdc.{schema}.{table}'], env: { [KAFKA_ENV.brokers]: 'a:9092, b:9092', [KAFKA_ENV.saslMechanism]: 'scram-sha-512', [KAFKA_ENV.saslUsername]: 'cdc', [KAFKA_ENV.saslPassword]: 'hunter2' } })
+  const config = loadConfig({
+    argv: ['--postgres-url', URL, '--kafka-topic-template', 'cdc.{schema}.{table}'],
+    env: {
+      [KAFKA_ENV.brokers]: 'a:9092, b:9092',
+      [KAFKA_ENV.saslMechanism]: 'scram-sha-512',
+      [KAFKA_ENV.saslUsername]: 'cdc',
+      [KAFKA_ENV.saslPassword]: 'hunter2',
+    },
+  })
   assertEquals(config.writer, {
-    type: 'kafka', brokers: ['a:9092', 'b:9092'], topicTemplate: 'cdc.{schema}.{table}', clientId: 'pg-to-brokers', compression: 'none',
-    sasl: { mechanism: 'scram-sha-512', username: 'cdc', password: 'hunter2' }, deliveryTimeoutMs: 120000, connectTimeoutMs: 10000, maxRequestBytes: 1000000,
-    oversizedRecord: 'fail', tombstones: false,
+    type: 'kafka',
+    brokers: ['a:9092', 'b:9092'],
+    topicTemplate: 'cdc.{schema}.{table}',
+    clientId: 'pg-to-brokers',
+    compression: 'none',
+    sasl: { mechanism: 'scram-sha-512', username: 'cdc', password: 'hunter2' },
+    deliveryTimeoutMs: 120000,
+    connectTimeoutMs: 10000,
+    maxRequestBytes: 1000000,
+    oversizedRecord: 'fail',
+    tombstones: false,
   })
   const bad = JSON.stringify({ postgres: { url: URL }, writer: { type: 'kafka', brokers: ['a:1'], topic: 'bad topic', sasl: 'hunter2' } })
   let message = ''
@@ -49,9 +73,21 @@ test('kafka config: flags, environment and file give one writer; the password is
 
 test('kafka config: dead letters and tombstones from flags and environment; dead-letter needs its path', () => {
   const base = ['--postgres-url', URL, '--kafka-brokers', 'a:9092', '--kafka-topic', 't']
-  const flags = loadConfig({ argv: [...base, '--kafka-oversized-record', 'dead-letter', '--kafka-dead-letter-path', 'too-big.jsonl', '--kafka-tombstones'], env: {} })
-  assert(flags.writer.type === 'kafka' && flags.writer.oversizedRecord === 'dead-letter' && flags.writer.deadLetterPath === 'too-big.jsonl' && flags.writer.tombstones, JSON.stringify(flags.writer))
-  const env = loadConfig({ argv: base, env: { [KAFKA_ENV.oversizedRecord]: 'dead-letter', [KAFKA_ENV.deadLetterPath]: 'x.jsonl', [KAFKA_ENV.tombstones]: '1' } })
+  const flags = loadConfig({
+    argv: [...base, '--kafka-oversized-record', 'dead-letter', '--kafka-dead-letter-path', 'too-big.jsonl', '--kafka-tombstones'],
+    env: {},
+  })
+  assert(
+    flags.writer.type === 'kafka' &&
+      flags.writer.oversizedRecord === 'dead-letter' &&
+      flags.writer.deadLetterPath === 'too-big.jsonl' &&
+      flags.writer.tombstones,
+    JSON.stringify(flags.writer),
+  )
+  const env = loadConfig({
+    argv: base,
+    env: { [KAFKA_ENV.oversizedRecord]: 'dead-letter', [KAFKA_ENV.deadLetterPath]: 'x.jsonl', [KAFKA_ENV.tombstones]: '1' },
+  })
   assert(env.writer.type === 'kafka' && env.writer.deadLetterPath === 'x.jsonl' && env.writer.tombstones, JSON.stringify(env.writer))
   const problems = (argv: string[], environment: Record<string, string> = {}): string => {
     try {
@@ -61,9 +97,15 @@ test('kafka config: dead letters and tombstones from flags and environment; dead
       return (error as Error).message
     }
   }
-  assert(problems(['--kafka-oversized-record', 'dead-letter']).includes('writer.deadLetterPath: required with oversizedRecord "dead-letter"'), 'dead-letter needs a path')
+  assert(
+    problems(['--kafka-oversized-record', 'dead-letter']).includes('writer.deadLetterPath: required with oversizedRecord "dead-letter"'),
+    'dead-letter needs a path',
+  )
   assert(problems(['--kafka-oversized-record', 'skip']).includes('writer.oversizedRecord: expected "fail" or "dead-letter"'), 'only the two policies')
-  assert(problems([], { [KAFKA_ENV.tombstones]: 'yes' }).includes('writer.tombstones (PG_TO_BROKERS_KAFKA_TOMBSTONES): expected true, false, 1 or 0'), 'tombstones is a boolean')
+  assert(
+    problems([], { [KAFKA_ENV.tombstones]: 'yes' }).includes('writer.tombstones (PG_TO_BROKERS_KAFKA_TOMBSTONES): expected true, false, 1 or 0'),
+    'tombstones is a boolean',
+  )
 })
 
 test('kafka help: names every Kafka environment variable', () => {

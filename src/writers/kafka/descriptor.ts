@@ -24,10 +24,20 @@ export const KAFKA_ENV = {
 } as const
 
 const SETTINGS: readonly WriterSetting[] = [
-  { key: 'brokers', flag: '--kafka-brokers', arg: '<host:port,…>', env: KAFKA_ENV.brokers, list: true, help: [`bootstrap servers (required); env ${KAFKA_ENV.brokers}`] },
+  {
+    key: 'brokers',
+    flag: '--kafka-brokers',
+    arg: '<host:port,…>',
+    env: KAFKA_ENV.brokers,
+    list: true,
+    help: [`bootstrap servers (required); env ${KAFKA_ENV.brokers}`],
+  },
   { key: 'topic', flag: '--kafka-topic', arg: '<topic>', env: KAFKA_ENV.topic, help: [`send every change to this topic; env ${KAFKA_ENV.topic}`] },
   {
-    key: 'topicTemplate', flag: '--kafka-topic-template', arg: '<template>', env: KAFKA_ENV.topicTemplate,
+    key: 'topicTemplate',
+    flag: '--kafka-topic-template',
+    arg: '<template>',
+    env: KAFKA_ENV.topicTemplate,
     help: [
       'one topic per table, e.g. cdc.{schema}.{table}; characters other',
       'than letters, digits, . _ - become _ (give a topic or a template)',
@@ -36,17 +46,31 @@ const SETTINGS: readonly WriterSetting[] = [
   },
   { key: 'clientId', flag: '--kafka-client-id', arg: '<id>', env: KAFKA_ENV.clientId, help: [`env ${KAFKA_ENV.clientId}; default ${KAFKA_DEFAULTS.clientId}`] },
   {
-    key: 'compression', flag: '--kafka-compression', arg: '<none|gzip|snappy|lz4|zstd>', env: KAFKA_ENV.compression,
+    key: 'compression',
+    flag: '--kafka-compression',
+    arg: '<none|gzip|snappy|lz4|zstd>',
+    env: KAFKA_ENV.compression,
     help: [`env ${KAFKA_ENV.compression}; default ${KAFKA_DEFAULTS.compression} (zstd needs`, 'Node >= 22.15, Deno or Bun)'],
   },
-  { key: 'sasl.mechanism', flag: '--kafka-sasl-mechanism', arg: '<plain|scram-sha-256|scram-sha-512>', env: KAFKA_ENV.saslMechanism, help: [`env ${KAFKA_ENV.saslMechanism}; default: no SASL`] },
   {
-    key: 'sasl.username', flag: '--kafka-sasl-username', arg: '<name>', env: KAFKA_ENV.saslUsername,
+    key: 'sasl.mechanism',
+    flag: '--kafka-sasl-mechanism',
+    arg: '<plain|scram-sha-256|scram-sha-512>',
+    env: KAFKA_ENV.saslMechanism,
+    help: [`env ${KAFKA_ENV.saslMechanism}; default: no SASL`],
+  },
+  {
+    key: 'sasl.username',
+    flag: '--kafka-sasl-username',
+    arg: '<name>',
+    env: KAFKA_ENV.saslUsername,
     help: [`env ${KAFKA_ENV.saslUsername}; the password only from`, `env ${KAFKA_ENV.saslPassword} or the config file`],
   },
   { key: 'sasl.password', env: KAFKA_ENV.saslPassword, help: [] },
   {
-    key: 'ssl', flag: '--kafka-ssl', env: KAFKA_ENV.ssl,
+    key: 'ssl',
+    flag: '--kafka-ssl',
+    env: KAFKA_ENV.ssl,
     help: [
       "TLS to the brokers (the runtime's trusted CAs; CA, certificate and",
       "key files in the config file's writer.ssl)",
@@ -54,7 +78,10 @@ const SETTINGS: readonly WriterSetting[] = [
     ],
   },
   {
-    key: 'oversizedRecord', flag: '--kafka-oversized-record', arg: '<fail|dead-letter>', env: KAFKA_ENV.oversizedRecord,
+    key: 'oversizedRecord',
+    flag: '--kafka-oversized-record',
+    arg: '<fail|dead-letter>',
+    env: KAFKA_ENV.oversizedRecord,
     help: [
       "a record Kafka refuses as too large even alone (over the topic's",
       'max.message.bytes): fail naming it, or append it to the dead-letter',
@@ -62,11 +89,16 @@ const SETTINGS: readonly WriterSetting[] = [
     ],
   },
   {
-    key: 'deadLetterPath', flag: '--kafka-dead-letter-path', arg: '<path>', env: KAFKA_ENV.deadLetterPath,
+    key: 'deadLetterPath',
+    flag: '--kafka-dead-letter-path',
+    arg: '<path>',
+    env: KAFKA_ENV.deadLetterPath,
     help: ['the dead-letter file (JSON lines, fsynced, created with mode 0600)', `env ${KAFKA_ENV.deadLetterPath}`],
   },
   {
-    key: 'tombstones', flag: '--kafka-tombstones', env: KAFKA_ENV.tombstones,
+    key: 'tombstones',
+    flag: '--kafka-tombstones',
+    env: KAFKA_ENV.tombstones,
     help: ['after each DELETE, send its key with a null value, so log-compacted', `topics drop the key; env ${KAFKA_ENV.tombstones}; default off`],
   },
 ]

@@ -43,7 +43,11 @@ export function kafkaFailure(error: unknown, context: FailureContext): PgToBroke
     const which = named === undefined ? 'a record is too large' : context.records === 1 ? `${named}, sent alone` : `${named} is the largest of the request`
     const advice =
       "raise the topic's max.message.bytes (and the broker's message.max.bytes), or set the writer's oversizedRecord to \"dead-letter\" with a deadLetterPath to set such records aside in a file"
-    return new PgToBrokersError('kafka_message_too_large', `Kafka refused the records as too large (${tooLarge.apiId}): ${which}; ${advice}; ${NOTHING_CONFIRMED}`, options)
+    return new PgToBrokersError(
+      'kafka_message_too_large',
+      `Kafka refused the records as too large (${tooLarge.apiId}): ${which}; ${advice}; ${NOTHING_CONFIRMED}`,
+      options,
+    )
   }
   const unknownTopic = has((l) => l.apiId === 'UNKNOWN_TOPIC_OR_PARTITION' || /^Unknown topic /.test(l.message))
   if (unknownTopic) {
@@ -54,19 +58,36 @@ export function kafkaFailure(error: unknown, context: FailureContext): PgToBroke
   }
   if (has((l) => l.apiId === 'SASL_AUTHENTICATION_FAILED' || l.code === 'PLT_KFK_AUTHENTICATION')) {
     const user = context.saslUser === undefined ? '' : ` for user "${context.saslUser}"`
-    return new PgToBrokersError('kafka_auth', `Kafka brokers ${brokers} refused the SASL credentials${user}: check the mechanism, username and password`, options)
+    return new PgToBrokersError(
+      'kafka_auth',
+      `Kafka brokers ${brokers} refused the SASL credentials${user}: check the mechanism, username and password`,
+      options,
+    )
   }
   const denied = has((l) => l.apiId?.endsWith('_AUTHORIZATION_FAILED') === true)
   if (denied) {
-    return new PgToBrokersError('kafka_not_authorized', `Kafka denied ${context.action} (${denied.apiId}): grant the client's principal the needed ACLs (Describe and Write on the topics, IdempotentWrite on the cluster)`, options)
+    return new PgToBrokersError(
+      'kafka_not_authorized',
+      `Kafka denied ${context.action} (${denied.apiId}): grant the client's principal the needed ACLs (Describe and Write on the topics, IdempotentWrite on the cluster)`,
+      options,
+    )
   }
   const compression = has((l) => l.code === 'PLT_KFK_UNSUPPORTED_COMPRESSION')
-  if (compression) return new PgToBrokersError('kafka_config', `Kafka writer: ${compression.message}; choose another compression (gzip, snappy or lz4)`, options)
+  if (compression)
+    return new PgToBrokersError('kafka_config', `Kafka writer: ${compression.message}; choose another compression (gzip, snappy or lz4)`, options)
   if (leaves.length > 0 && leaves.every(isNetworkLeaf)) {
-    const reason = distinct(leaves.map((l) => l.message)).slice(0, 3).join('; ')
-    return new PgToBrokersError('kafka_unreachable', `cannot reach the Kafka brokers ${brokers} while ${context.action}: ${reason}; check the broker addresses and that the brokers run`, options)
+    const reason = distinct(leaves.map((l) => l.message))
+      .slice(0, 3)
+      .join('; ')
+    return new PgToBrokersError(
+      'kafka_unreachable',
+      `cannot reach the Kafka brokers ${brokers} while ${context.action}: ${reason}; check the broker addresses and that the brokers run`,
+      options,
+    )
   }
-  const summary = distinct(leaves.map((l) => (l.apiId ? `${l.apiId}: ${l.message}` : l.message))).slice(0, 3).join('; ')
+  const summary = distinct(leaves.map((l) => (l.apiId ? `${l.apiId}: ${l.message}` : l.message)))
+    .slice(0, 3)
+    .join('; ')
   return new PgToBrokersError('kafka_publish', `Kafka failed while ${context.action} (brokers ${brokers}): ${summary || String(error)}`, options)
 }
 
@@ -111,7 +132,12 @@ function leavesOf(error: unknown, depth = 0): Leaf[] {
 
 function isNetworkLeaf(leaf: Leaf): boolean {
   if (leaf.apiId !== undefined) return false
-  return leaf.code === 'PLT_KFK_NETWORK' || /^E[A-Z]+$/.test(leaf.code ?? '') || leaf.code === 'PLT_KFK_TIMEOUT' || /Connection closed|Cannot connect/.test(leaf.message)
+  return (
+    leaf.code === 'PLT_KFK_NETWORK' ||
+    /^E[A-Z]+$/.test(leaf.code ?? '') ||
+    leaf.code === 'PLT_KFK_TIMEOUT' ||
+    /Connection closed|Cannot connect/.test(leaf.message)
+  )
 }
 
 function distinct(items: readonly string[]): string[] {

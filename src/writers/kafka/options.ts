@@ -105,7 +105,10 @@ const BROKER_EXPECTED = 'expected "host:port", e.g. "127.0.0.1:9092"'
 const checked = (problem: (text: string) => string | undefined, fallback: string) =>
   v.pipe(
     v.string(`expected ${fallback}`),
-    v.check((text) => problem(text) === undefined, (issue) => problem(String(issue.input)) ?? fallback),
+    v.check(
+      (text) => problem(text) === undefined,
+      (issue) => problem(String(issue.input)) ?? fallback,
+    ),
   )
 
 const sasl = strict(
@@ -129,7 +132,10 @@ const ssl = strict(
 
 /** The schema of every option that has a text form (all but `logger`), with its default. */
 export const KAFKA_OPTION_ENTRIES = {
-  brokers: v.pipe(v.array(matching(BROKER, BROKER_EXPECTED), 'expected a list of "host:port" bootstrap servers'), v.minLength(1, 'expected at least one "host:port"')),
+  brokers: v.pipe(
+    v.array(matching(BROKER, BROKER_EXPECTED), 'expected a list of "host:port" bootstrap servers'),
+    v.minLength(1, 'expected at least one "host:port"'),
+  ),
   topic: v.optional(checked(topicNameProblem, 'a Kafka topic name')),
   topicTemplate: v.optional(checked(topicTemplateProblem, 'a topic template such as "cdc.{schema}.{table}"')),
   clientId: v.optional(nonEmpty('a client id'), KAFKA_DEFAULTS.clientId),
@@ -150,10 +156,16 @@ export type KafkaSettings = v.InferOutput<v.ObjectSchema<typeof KAFKA_OPTION_ENT
 /** What no single option's schema can see: topic or template, and a dead-letter policy without its file. */
 export function kafkaProblems(options: Pick<KafkaSettings, 'topic' | 'topicTemplate' | 'oversizedRecord' | 'deadLetterPath'>): OptionProblem[] {
   const problems: OptionProblem[] = []
-  if (options.topic !== undefined && options.topicTemplate !== undefined) problems.push({ key: 'topic', problem: 'give either a topic or a topic template, not both' })
-  if (options.topic === undefined && options.topicTemplate === undefined) problems.push({ key: 'topic', problem: 'required: give a topic or a topic template', missing: true })
+  if (options.topic !== undefined && options.topicTemplate !== undefined)
+    problems.push({ key: 'topic', problem: 'give either a topic or a topic template, not both' })
+  if (options.topic === undefined && options.topicTemplate === undefined)
+    problems.push({ key: 'topic', problem: 'required: give a topic or a topic template', missing: true })
   if (options.oversizedRecord === 'dead-letter' && options.deadLetterPath === undefined) {
-    problems.push({ key: 'deadLetterPath', problem: 'required with oversizedRecord "dead-letter" (records Kafka refuses as too large are appended to this file)', missing: true })
+    problems.push({
+      key: 'deadLetterPath',
+      problem: 'required with oversizedRecord "dead-letter" (records Kafka refuses as too large are appended to this file)',
+      missing: true,
+    })
   }
   return problems
 }

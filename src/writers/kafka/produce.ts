@@ -5,8 +5,20 @@
  * that garbage, not the network, was the writer's limit.
  */
 import {
-  GenericError, kGetApi, kGetConnection, kMetadata, kOptions, kPerformWithRetry, produceV7, produceV8, produceV9, produceV10, produceV11, Writer,
-  type ClusterMetadata, type Connection,
+  GenericError,
+  kGetApi,
+  kGetConnection,
+  kMetadata,
+  kOptions,
+  kPerformWithRetry,
+  produceV7,
+  produceV8,
+  produceV9,
+  produceV10,
+  produceV11,
+  Writer,
+  type ClusterMetadata,
+  type Connection,
 } from '@platformatic/kafka'
 import { bufferView } from '../../runtime/io.ts'
 import type { KafkaProducer } from './client.ts'
@@ -21,7 +33,11 @@ const ACKS_ALL = -1
 /** Produce v9 and later use compact (flexible) encodings and tagged fields (KIP-482). */
 const FIRST_FLEXIBLE_VERSION = 9
 const PARSERS: Readonly<Record<number, typeof produceV11.parseResponse>> = {
-  7: produceV7.parseResponse, 8: produceV8.parseResponse, 9: produceV9.parseResponse, 10: produceV10.parseResponse, 11: produceV11.parseResponse,
+  7: produceV7.parseResponse,
+  8: produceV8.parseResponse,
+  9: produceV9.parseResponse,
+  10: produceV10.parseResponse,
+  11: produceV11.parseResponse,
 }
 
 /** The first arena; it grows to the largest send seen (a request holds at most maxRequestBytes of records)... */
@@ -77,7 +93,11 @@ export class ProduceSession {
     this.#arenaUsed = 0
     const pending = this.#encode(this.#byPartition(messages, metadata))
     await new Promise<void>((resolve, reject) => {
-      producer[kPerformWithRetry]<void>('produce', (done) => this.#attempt(pending, done), (error) => (error ? reject(error) : resolve()))
+      producer[kPerformWithRetry]<void>(
+        'produce',
+        (done) => this.#attempt(pending, done),
+        (error) => (error ? reject(error) : resolve()),
+      )
     })
   }
 
@@ -156,7 +176,9 @@ export class ProduceSession {
     if (broker === undefined) {
       // No leader (-1, an election in progress) or one the metadata does not list: look again before the retry.
       producer.clearMetadata()
-      return done(new Error(`Kafka metadata names broker ${leader} as the leader of ${batches.map((b) => `${b.topic}/${b.partition}`).join(', ')} but not its address`))
+      return done(
+        new Error(`Kafka metadata names broker ${leader} as the leader of ${batches.map((b) => `${b.topic}/${b.partition}`).join(', ')} but not its address`),
+      )
     }
     producer[kGetApi]('Produce', (apiError, api) => {
       if (apiError || api === undefined) return done(apiError ?? new Error('no Produce API'))

@@ -43,7 +43,13 @@ const fresh: Allocate = (bytes) => new Uint8Array(bytes)
  * into memory from `allocate`.
  * @throws the client's UnsupportedCompressionError when the runtime lacks the codec (zstd on Node 20).
  */
-export function encodeRecordBatch(messages: readonly KafkaMessage[], producer: BatchProducer, timestamp: number, compression: KafkaCompression, allocate: Allocate = fresh): Uint8Array {
+export function encodeRecordBatch(
+  messages: readonly KafkaMessage[],
+  producer: BatchProducer,
+  timestamp: number,
+  compression: KafkaCompression,
+  allocate: Allocate = fresh,
+): Uint8Array {
   const sizes = new Int32Array(messages.length)
   let recordsBytes = 0
   for (let i = 0; i < messages.length; i++) {

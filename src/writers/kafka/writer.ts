@@ -127,7 +127,13 @@ export class KafkaWriter extends StreamWriter {
     const operation = message.headers.get(KAFKA_HEADERS.operation) ?? 'TOMBSTONE'
     const data = message.value === null ? '' : utf8.decode(message.value)
     await file.write([{ id, table, operation, partition_key: message.key, topic: message.topic, bytes, reason, data }])
-    this.#logger.warn('kafka: record refused as too large written to the dead-letter file', { id, table: table ?? undefined, topic: message.topic, bytes, path: file.path })
+    this.#logger.warn('kafka: record refused as too large written to the dead-letter file', {
+      id,
+      table: table ?? undefined,
+      topic: message.topic,
+      bytes,
+      path: file.path,
+    })
   }
 
   /** Asks the brokers about topics not seen before, so a missing one fails at once with its name. */
@@ -180,7 +186,10 @@ export class KafkaWriter extends StreamWriter {
     }
     // Timed out: closing the producer makes the pending call fail with the errors it retried on.
     await this.#discardProducer()
-    const failure = await running.then(() => undefined, (error: unknown) => kafkaFailure(error, context()))
+    const failure = await running.then(
+      () => undefined,
+      (error: unknown) => kafkaFailure(error, context()),
+    )
     const reason = failure?.message ?? 'the acknowledgement came as the writer gave up'
     const code = failure?.code === 'kafka_unreachable' ? failure.code : 'kafka_timeout'
     throw new PgToBrokersError(code, `gave up after ${ms} ms: ${reason}`, { cause: failure })
