@@ -81,7 +81,8 @@ export class Catalog {
     if (row.wal_level !== 'logical') {
       throw new PgToBrokersError(
         'wal_level_not_logical',
-        `PostgreSQL has wal_level=${row.wal_level}, but logical decoding needs wal_level=logical: run ALTER SYSTEM SET wal_level = logical and restart the server`,
+        `PostgreSQL has wal_level=${row.wal_level}, but logical decoding needs wal_level=logical: run ALTER SYSTEM SET wal_level = logical and ` +
+          `restart the server`,
       )
     }
     if (!row.rolreplication && !row.rolsuper) throw missingReplicationRole(this.user)
@@ -155,7 +156,8 @@ export class Catalog {
       if (version >= 130000 || (error as { code?: unknown }).code !== '0A000') throw error
       throw new PgToBrokersError(
         'partitioned_table_unsupported',
-        `cannot create publication "${name}": ${(error as Error).message}, which PostgreSQL before 13 cannot publish: list its partitions in tables instead, or upgrade to PostgreSQL 13 or later`,
+        `cannot create publication "${name}": ${(error as Error).message}, which PostgreSQL before 13 cannot publish: ` +
+          `list its partitions in tables instead, or upgrade to PostgreSQL 13 or later`,
         { cause: error },
       )
     }
@@ -167,7 +169,8 @@ export class Catalog {
     const missing: string[] = []
     for (const n of names) {
       const rows = await this
-        .#sql`select 1 from pg_class c join pg_namespace s on s.oid = c.relnamespace where s.nspname = ${n.schema} and c.relname = ${n.name} and c.relkind in ('r', 'p')`
+        .#sql`select 1 from pg_class c join pg_namespace s on s.oid = c.relnamespace where s.nspname = ${n.schema} and c.relname = ${n.name} and
+          c.relkind in ('r', 'p')`
       if (rows.length === 0) missing.push(`${n.schema}.${n.name}`)
     }
     return missing

@@ -70,7 +70,8 @@ export function parseConnectionText(text: string): Map<Parameter, string> {
   if (prefix) return parseUri(text.slice(prefix[0].length))
   if (text.trim() === '' || (text.includes('=') && !/^[a-z][a-z0-9+.-]*:\/\//i.test(text))) return parseKeywordValue(text)
   throw configError(
-    `expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE, or key=value settings such as "host=/var/run/postgresql dbname=app"`,
+    `expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE, ` +
+      `or key=value settings such as "host=/var/run/postgresql dbname=app"`,
   )
 }
 

@@ -33,7 +33,8 @@ export function explainConnectionError(error: unknown, connection: ConnectionTar
   if (/before secure TLS connection was established/.test(message)) {
     return new PgToBrokersError(
       'pg_tls_failed',
-      `PostgreSQL at ${target} does not accept TLS (the connection closed during the TLS handshake): enable ssl on the server, or set sslmode=disable or sslmode=prefer in the URL`,
+      `PostgreSQL at ${target} does not accept TLS (the connection closed during the TLS handshake): enable ssl on the server, ` +
+        `or set sslmode=disable or sslmode=prefer in the URL`,
       { cause: error },
     )
   }
@@ -78,7 +79,8 @@ export function explainConnectionError(error: unknown, connection: ConnectionTar
     case 'CERT_SIGNATURE_FAILURE':
       return new PgToBrokersError(
         'pg_tls_failed',
-        `cannot verify the TLS certificate of PostgreSQL at ${target} (${e.code}): set sslrootcert in the URL to the CA certificate that signed the server's certificate`,
+        `cannot verify the TLS certificate of PostgreSQL at ${target} (${e.code}): set sslrootcert in the URL to the CA certificate that signed ` +
+          `the server's certificate`,
         { cause: error },
       )
     case 'CERT_HAS_EXPIRED':
@@ -86,7 +88,8 @@ export function explainConnectionError(error: unknown, connection: ConnectionTar
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
       return new PgToBrokersError(
         'pg_tls_failed',
-        `the TLS certificate of PostgreSQL at ${target} is not for that host name: ${message} (connect by a name the certificate lists, or use sslmode=verify-ca)`,
+        `the TLS certificate of PostgreSQL at ${target} is not for that host name: ${message} (connect by a name the certificate lists, ` +
+          `or use sslmode=verify-ca)`,
         { cause: error },
       )
     case '28P01':

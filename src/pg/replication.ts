@@ -239,7 +239,8 @@ export function checkServerSupports(options: Pick<StartOptions, 'protoVersion' |
   if (options.messages) {
     throw new PgToBrokersError(
       'messages_unsupported',
-      `postgres.messagePrefixes asks for logical decoding messages, which PostgreSQL 14 and later send; ${server}: remove messagePrefixes, or upgrade the server`,
+      `postgres.messagePrefixes asks for logical decoding messages, which PostgreSQL 14 and later send; ${server}: remove messagePrefixes, ` +
+        `or upgrade the server`,
     )
   }
   if (options.streaming || options.protoVersion > 1) {

@@ -56,7 +56,8 @@ export class SlotMarkers {
       if (!(await this.#tableExists())) await this.#query(createTableStatement(this.#table), [])
       await this.#query(
         `insert into ${this.#table} (slot_name, created_lsn, confirmed_lsn, confirmed_at) values ($1, $2::pg_lsn, $2::pg_lsn, now())
-         on conflict (slot_name) do update set created_lsn = excluded.created_lsn, created_at = now(), confirmed_lsn = excluded.confirmed_lsn, confirmed_at = now()`,
+         on conflict (slot_name) do update set created_lsn = excluded.created_lsn, created_at = now(),
+           confirmed_lsn = excluded.confirmed_lsn, confirmed_at = now()`,
         [slot, lsn],
       )
     })
@@ -96,5 +97,8 @@ export class SlotMarkers {
 
 /** The record table; the slot name is the key, positions are pg_lsn so they compare as positions. */
 function createTableStatement(table: string): string {
-  return `CREATE TABLE IF NOT EXISTS ${table} (slot_name text PRIMARY KEY, created_lsn pg_lsn NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), confirmed_lsn pg_lsn, confirmed_at timestamptz)`
+  return (
+    `CREATE TABLE IF NOT EXISTS ${table} (slot_name text PRIMARY KEY, created_lsn pg_lsn NOT NULL, ` +
+    `created_at timestamptz NOT NULL DEFAULT now(), confirmed_lsn pg_lsn, confirmed_at timestamptz)`
+  )
 }

@@ -69,7 +69,9 @@ function missingRootCertificate(mode: SslMode, path: string | undefined): PgToBr
       : `root certificate file "${path}" does not exist`
   return new PgToBrokersError(
     'pg_tls_config',
-    `sslmode=${mode} needs a root certificate to verify the server, but ${file}: either provide the file, set sslrootcert to the CA certificate (PEM), use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification`,
+    `sslmode=${mode} needs a root certificate to verify the server, but ${file}: either provide the file, ` +
+      `set sslrootcert to the CA certificate (PEM), use the system's trusted roots with sslrootcert=system, ` +
+      `or change sslmode to disable server certificate verification`,
   )
 }
 
