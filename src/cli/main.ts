@@ -81,7 +81,8 @@ async function readConfigFile(path: string): Promise<string> {
 function reportStartupError(error: unknown): number {
   if (error instanceof ConfigError) {
     writeStderr(
-      `pg-to-brokers: invalid configuration:\n${error.issues.map((issue) => `  - ${issue}`).join('\n')}\nRun "pg-to-brokers --help" for the flags and their defaults.\n`,
+      `pg-to-brokers: invalid configuration:\n${error.issues.map((issue) => `  - ${issue}`).join('\n')}\n` +
+        `Run "pg-to-brokers --help" for the flags and their defaults.\n`,
     )
     return EXIT_USAGE
   }

@@ -86,7 +86,8 @@ export function writerOverride(choice: WriterChoice, names: SourceNames, issues:
     if (setting.choosesType !== false || chosen === undefined || chosen === writer.type || misplaced.has(setting.key)) continue
     misplaced.add(setting.key)
     issues.push(
-      `writer.${setting.key}: ${nameOf(writer, setting, names.source)} ${setting.plural ? 'apply' : 'applies'} only to writer type "${writer.type}", not ${showValue(chosen)}`,
+      `writer.${setting.key}: ${nameOf(writer, setting, names.source)} ${setting.plural ? 'apply' : 'applies'} only to writer type ` +
+        `"${writer.type}", not ${showValue(chosen)}`,
     )
   }
   const writer: WriterSection = chosen === undefined ? {} : { type: chosen }

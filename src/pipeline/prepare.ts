@@ -38,7 +38,8 @@ export async function prepareSource(catalog: Catalog, options: SourceOptions, co
   const keyless = await catalog.tablesWithoutReplicaIdentity(options.publication)
   if (keyless.length > 0) {
     logger.warn(
-      `published tables without a primary key or replica identity (PostgreSQL refuses UPDATE and DELETE on them while they are published; add a primary key or set REPLICA IDENTITY): ${keyless.join(', ')}`,
+      `published tables without a primary key or replica identity (PostgreSQL refuses UPDATE and DELETE on them while they are published; ` +
+        `add a primary key or set REPLICA IDENTITY): ${keyless.join(', ')}`,
       { publication: options.publication },
     )
   }
@@ -53,6 +54,7 @@ async function checkPublicationTables(catalog: Catalog, options: SourceOptions):
   const list = absent.join(', ')
   throw new PgToBrokersError(
     'publication_missing_table',
-    `publication "${options.publication}" does not include the configured table${absent.length > 1 ? 's' : ''} ${list}: add ${absent.length > 1 ? 'them' : 'it'} with ALTER PUBLICATION … ADD TABLE ${list}, or remove ${absent.length > 1 ? 'them' : 'it'} from tables`,
+    `publication "${options.publication}" does not include the configured table${absent.length > 1 ? 's' : ''} ${list}: ` +
+      `add ${absent.length > 1 ? 'them' : 'it'} with ALTER PUBLICATION … ADD TABLE ${list}, or remove ${absent.length > 1 ? 'them' : 'it'} from tables`,
   )
 }

@@ -49,7 +49,8 @@ export async function prepareSlot(catalog: Catalog, options: SlotOptions, contex
   } else if (!options.createSlot) {
     throw new PgToBrokersError(
       'slot_missing',
-      `replication slot "${options.slot}" does not exist: create it with pg_create_logical_replication_slot('${options.slot}', 'pgoutput') or enable createSlot`,
+      `replication slot "${options.slot}" does not exist: create it with pg_create_logical_replication_slot('${options.slot}', ` +
+        `'pgoutput') or enable createSlot`,
     )
   }
   const lsn = await catalog.createSlot(options.slot)
@@ -96,7 +97,8 @@ async function checkSlot(catalog: Catalog, name: string, slot: SlotInfo): Promis
     // With two_phase the server sends prepared transactions at PREPARE, before they commit or roll back.
     throw new PgToBrokersError(
       'slot_two_phase',
-      `replication slot "${name}" was created with two_phase: its prepared transactions would be sent before they commit or roll back, which this tool does not handle. Use a slot created without two_phase (pg_create_logical_replication_slot('${name}', 'pgoutput'))`,
+      `replication slot "${name}" was created with two_phase: its prepared transactions would be sent before they commit or roll back, ` +
+        `which this tool does not handle. Use a slot created without two_phase (pg_create_logical_replication_slot('${name}', 'pgoutput'))`,
     )
   }
   if (slot.walStatus === 'lost') {
@@ -136,7 +138,8 @@ function lostSlot(name: string, gap: string): PgToBrokersError {
   return new PgToBrokersError(
     'slot_lost',
     `${gap.startsWith('replication slot') ? gap : `replication slot "${name}" is lost: ${gap}`}. ` +
-      'To recover: copy the tables into the broker again (a re-snapshot), then start once with --accept-data-loss (postgres.acceptDataLoss) to create a new slot at the current position; ' +
+      'To recover: copy the tables into the broker again (a re-snapshot), then start once with --accept-data-loss (postgres.acceptDataLoss) to ' +
+      'create a new slot at the current position; ' +
       'or restore the slot from where it was (e.g. the failed-over primary)',
   )
 }

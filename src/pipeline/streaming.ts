@@ -34,7 +34,8 @@ export function explainStreamingFailure(error: unknown): unknown {
   if ((error.cause as { code?: unknown } | undefined)?.code !== INTERNAL_ERROR) return error
   return new PgToBrokersError(
     'streamed_decoding_failed',
-    `${error.message}; PostgreSQL failed while streaming an in-progress transaction: with postgres.streaming "off" it sends transactions at commit instead, which may avoid the failure`,
+    `${error.message}; PostgreSQL failed while streaming an in-progress transaction: with postgres.streaming "off" it sends transactions at commit ` +
+      `instead, which may avoid the failure`,
     { cause: error },
   )
 }

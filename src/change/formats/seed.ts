@@ -121,7 +121,8 @@ export class SeedFormat implements RecordFormat {
     if (change.unchangedToastFields) out += `,"unchanged_toast_fields":${JSON.stringify(change.unchangedToastFields)}`
     if (change.truncate) out += `,"truncate":{"cascade":${change.truncate.cascade},"restart_identity":${change.truncate.restartIdentity}}`
     if (change.message) {
-      out += `,"message":{"prefix":${JSON.stringify(change.message.prefix)},${messageContentJson(change.message.content)},"transactional":${change.message.transactional}}`
+      out += `,"message":{"prefix":${JSON.stringify(change.message.prefix)},${messageContentJson(change.message.content)},`
+      out += `"transactional":${change.message.transactional}}`
     }
     return out + '}'
   }
