@@ -10,5 +10,6 @@ export function isRemoteModule(pathOrUrl: string): boolean {
 
 /** Why a remote module needs consent, and how to give it (for messages). */
 export const REMOTE_MODULE_CONSENT =
-  "its code is fetched and run with this process's rights (the database credentials included) at every start, so whoever controls that address controls the tool; " +
+  "its code is fetched and run with this process's rights (the database credentials included) at every start, " +
+  'so whoever controls that address controls the tool; ' +
   'pass --allow-remote-writer-module (or set writer.allowRemote: true, or PG_TO_BROKERS_ALLOW_REMOTE_WRITER_MODULE=true) to run it anyway, or use a local file'

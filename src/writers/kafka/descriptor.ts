@@ -105,8 +105,12 @@ const SETTINGS: readonly WriterSetting[] = [
 
 /** How to set what kafkaProblems finds missing, for a CLI user. */
 const HOW_TO_SET: Readonly<Record<string, string>> = {
-  topic: `required for writer type "kafka"; set --kafka-topic (one topic) or --kafka-topic-template (one topic per table, e.g. "cdc.{schema}.{table}"), or ${KAFKA_ENV.topic} / ${KAFKA_ENV.topicTemplate}`,
-  deadLetterPath: `required with oversizedRecord "dead-letter" (records Kafka refuses as too large are appended to this file); set --kafka-dead-letter-path or ${KAFKA_ENV.deadLetterPath}`,
+  topic:
+    `required for writer type "kafka"; set --kafka-topic (one topic) or --kafka-topic-template (one topic per table, e.g. ` +
+    `"cdc.{schema}.{table}"), or ${KAFKA_ENV.topic} / ${KAFKA_ENV.topicTemplate}`,
+  deadLetterPath:
+    `required with oversizedRecord "dead-letter" (records Kafka refuses as too large are appended to this file); ` +
+    `set --kafka-dead-letter-path or ${KAFKA_ENV.deadLetterPath}`,
 }
 
 export const kafkaWriter = defineWriter({

@@ -42,7 +42,8 @@ export function kafkaFailure(error: unknown, context: FailureContext): PgToBroke
     const named = largest && `record ${largest.id} (${largest.bytes} bytes, topic "${largest.topic}")`
     const which = named === undefined ? 'a record is too large' : context.records === 1 ? `${named}, sent alone` : `${named} is the largest of the request`
     const advice =
-      "raise the topic's max.message.bytes (and the broker's message.max.bytes), or set the writer's oversizedRecord to \"dead-letter\" with a deadLetterPath to set such records aside in a file"
+      "raise the topic's max.message.bytes (and the broker's message.max.bytes), or set the writer's oversizedRecord to \"dead-letter\" with a " +
+      'deadLetterPath to set such records aside in a file'
     return new PgToBrokersError(
       'kafka_message_too_large',
       `Kafka refused the records as too large (${tooLarge.apiId}): ${which}; ${advice}; ${NOTHING_CONFIRMED}`,
@@ -68,7 +69,8 @@ export function kafkaFailure(error: unknown, context: FailureContext): PgToBroke
   if (denied) {
     return new PgToBrokersError(
       'kafka_not_authorized',
-      `Kafka denied ${context.action} (${denied.apiId}): grant the client's principal the needed ACLs (Describe and Write on the topics, IdempotentWrite on the cluster)`,
+      `Kafka denied ${context.action} (${denied.apiId}): grant the client's principal the needed ACLs (Describe and Write on the topics, ` +
+        `IdempotentWrite on the cluster)`,
       options,
     )
   }

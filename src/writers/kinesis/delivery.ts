@@ -121,7 +121,8 @@ class Delivery {
       const entry = unit.entries[0]!
       this.#fatal ??= new PgToBrokersError(
         'kinesis_record_rejected',
-        `Kinesis rejected record ${entry.record.change.id} (${describeRecord(entry.record.change)}) with ${outcome.code}: ${outcome.message}; nothing of this batch was acknowledged`,
+        `Kinesis rejected record ${entry.record.change.id} (${describeRecord(entry.record.change)}) with ${outcome.code}: ${outcome.message}; ` +
+          `nothing of this batch was acknowledged`,
       )
       return
     }
@@ -146,8 +147,10 @@ class Delivery {
       if (entry.attempts >= this.#options.maxAttempts || elapsed >= this.#options.maxRetryTimeMs) {
         this.#fatal ??= new PgToBrokersError(
           'kinesis_gave_up',
-          `gave up on Kinesis record ${entry.record.change.id} (${describeRecord(entry.record.change)}) after ${entry.attempts} attempts over ${Math.round(elapsed / 100) / 10} s; ` +
-            `last error: ${reason}. Nothing of this batch was acknowledged: a restart sends it again (raise maxAttempts or the stream's capacity if this repeats)`,
+          `gave up on Kinesis record ${entry.record.change.id} (${describeRecord(entry.record.change)}) after ${entry.attempts} attempts over ` +
+            `${Math.round(elapsed / 100) / 10} s; ` +
+            `last error: ${reason}. Nothing of this batch was acknowledged: a restart sends it again (raise maxAttempts or the stream's capacity ` +
+            `if this repeats)`,
         )
         return
       }

@@ -51,7 +51,8 @@ const SETTINGS: readonly WriterSetting[] = [
   },
 ]
 
-const STREAM_REQUIRED = `required for writer type "kinesis"; set --kinesis-stream, ${KINESIS_ENV.stream}, or writer.streamName (or writer.streamArn) in the config file`
+const STREAM_REQUIRED =
+  `required for writer type "kinesis"; set --kinesis-stream, ${KINESIS_ENV.stream}, ` + `or writer.streamName (or writer.streamArn) in the config file`
 
 export const kinesisWriter = defineWriter({
   type: 'kinesis',
@@ -69,7 +70,8 @@ export const kinesisWriter = defineWriter({
       'partition key (table + primary-key values by default). Per partition key, no record is stored',
       'after a later one, even when PutRecords fails partly. Only in the config file: writer.partitionKey',
       '("row", "table" or "constant"), writer.constantKey, writer.explicitHashKey (false),',
-      `writer.maxConcurrentRequests (${KINESIS_DEFAULTS.maxConcurrentRequests}), writer.maxAttempts (${KINESIS_DEFAULTS.maxAttempts}), writer.maxRetryTimeMs (${KINESIS_DEFAULTS.maxRetryTimeMs}),`,
+      `writer.maxConcurrentRequests (${KINESIS_DEFAULTS.maxConcurrentRequests}), writer.maxAttempts (${KINESIS_DEFAULTS.maxAttempts}), ` +
+        `writer.maxRetryTimeMs (${KINESIS_DEFAULTS.maxRetryTimeMs}),`,
       `writer.requestTimeoutMs (${KINESIS_DEFAULTS.requestTimeoutMs}), writer.oversizedRecord ("fail" or "dead-letter"),`,
       'writer.deadLetterPath.',
     ],

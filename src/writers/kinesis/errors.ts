@@ -75,14 +75,16 @@ export function explainFailure(error: unknown, context: FailureContext): PgToBro
     case 'UnrecognizedClientException':
       return new PgToBrokersError(
         'kinesis_credentials_invalid',
-        `Kinesis in ${where} does not recognise the AWS access key id from ${source} (UnrecognizedClientException): check the credentials and that they belong to this region's partition`,
+        `Kinesis in ${where} does not recognise the AWS access key id from ${source} (UnrecognizedClientException): ` +
+          `check the credentials and that they belong to this region's partition`,
         { cause: error },
       )
     case 'InvalidSignatureException':
     case 'SignatureDoesNotMatch':
       return new PgToBrokersError(
         'kinesis_credentials_invalid',
-        `Kinesis in ${where} rejected the request signature (${error.type}): the secret access key from ${source} does not match its access key id, or the system clock is off`,
+        `Kinesis in ${where} rejected the request signature (${error.type}): the secret access key from ${source} does not match its access key ` +
+          `id, or the system clock is off`,
         { cause: error },
       )
     case 'ExpiredTokenException':
@@ -93,7 +95,8 @@ export function explainFailure(error: unknown, context: FailureContext): PgToBro
     case 'AccessDeniedException':
       return new PgToBrokersError(
         'kinesis_access_denied',
-        `Kinesis in ${where} denied ${context.operation} (AccessDeniedException: ${error.message}): the credentials from ${source} need kinesis:DescribeStreamSummary, kinesis:ListShards and kinesis:PutRecords on stream ${context.stream}`,
+        `Kinesis in ${where} denied ${context.operation} (AccessDeniedException: ${error.message}): ` +
+          `the credentials from ${source} need kinesis:DescribeStreamSummary, kinesis:ListShards and kinesis:PutRecords on stream ${context.stream}`,
         { cause: error },
       )
     default:

@@ -117,7 +117,8 @@ export class KinesisWriter extends StreamWriter {
     if (partitionKey === '') {
       throw new PgToBrokersError(
         'kinesis_partition_key',
-        `record ${record.change.id} (${describeRecord(record.change)}) has an empty partition key: Kinesis needs 1 to 256 characters (check assignChangeToPartitionKey)`,
+        `record ${record.change.id} (${describeRecord(record.change)}) has an empty partition key: Kinesis needs 1 to 256 characters (check ` +
+          `assignChangeToPartitionKey)`,
       )
     }
     const data = record.data
