@@ -43,7 +43,9 @@ export async function startCluster(choice: ClusterChoice, root: string): Promise
       url: cluster.url,
       socketDir,
       pgBin: project.pgBin,
-      description: `a throwaway cluster with PostgreSQL's defaults (fsync on, synchronous_commit on, ssl on) but ${['wal_level=logical', ...DEFAULTS_OPTIONS.slice(1)].join(', ')}; 127.0.0.1, trust authentication`,
+      description:
+        `a throwaway cluster with PostgreSQL's defaults (fsync on, synchronous_commit on, ` +
+        `ssl on) but ${['wal_level=logical', ...DEFAULTS_OPTIONS.slice(1)].join(', ')}; 127.0.0.1, trust authentication`,
       stop: () => cluster.stop(),
     }
   } catch (error) {

@@ -135,7 +135,10 @@ export function urlFor(c: Connection, transport: Transport): string {
   return url.href
 }
 
-/** The CLI as users run it: `npx pg-to-brokers run` (the npm bin, which may re-execute itself with V8 flags), the URL (with its password) from the environment; `writerArgs` choose another writer than stdout. */
+/**
+ * The CLI as users run it: `npx pg-to-brokers run` (the npm bin, which may re-execute itself with V8 flags), the URL (with its password) from the environment;
+ * `writerArgs` choose another writer than stdout.
+ */
 export function cli(job: Job, paths: Paths, c: Connection, transport: Transport, writerArgs: readonly string[] = []): Command {
   return {
     file: paths.node,
@@ -170,7 +173,8 @@ function cliKinesisStub(): Consumer {
         const { rejected, requests, records, reasons } = stub.stats
         if (rejected > 0 || records === 0) {
           throw new Error(
-            `cli_node_tcp_kinesis_stub: the Kinesis stub refused ${rejected} of ${requests} requests (${records} records accepted), so its rows/s mean nothing: ${reasons.join('; ') || 'no record arrived'}`,
+            `cli_node_tcp_kinesis_stub: the Kinesis stub refused ${rejected} of ${requests} requests (${records} records accepted), ` +
+              `so its rows/s mean nothing: ${reasons.join('; ') || 'no record arrived'}`,
           )
         }
       }

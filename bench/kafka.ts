@@ -108,7 +108,9 @@ async function writerAlone(topic: string, rows: number): Promise<number> {
       Array.from({ length: Math.min(TRANSACTION_ROWS, rows - done) }, (_, i) => {
         const change = { id: `${lsn}:${i}`, operation: 'INSERT', relation, transactionId: 1000 + done, commitLsn: BigInt(done) } as unknown as Change
         const data = utf8.encode(
-          `{"fields":["id","account","amount","note","created_at"],"values":[${done + i},${i % 1000},"${i}.25","note ${i}","2026-01-01T00:00:00.000000Z"],"types":["bigint","integer","numeric","text","timestamp with time zone"],"table_name":"public.bench","operation":"INSERT","transaction_id":${1000 + done},"id":"${lsn}:${i}","lsn":"${lsn}","commit_time":"2026-01-01T00:00:00.000000Z"}`,
+          `{"fields":["id","account","amount","note","created_at"],"values":[${done + i},${i % 1000},"${i}.25","note ${i}",` +
+            `"2026-01-01T00:00:00.000000Z"],"types":["bigint","integer","numeric","text","timestamp with time zone"],"table_name":"public.bench",` +
+            `"operation":"INSERT","transaction_id":${1000 + done},"id":"${lsn}:${i}","lsn":"${lsn}","commit_time":"2026-01-01T00:00:00.000000Z"}`,
         )
         return { change, data, partitionKey: `public.bench:${done + i}` }
       }),

@@ -149,7 +149,8 @@ class Stub {
       refuse(
         400,
         'ValidationException',
-        `1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and ${MAX_RECORDS} (got ${Array.isArray(records) ? records.length : typeof records})`,
+        `1 validation error detected: Value at 'records' failed to satisfy constraint: Member must have length between 1 and ${MAX_RECORDS} (got ` +
+          `${Array.isArray(records) ? records.length : typeof records})`,
       )
     }
     let total = 0

@@ -41,7 +41,8 @@ export function workloadTable(workload: WorkloadResult): string {
       continue
     }
     lines.push(
-      `| ${r.label} | ${fmt(rowsPerSecond(r), 0)} | ${fmt(rowsPerSecond(r) / base, 2)} | ${fmt(m.walsenderCpu / millions(r), 2)} | ${fmt(m.consumerCpu / millions(r), 2)} | ${fmt(m.peakRss / MB, 0)} | ${fmt(m.load1, 1)} | ${notes(r)} |`,
+      `| ${r.label} | ${fmt(rowsPerSecond(r), 0)} | ${fmt(rowsPerSecond(r) / base, 2)} | ${fmt(m.walsenderCpu / millions(r), 2)} | ` +
+        `${fmt(m.consumerCpu / millions(r), 2)} | ${fmt(m.peakRss / MB, 0)} | ${fmt(m.load1, 1)} | ${notes(r)} |`,
     )
   }
   return [...lines, ...writerRatios(workload.results)].join('\n')

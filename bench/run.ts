@@ -236,7 +236,9 @@ async function runLatency(
       latency: true,
       ...(run.batchLatencyMs === undefined ? {} : { batchLatencyMs: run.batchLatencyMs }),
     }
-    const label = `pg_to_brokers → stdout, ${run.runtime}, ${consumer.transport}, ${run.batchLatencyMs === undefined ? 'default batching (maxLatencyMs 50)' : `maxLatencyMs ${run.batchLatencyMs}`}`
+    const label =
+      `pg_to_brokers → stdout, ${run.runtime}, ${consumer.transport}, ` +
+      `${run.batchLatencyMs === undefined ? 'default batching (maxLatencyMs 50)' : `maxLatencyMs ${run.batchLatencyMs}`}`
     await sleep(1000)
     results.push(await measureLatency(connection.tcpUrl, admin, slot, label, consumer.command(job, paths, connection), report, shape))
     console.error(`  latency, ${label}: p99 ${results[results.length - 1]!.p99.toFixed(1)} ms`)

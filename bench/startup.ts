@@ -39,7 +39,8 @@ function main(): void {
   if (build.status !== 0) throw new Error('npm run build failed')
   const cpu = cpus()
   console.log(
-    `\n${new Date().toISOString().slice(0, 10)}, ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${process.platform}-${process.arch}; \`--help\`, median of ${RUNS} after a warm-up\n`,
+    `\n${new Date().toISOString().slice(0, 10)}, ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ` +
+      `${process.platform}-${process.arch}; \`--help\`, median of ${RUNS} after a warm-up\n`,
   )
   console.log('| artifact | size | `--help` |')
   console.log('|---|---:|---:|')

@@ -35,7 +35,8 @@ export function checkExportMaps(): { problems: string[]; warnings: string[] } {
     .filter((writer) => !entries.some((e) => e.source === `src/writers/${writer}/mod.ts`))
     .map(
       (writer) =>
-        `src/writers/${writer}/mod.ts has no library entry: add "./${writer}": "./src/writers/${writer}/mod.ts" to deno.json "exports" (and the matching package.json export) to publish it`,
+        `src/writers/${writer}/mod.ts has no library entry: add "./${writer}": "./src/writers/${writer}/mod.ts" to deno.json "exports" (and the ` +
+        `matching package.json export) to publish it`,
     )
   return { problems, warnings }
 }

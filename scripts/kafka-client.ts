@@ -95,7 +95,8 @@ async function main(args: string[]): Promise<void> {
   const seen = await consume(brokers, name, count)
   if (seen < count)
     throw new Error(
-      `${seen} of ${count} messages arrived in ${name} within ${CONSUME_TIMEOUT_MS / 1000} s: is pg-to-brokers running, and did the change happen after it said "streaming"?`,
+      `${seen} of ${count} messages arrived in ${name} within ${CONSUME_TIMEOUT_MS / 1000} s: is pg-to-brokers running, ` +
+        `and did the change happen after it said "streaming"?`,
     )
 }
 

@@ -113,7 +113,8 @@ async function main(args: string[]): Promise<void> {
   const seen = await readRecords(client, name, count)
   if (seen < count)
     throw new Error(
-      `${seen} of ${count} records arrived in ${name} within ${READ_TIMEOUT_MS / 1000} s: is pg-to-brokers running, and did the change happen after it said "streaming"?`,
+      `${seen} of ${count} records arrived in ${name} within ${READ_TIMEOUT_MS / 1000} s: is pg-to-brokers running, ` +
+        `and did the change happen after it said "streaming"?`,
     )
 }
 
