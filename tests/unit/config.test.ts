@@ -158,8 +158,10 @@ test('config: numbers from flags and environment are checked against their field
 
 test('config: unknown keys at any level name the key, suggest a near one and list the allowed keys', () => {
   assertEquals(problems(file({ postgres: { url: URL, passwd: 'x', slots: 'y' }, writer: { type: 'stdout', path: 'x' }, batchh: {}, 'odd key': 1 })), [
-    'postgres.passwd: unknown key; allowed keys: url, slot, publication, tables, createSlot, acceptDataLoss, stateTable, createPublication, dropSlotOnExit, standby, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory, messagePrefixes',
-    'postgres.slots: unknown key (did you mean slot?); allowed keys: url, slot, publication, tables, createSlot, acceptDataLoss, stateTable, createPublication, dropSlotOnExit, standby, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory, messagePrefixes',
+    'postgres.passwd: unknown key; allowed keys: url, slot, publication, tables, createSlot, acceptDataLoss, stateTable, createPublication, ' +
+      'dropSlotOnExit, standby, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory, messagePrefixes',
+    'postgres.slots: unknown key (did you mean slot?); allowed keys: url, slot, publication, tables, createSlot, acceptDataLoss, stateTable, ' +
+      'createPublication, dropSlotOnExit, standby, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory, messagePrefixes',
     'writer.path: unknown key; allowed keys for writer type "stdout": type',
     'batchh: unknown key (did you mean batch?); allowed keys: postgres, writer, batch, format, logLevel',
     '["odd key"]: unknown key; allowed keys: postgres, writer, batch, format, logLevel',
@@ -240,11 +242,16 @@ test('config: the postgres URL is never echoed in any message', () => {
   )
   const urlMessages = messages.filter((message) => message.startsWith('postgres.url:'))
   assertEquals(urlMessages, [
-    `postgres.url: expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE, or key=value settings such as "host=/var/run/postgresql dbname=app" ${URL_HIDDEN}`,
+    `postgres.url: expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE, ` +
+      `or key=value settings such as "host=/var/run/postgresql dbname=app" ${URL_HIDDEN}`,
     `postgres.url: the port is not a number from 1 to 65535 (if the password holds "/", "@", ":" or "?", percent-encode them) ${URL_HIDDEN}`,
-    `postgres.url: unknown URL query parameter "statement_timeout": use host, port, dbname, user, password, application_name, fallback_application_name, sslmode, sslrootcert, connect_timeout, options; give server settings as options, as in options=-c%20statement_timeout%3D5s ${URL_HIDDEN}`,
-    `postgres.url: expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE, or key=value settings such as "host=/var/run/postgresql dbname=app" ${URL_HIDDEN}`,
-    `postgres.url: expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE, or key=value settings such as "host=/var/run/postgresql dbname=app" ${URL_HIDDEN}`,
+    `postgres.url: unknown URL query parameter "statement_timeout": use host, port, dbname, user, password, application_name, ` +
+      `fallback_application_name, sslmode, sslrootcert, connect_timeout, options; give server settings as options, ` +
+      `as in options=-c%20statement_timeout%3D5s ${URL_HIDDEN}`,
+    `postgres.url: expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE, ` +
+      `or key=value settings such as "host=/var/run/postgresql dbname=app" ${URL_HIDDEN}`,
+    `postgres.url: expected a postgres:// or postgresql:// URL such as postgres://USER:PASSWORD@HOST:5432/DATABASE, ` +
+      `or key=value settings such as "host=/var/run/postgresql dbname=app" ${URL_HIDDEN}`,
     `postgres.url: the port is not a number from 1 to 65535 (if the password holds "/", "@", ":" or "?", percent-encode them) ${URL_HIDDEN}`,
     `postgres.url: expected a postgres:// or postgresql:// URL as a string ${URL_HIDDEN}`,
   ])

@@ -77,7 +77,9 @@ test('conninfo: key=value settings, with quotes and backslash escapes', () => {
   assertEquals(problem('host /tmp dbname=x'), 'pg_config: invalid PostgreSQL connection settings: missing "=" after "host" in the connection string')
   assertEquals(
     problem('hots=db'),
-    'pg_config: invalid PostgreSQL connection settings: unknown connection parameter "hots": use host, port, dbname, user, password, application_name, fallback_application_name, sslmode, sslrootcert, connect_timeout, options; give server settings as options, as in options=-c%20statement_timeout%3D5s',
+    'pg_config: invalid PostgreSQL connection settings: unknown connection parameter "hots": use host, port, dbname, user, password, ' +
+      'application_name, fallback_application_name, sslmode, sslrootcert, connect_timeout, options; give server settings as options, ' +
+      'as in options=-c%20statement_timeout%3D5s',
   )
 })
 

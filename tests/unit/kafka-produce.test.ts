@@ -77,31 +77,34 @@ function standIn(options: { failRequests: number }) {
 const message = (key: string): KafkaMessage => ({ topic: 't', key, value: new TextEncoder().encode(`{"k":"${key}"}`), headers: new Map([['id', key]]) })
 const keysOn = (partition: number) => ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'].filter((k) => partitionForKey(new TextEncoder().encode(k), 2) === partition)
 
-test('kafka produce: a failed request goes again with the same sequences; sequences advance only once acknowledged; no leader means fresh metadata', async () => {
-  const { producer, sent, cleared } = standIn({ failRequests: 1 })
-  const [zero, one] = [keysOn(0), keysOn(1)]
-  assert(zero.length > 0 && one.length > 0, 'keys on both partitions')
-  const session = new ProduceSession(producer, 'none')
-  await session.send([...zero, ...one].map(message))
-  // Attempt 1: partition 0 has no leader (its metadata is looked up again), partition 1 goes and fails.
-  // Attempt 2: both go, partition 1 with the same base sequence as before.
-  assertEquals(cleared(), 1, 'metadata cleared once for the partition without a leader')
-  assertEquals(
-    sent.map((s) => [s.request, s.partition, s.baseSequence]),
-    [
-      [1, 1, 0],
-      [2, 0, 0],
-      [2, 1, 0],
-    ],
-  )
-  assertEquals(sent.find((s) => s.partition === 0)!.keys, zero, 'order kept within the partition')
-  await session.send([message(zero[0]!), message(one[0]!), message(one[0]!)])
-  assertEquals(
-    sent.slice(3).map((s) => [s.partition, s.baseSequence, s.keys.length]),
-    [
-      [0, zero.length, 1],
-      [1, one.length, 2],
-    ],
-    'sequences continue after the acknowledged records',
-  )
-})
+test(
+  'kafka produce: a failed request goes again with the same sequences; sequences advance only once acknowledged; ' + 'no leader means fresh metadata',
+  async () => {
+    const { producer, sent, cleared } = standIn({ failRequests: 1 })
+    const [zero, one] = [keysOn(0), keysOn(1)]
+    assert(zero.length > 0 && one.length > 0, 'keys on both partitions')
+    const session = new ProduceSession(producer, 'none')
+    await session.send([...zero, ...one].map(message))
+    // Attempt 1: partition 0 has no leader (its metadata is looked up again), partition 1 goes and fails.
+    // Attempt 2: both go, partition 1 with the same base sequence as before.
+    assertEquals(cleared(), 1, 'metadata cleared once for the partition without a leader')
+    assertEquals(
+      sent.map((s) => [s.request, s.partition, s.baseSequence]),
+      [
+        [1, 1, 0],
+        [2, 0, 0],
+        [2, 1, 0],
+      ],
+    )
+    assertEquals(sent.find((s) => s.partition === 0)!.keys, zero, 'order kept within the partition')
+    await session.send([message(zero[0]!), message(one[0]!), message(one[0]!)])
+    assertEquals(
+      sent.slice(3).map((s) => [s.partition, s.baseSequence, s.keys.length]),
+      [
+        [0, zero.length, 1],
+        [1, one.length, 2],
+      ],
+      'sequences continue after the acknowledged records',
+    )
+  },
+)

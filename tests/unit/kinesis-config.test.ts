@@ -79,7 +79,8 @@ test('kinesis config: missing or contradictory settings are reported with what t
     'writer.region: required for writer type "kinesis"; set --kinesis-region, AWS_REGION (or AWS_DEFAULT_REGION), or writer.region in the config file',
   ])
   assertEquals(problems({ argv: ['--postgres-url', URL, '--writer', 'kinesis', '--kinesis-region', 'us-east-1'] }), [
-    'writer.streamName: required for writer type "kinesis"; set --kinesis-stream, PG_TO_BROKERS_KINESIS_STREAM, or writer.streamName (or writer.streamArn) in the config file',
+    'writer.streamName: required for writer type "kinesis"; set --kinesis-stream, PG_TO_BROKERS_KINESIS_STREAM, ' +
+      'or writer.streamName (or writer.streamArn) in the config file',
   ])
   const file = (writer: Record<string, unknown>) => ({
     fileText: JSON.stringify({ postgres: { url: URL }, writer: { type: 'kinesis', region: 'us-east-1', ...writer } }),

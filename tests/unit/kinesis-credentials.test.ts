@@ -63,8 +63,12 @@ test('kinesis credentials: environment variables come first', async () => {
 })
 
 test('kinesis credentials: shared files — default and named profiles, credentials file over config file', async () => {
-  const credentials = `# comment\n[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = ${SECRET}\n\n[work]\naws_access_key_id=AKIDWORK\naws_secret_access_key=${SECRET}\naws_session_token=${TOKEN}\n`
-  const config = `[default]\nregion = eu-west-1\n[profile cfg]\naws_access_key_id = AKIDCONFIG\naws_secret_access_key = ${SECRET}\ns3 =\n  max_concurrent_requests = 20\n[profile work]\naws_access_key_id = AKIDSHADOWED\n`
+  const credentials =
+    `# comment\n[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = ${SECRET}\n\n[work]\n` +
+    `aws_access_key_id=AKIDWORK\naws_secret_access_key=${SECRET}\naws_session_token=${TOKEN}\n`
+  const config =
+    `[default]\nregion = eu-west-1\n[profile cfg]\naws_access_key_id = AKIDCONFIG\naws_secret_access_key = ${SECRET}\ns3 =\n  ` +
+    `max_concurrent_requests = 20\n[profile work]\naws_access_key_id = AKIDSHADOWED\n`
   await withFiles({ credentials, config }, async (dir) => {
     const files = { AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'), AWS_CONFIG_FILE: join(dir, 'config') }
     assertEquals((await chain(files).get()).accessKeyId, 'AKIDDEFAULT')
@@ -90,7 +94,8 @@ test('kinesis credentials: the files are found under ~/.aws by default', async (
 
 test('kinesis credentials: profiles this writer cannot use are reported, not skipped', async () => {
   const config =
-    '[profile role]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = default\n[profile sso]\nsso_session = corp\n[profile half]\naws_access_key_id = AKIDHALF\n'
+    '[profile role]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = default\n[profile sso]\nsso_session = corp\n[profile half]\n' +
+    'aws_access_key_id = AKIDHALF\n'
   await withFiles({ config }, async (dir) => {
     const env = { AWS_CONFIG_FILE: join(dir, 'config'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') }
     await assertRejects(

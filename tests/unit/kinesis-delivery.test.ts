@@ -205,22 +205,26 @@ test('kinesis delivery order check: replays of stored records pass; a first send
 const OPTIONS = { maxConcurrentRequests: 4, maxAttempts: 100, maxRetryTimeMs: 60_000, retryBaseDelayMs: 0, retryMaxDelayMs: 2, logger: silentLogger }
 
 for (const aggregated of [false, true]) {
-  test(`kinesis delivery${aggregated ? ' (aggregated)' : ''}: with random failures every record is stored, in order per key (re-sends only replay what was stored)`, async () => {
-    const base = testSeed()
-    for (let run = 1; run <= 5; run++) {
-      const seed = (base + run) >>> 0
-      const entries = Array.from({ length: 1500 }, (_, i) => entry(i, `k${(i * 7919) % (40 + run * 30)}`, 30, aggregated))
-      const fake = fakeKinesis(seed, aggregated)
-      await deliver(entries, fake.transport, OPTIONS)
-      assertEquals(fake.violations.slice(0, 5), [], `the planner's promises (run ${run}, ${fake.violations.length} violations)`)
-      for (const [key, ids] of fake.stored) {
-        const expected = entries.filter((e) => e.partitionKey === key).map((e) => Number(e.record.change.id.split(':')[1]))
-        assertEquals(orderProblem(ids), undefined, `key ${key}: order (run ${run}; stored ${ids.join(' ')})`)
-        assertEquals([...new Set(ids)], expected, `key ${key}: every record, first occurrences in order (run ${run})`)
+  test(
+    `kinesis delivery${aggregated ? ' (aggregated)' : ''}: with random failures every record is stored, ` +
+      `in order per key (re-sends only replay what was stored)`,
+    async () => {
+      const base = testSeed()
+      for (let run = 1; run <= 5; run++) {
+        const seed = (base + run) >>> 0
+        const entries = Array.from({ length: 1500 }, (_, i) => entry(i, `k${(i * 7919) % (40 + run * 30)}`, 30, aggregated))
+        const fake = fakeKinesis(seed, aggregated)
+        await deliver(entries, fake.transport, OPTIONS)
+        assertEquals(fake.violations.slice(0, 5), [], `the planner's promises (run ${run}, ${fake.violations.length} violations)`)
+        for (const [key, ids] of fake.stored) {
+          const expected = entries.filter((e) => e.partitionKey === key).map((e) => Number(e.record.change.id.split(':')[1]))
+          assertEquals(orderProblem(ids), undefined, `key ${key}: order (run ${run}; stored ${ids.join(' ')})`)
+          assertEquals([...new Set(ids)], expected, `key ${key}: every record, first occurrences in order (run ${run})`)
+        }
+        assertEquals(fake.stored.size, new Set(entries.map((e) => e.partitionKey)).size, 'every key stored')
       }
-      assertEquals(fake.stored.size, new Set(entries.map((e) => e.partitionKey)).size, 'every key stored')
-    }
-  })
+    },
+  )
 }
 
 test('kinesis delivery: gives up after maxAttempts, naming the record, only once no request is in flight', async () => {

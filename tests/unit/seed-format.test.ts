@@ -85,27 +85,47 @@ const CHANGES: readonly Change[] = [
 
 /** What the formats wrote for CHANGES before their fragment caches: the records must not change. */
 const SEED_RECORDS: readonly string[] = [
-  '{"fields":["id","note","doc"],"values":[1,"a \\"quoted\\" note\\n",{"a": [1, 2.50]}],"types":["bigint","text","jsonb"],"table_name":"public.bench","operation":"INSERT","transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z"}',
-  '{"fields":["id","note","doc"],"values":[2,null,null],"types":["bigint","text","jsonb"],"table_name":"public.bench","operation":"INSERT","transaction_id":731,"id":"0/16B3748:1","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z"}',
-  '{"fields":["id","note","doc"],"values":[3,"ü ☃ 𝄞",[]],"types":["bigint","text","jsonb"],"table_name":"public.bench","operation":"UPDATE","transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","old":{"kind":"key","fields":["id"],"values":[3],"types":["bigint"]}}',
-  '{"fields":["id","note"],"values":[4,"x"],"types":["bigint","text"],"table_name":"public.bench","operation":"UPDATE","transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","unchanged_toast_fields":["doc"]}',
-  '{"fields":["id"],"values":[5],"types":["bigint"],"table_name":"public.bench","operation":"DELETE","transaction_id":731,"id":"1/0:0","lsn":"1/0","commit_time":"2000-01-01T00:00:00.000000Z"}',
-  '{"fields":["id","note","doc"],"values":[1,"a \\"quoted\\" note\\n",{"a": [1, 2.50]}],"types":["bigint","text","jsonb"],"table_name":"public.we\\"ird","operation":"INSERT","transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z"}',
-  '{"fields":[],"values":[],"types":[],"table_name":"public.bench","operation":"TRUNCATE","transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","truncate":{"cascade":true,"restart_identity":false}}',
-  '{"fields":[],"values":[],"types":[],"table_name":null,"operation":"MESSAGE","transaction_id":0,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":null,"message":{"prefix":"app","content":"hello","transactional":false}}',
-  '{"fields":[],"values":[],"types":[],"table_name":null,"operation":"MESSAGE","transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","message":{"prefix":"bin","content_hex":"\\\\xff00","transactional":true}}',
+  '{"fields":["id","note","doc"],"values":[1,"a \\"quoted\\" note\\n",{"a": [1, 2.50]}],"types":["bigint","text","jsonb"],' +
+    '"table_name":"public.bench","operation":"INSERT","transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z"}',
+  '{"fields":["id","note","doc"],"values":[2,null,null],"types":["bigint","text","jsonb"],"table_name":"public.bench","operation":"INSERT",' +
+    '"transaction_id":731,"id":"0/16B3748:1","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z"}',
+  '{"fields":["id","note","doc"],"values":[3,"ü ☃ 𝄞",[]],"types":["bigint","text","jsonb"],"table_name":"public.bench","operation":"UPDATE",' +
+    '"transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","old":{"kind":"key","fields":["id"],' +
+    '"values":[3],"types":["bigint"]}}',
+  '{"fields":["id","note"],"values":[4,"x"],"types":["bigint","text"],"table_name":"public.bench","operation":"UPDATE","transaction_id":731,' +
+    '"id":"0/16B3748:0","lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","unchanged_toast_fields":["doc"]}',
+  '{"fields":["id"],"values":[5],"types":["bigint"],"table_name":"public.bench","operation":"DELETE","transaction_id":731,"id":"1/0:0","lsn":"1/0",' +
+    '"commit_time":"2000-01-01T00:00:00.000000Z"}',
+  '{"fields":["id","note","doc"],"values":[1,"a \\"quoted\\" note\\n",{"a": [1, 2.50]}],"types":["bigint","text","jsonb"],' +
+    '"table_name":"public.we\\"ird","operation":"INSERT","transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748",' +
+    '"commit_time":"2025-11-21T00:26:40.123456Z"}',
+  '{"fields":[],"values":[],"types":[],"table_name":"public.bench","operation":"TRUNCATE","transaction_id":731,"id":"0/16B3748:0",' +
+    '"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","truncate":{"cascade":true,"restart_identity":false}}',
+  '{"fields":[],"values":[],"types":[],"table_name":null,"operation":"MESSAGE","transaction_id":0,"id":"0/16B3748:0","lsn":"0/16B3748",' +
+    '"commit_time":null,"message":{"prefix":"app","content":"hello","transactional":false}}',
+  '{"fields":[],"values":[],"types":[],"table_name":null,"operation":"MESSAGE","transaction_id":731,"id":"0/16B3748:0","lsn":"0/16B3748",' +
+    '"commit_time":"2025-11-21T00:26:40.123456Z","message":{"prefix":"bin","content_hex":"\\\\xff00","transactional":true}}',
 ]
 
 const DEBEZIUM_RECORDS: readonly string[] = [
-  '{"before":null,"after":{"id":1,"note":"a \\"quoted\\" note\\n","doc":{"a": [1, 2.50]}},"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench","txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"c"}',
-  '{"before":null,"after":{"id":2,"note":null,"doc":null},"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench","txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:1"},"op":"c"}',
-  '{"before":{"id":3},"after":{"id":3,"note":"ü ☃ 𝄞","doc":[]},"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench","txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"u"}',
-  '{"before":null,"after":{"id":4,"note":"x"},"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench","txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"u","unchanged_toast_fields":["doc"]}',
-  '{"before":{"id":5},"after":null,"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench","txId":731,"lsn":"1/0","commit_time":"2000-01-01T00:00:00.000000Z","id":"1/0:0"},"op":"d"}',
-  '{"before":null,"after":{"id":1,"note":"a \\"quoted\\" note\\n","doc":{"a": [1, 2.50]}},"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"we\\"ird","txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"c"}',
-  '{"before":null,"after":null,"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench","txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"t"}',
-  '{"before":null,"after":null,"source":{"connector":"pg_to_brokers","db":null,"schema":null,"table":null,"txId":0,"lsn":"0/16B3748","commit_time":null,"id":"0/16B3748:0"},"op":"m","message":{"prefix":"app","content":"hello"}}',
-  '{"before":null,"after":null,"source":{"connector":"pg_to_brokers","db":null,"schema":null,"table":null,"txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"m","message":{"prefix":"bin","content_hex":"\\\\xff00"}}',
+  '{"before":null,"after":{"id":1,"note":"a \\"quoted\\" note\\n","doc":{"a": [1, 2.50]}},"source":{"connector":"pg_to_brokers","db":null,' +
+    '"schema":"public","table":"bench","txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"c"}',
+  '{"before":null,"after":{"id":2,"note":null,"doc":null},"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench",' +
+    '"txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:1"},"op":"c"}',
+  '{"before":{"id":3},"after":{"id":3,"note":"ü ☃ 𝄞","doc":[]},"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench",' +
+    '"txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"u"}',
+  '{"before":null,"after":{"id":4,"note":"x"},"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench","txId":731,' +
+    '"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"u","unchanged_toast_fields":["doc"]}',
+  '{"before":{"id":5},"after":null,"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench","txId":731,"lsn":"1/0",' +
+    '"commit_time":"2000-01-01T00:00:00.000000Z","id":"1/0:0"},"op":"d"}',
+  '{"before":null,"after":{"id":1,"note":"a \\"quoted\\" note\\n","doc":{"a": [1, 2.50]}},"source":{"connector":"pg_to_brokers","db":null,' +
+    '"schema":"public","table":"we\\"ird","txId":731,"lsn":"0/16B3748","commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"c"}',
+  '{"before":null,"after":null,"source":{"connector":"pg_to_brokers","db":null,"schema":"public","table":"bench","txId":731,"lsn":"0/16B3748",' +
+    '"commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"t"}',
+  '{"before":null,"after":null,"source":{"connector":"pg_to_brokers","db":null,"schema":null,"table":null,"txId":0,"lsn":"0/16B3748",' +
+    '"commit_time":null,"id":"0/16B3748:0"},"op":"m","message":{"prefix":"app","content":"hello"}}',
+  '{"before":null,"after":null,"source":{"connector":"pg_to_brokers","db":null,"schema":null,"table":null,"txId":731,"lsn":"0/16B3748",' +
+    '"commit_time":"2025-11-21T00:26:40.123456Z","id":"0/16B3748:0"},"op":"m","message":{"prefix":"bin","content_hex":"\\\\xff00"}}',
 ]
 
 test('seed records are exact, whatever came before (the cached fragments never leak between changes)', () => {

@@ -166,32 +166,36 @@ test('streamed message xid: data messages carry it; Origin and non-transactional
   assertThrows(() => streamedMessageXid(p().tag('I').byte(1).build()), /too short/)
 })
 
-test('receiver: streamed blocks are held until Stream Commit, then replayed whole with commit-LSN ids; rolled-back subtransactions and aborted transactions vanish', async () => {
-  const dir = scratch()
-  const spool = await SpoolDirectory.open(dir, silentLogger)
-  try {
-    const { out, receiver, feed } = harness(spool)
-    // Transaction 100 streams; subtransaction 101 (with its own Relation) is rolled back; 102 commits with it.
-    await feed(streamStart(100, true), relation(100, 7, ['id', 'v']), insert(100, 7, [1, 10]), insert(101, 7, [2, 20]), streamStop())
-    await feed(streamStart(100, false), relation(101, 7, ['id', 'v', 'extra']), insert(101, 7, [3, 30, 0]), streamStop())
-    await feed(streamAbort(100, 101))
-    // Transaction 200 streams too, then aborts whole.
-    await feed(streamStart(200, true), relation(200, 7, ['id', 'v']), insert(200, 7, [9, 90]), streamStop(), streamAbort(200, 200))
-    assert(receiver.inFlight, 'an open streamed transaction is in flight')
-    assertEquals(receiver.openStreams, 1)
-    // A regular transaction commits first, with its own Relation: it goes straight through.
-    await feed(begin(300, 0x50n), relation(undefined, 7, ['id', 'v']), insert(undefined, 7, [5, 50]), commit(0x50n, 0x58n))
-    await feed(streamStart(100, false), relation(102, 7, ['id', 'v']), insert(102, 7, [4, 40]), streamStop())
-    await feed(streamCommit(100, 0x60n, 0x68n))
-    assertEquals(out, ['0/50:0 INSERT id,v=5,50 xid 300', 'commit 88', '0/60:0 INSERT id,v=1,10 xid 100', '0/60:1 INSERT id,v=4,40 xid 100', 'commit 104'])
-    assert(!receiver.inFlight, 'nothing in flight after the Stream Commit')
-    assertEquals(readdirSync(spool.path), [], 'spool files are deleted at commit and abort')
-    await receiver.close()
-  } finally {
-    await spool.remove()
-    rmSync(dir, { recursive: true, force: true })
-  }
-})
+test(
+  'receiver: streamed blocks are held until Stream Commit, then replayed whole with commit-LSN ids; ' +
+    'rolled-back subtransactions and aborted transactions vanish',
+  async () => {
+    const dir = scratch()
+    const spool = await SpoolDirectory.open(dir, silentLogger)
+    try {
+      const { out, receiver, feed } = harness(spool)
+      // Transaction 100 streams; subtransaction 101 (with its own Relation) is rolled back; 102 commits with it.
+      await feed(streamStart(100, true), relation(100, 7, ['id', 'v']), insert(100, 7, [1, 10]), insert(101, 7, [2, 20]), streamStop())
+      await feed(streamStart(100, false), relation(101, 7, ['id', 'v', 'extra']), insert(101, 7, [3, 30, 0]), streamStop())
+      await feed(streamAbort(100, 101))
+      // Transaction 200 streams too, then aborts whole.
+      await feed(streamStart(200, true), relation(200, 7, ['id', 'v']), insert(200, 7, [9, 90]), streamStop(), streamAbort(200, 200))
+      assert(receiver.inFlight, 'an open streamed transaction is in flight')
+      assertEquals(receiver.openStreams, 1)
+      // A regular transaction commits first, with its own Relation: it goes straight through.
+      await feed(begin(300, 0x50n), relation(undefined, 7, ['id', 'v']), insert(undefined, 7, [5, 50]), commit(0x50n, 0x58n))
+      await feed(streamStart(100, false), relation(102, 7, ['id', 'v']), insert(102, 7, [4, 40]), streamStop())
+      await feed(streamCommit(100, 0x60n, 0x68n))
+      assertEquals(out, ['0/50:0 INSERT id,v=5,50 xid 300', 'commit 88', '0/60:0 INSERT id,v=1,10 xid 100', '0/60:1 INSERT id,v=4,40 xid 100', 'commit 104'])
+      assert(!receiver.inFlight, 'nothing in flight after the Stream Commit')
+      assertEquals(readdirSync(spool.path), [], 'spool files are deleted at commit and abort')
+      await receiver.close()
+    } finally {
+      await spool.remove()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  },
+)
 
 test('receiver: protocol violations and streaming that was not asked for are errors', async () => {
   const { feed } = harness(undefined)
@@ -208,34 +212,37 @@ test('receiver: protocol violations and streaming that was not asked for are err
   }
 })
 
-test('spool directory: private, per run; a start removes those of dead processes (and of its own PID but not its own), not of live ones or other hosts', async () => {
-  const parent = scratch()
-  try {
-    const host = hostname().replace(/[^A-Za-z0-9-]/g, '_') || 'host'
-    const prefix = `pg-to-brokers-spool.${host}.`
-    const dead = join(parent, `${prefix}4194999.abcdef`) // above Linux's pid_max: never a live process
-    const reusedOwnPid = join(parent, `${prefix}${process.pid}.zzzzzz`)
-    const live = join(parent, `${prefix}1.qwerty`) // PID 1 is always alive
-    const otherHost = join(parent, 'pg-to-brokers-spool.another-host.4194999.abcdef')
-    for (const dir of [dead, reusedOwnPid, live, otherHost]) mkdirSync(dir)
-    writeFileSync(join(dead, '1.1.spool'), 'x')
-    const first = await SpoolDirectory.open(parent, silentLogger)
-    const second = await SpoolDirectory.open(parent, silentLogger)
-    assertEquals(statSync(first.path).mode & 0o777, 0o700, 'only its owner may enter a spool directory')
-    const names = readdirSync(parent).sort()
-    assertEquals(
-      names,
-      [first.path, second.path, live, otherHost].map((d) => d.slice(parent.length + 1)).sort(),
-      "stale directories removed, live and foreign ones kept, both runs' own kept",
-    )
-    assert(/^7\.\d+\.spool$/.test(first.fileFor(7).slice(first.path.length + 1)), 'spool file names: xid, counter')
-    await first.remove()
-    await second.remove()
-    assertEquals(readdirSync(parent).sort(), [live, otherHost].map((d) => d.slice(parent.length + 1)).sort())
-  } finally {
-    rmSync(parent, { recursive: true, force: true })
-  }
-})
+test(
+  'spool directory: private, per run; a start removes those of dead processes (and of its own PID but not its own), ' + 'not of live ones or other hosts',
+  async () => {
+    const parent = scratch()
+    try {
+      const host = hostname().replace(/[^A-Za-z0-9-]/g, '_') || 'host'
+      const prefix = `pg-to-brokers-spool.${host}.`
+      const dead = join(parent, `${prefix}4194999.abcdef`) // above Linux's pid_max: never a live process
+      const reusedOwnPid = join(parent, `${prefix}${process.pid}.zzzzzz`)
+      const live = join(parent, `${prefix}1.qwerty`) // PID 1 is always alive
+      const otherHost = join(parent, 'pg-to-brokers-spool.another-host.4194999.abcdef')
+      for (const dir of [dead, reusedOwnPid, live, otherHost]) mkdirSync(dir)
+      writeFileSync(join(dead, '1.1.spool'), 'x')
+      const first = await SpoolDirectory.open(parent, silentLogger)
+      const second = await SpoolDirectory.open(parent, silentLogger)
+      assertEquals(statSync(first.path).mode & 0o777, 0o700, 'only its owner may enter a spool directory')
+      const names = readdirSync(parent).sort()
+      assertEquals(
+        names,
+        [first.path, second.path, live, otherHost].map((d) => d.slice(parent.length + 1)).sort(),
+        "stale directories removed, live and foreign ones kept, both runs' own kept",
+      )
+      assert(/^7\.\d+\.spool$/.test(first.fileFor(7).slice(first.path.length + 1)), 'spool file names: xid, counter')
+      await first.remove()
+      await second.remove()
+      assertEquals(readdirSync(parent).sort(), [live, otherHost].map((d) => d.slice(parent.length + 1)).sort())
+    } finally {
+      rmSync(parent, { recursive: true, force: true })
+    }
+  },
+)
 
 test('streaming mode: auto follows the server version, on insists, off never; internal decoding errors get advice', () => {
   assertEquals(

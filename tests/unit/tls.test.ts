@@ -53,7 +53,10 @@ test('tls: verify-ca and verify-full without a root certificate are refused befo
   const refused = await failure(`${BASE}?sslmode=verify-full`, { HOME: '/nonexistent-home' })
   assertEquals(
     refused,
-    'pg_tls_config: sslmode=verify-full needs a root certificate to verify the server, but root certificate file "/nonexistent-home/.postgresql/root.crt" does not exist: either provide the file, set sslrootcert to the CA certificate (PEM), use the system\'s trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification',
+    'pg_tls_config: sslmode=verify-full needs a root certificate to verify the server, ' +
+      'but root certificate file "/nonexistent-home/.postgresql/root.crt" does not exist: either provide the file, ' +
+      "set sslrootcert to the CA certificate (PEM), use the system's trusted roots with sslrootcert=system, " +
+      'or change sslmode to disable server certificate verification',
   )
   assert(
     (await failure(`${BASE}?sslmode=verify-ca`)).startsWith(
