@@ -106,7 +106,8 @@ test('bad input: an existing publication without a configured table is an error 
       expect(
         await run(['run', '--slot', slot, '--publication', publication, '--tables', table]),
         1,
-        `publication "${publication}" does not include the configured table public.${table}: add it with ALTER PUBLICATION … ADD TABLE public.${table}, or remove it from tables`,
+        `publication "${publication}" does not include the configured table public.${table}: add it with ALTER PUBLICATION … ADD TABLE ` +
+          `public.${table}, or remove it from tables`,
       )
       assertEquals(await slotState(sql, slot), undefined, 'no slot created')
     } finally {
@@ -138,7 +139,8 @@ test('bad input: published tables without a primary key or replica identity are 
       )
       assert(
         p.stderr.includes(
-          `warn published tables without a primary key or replica identity (PostgreSQL refuses UPDATE and DELETE on them while they are published; add a primary key or set REPLICA IDENTITY): public.${table}_nokey, public.${table}_none`,
+          `warn published tables without a primary key or replica identity (PostgreSQL refuses UPDATE and DELETE on them while they are published; ` +
+            `add a primary key or set REPLICA IDENTITY): public.${table}_nokey, public.${table}_none`,
         ),
         `stderr: ${p.stderr}`,
       )

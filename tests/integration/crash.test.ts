@@ -291,7 +291,8 @@ test('kill -9 at random moments while a 100,000-change workload streams to a fil
 
     const verdict = verify(output, table, committed)
     console.log(
-      `     ${currentRuntime()}, seed ${seed}: ${committed.length} transactions (${TOTAL_CHANGES} changes over ${KEYS} keys) committed in ${Math.round(workloadMs)} ms; ` +
+      `     ${currentRuntime()}, seed ${seed}: ${committed.length} transactions (${TOTAL_CHANGES} changes over ${KEYS} keys) committed in ` +
+        `${Math.round(workloadMs)} ms; ` +
         `${runs} runs, ${kills} kills (delays ${Math.min(...delays)}–${Math.max(...delays)} ms after "streaming"), ${tornTails} left a torn tail; ` +
         `${verdict.lines} records in the file: ${verdict.unique} distinct, ${verdict.duplicates} duplicates (all byte-identical)` +
         `${verdict.messages > 0 ? ` (and ${verdict.messages} logical messages of other sessions)` : ''}` +

@@ -12,7 +12,8 @@ test(
     const tally = await runCampaign({ faults: SHORT_FORM_FAULTS })
     assertEquals(tally.missing, 0, 'rows missing')
     console.log(
-      `     ${currentRuntime()}, seed ${tally.seed}: ${JSON.stringify(tally.faults)}; ${tally.reconnects} reconnects by itself, ${tally.processes} processes; ` +
+      `     ${currentRuntime()}, seed ${tally.seed}: ${JSON.stringify(tally.faults)}; ${tally.reconnects} reconnects by itself, ` +
+        `${tally.processes} processes; ` +
         `${tally.transactions} transactions, ${tally.unique} distinct records, ${tally.duplicates} duplicates (byte-identical), 0 missing; ${tally.ms} ms`,
     )
   },

@@ -84,7 +84,8 @@ test('kafka crash: kill -9 while streaming, restart: nothing lost, order per key
       const messages = await readTopics([topic], (m) => distinctIds(m) >= changes, { timeoutMs: 30_000 })
       const duplicates = verify(messages, changes)
       console.log(
-        `     ${currentRuntime()}: ${changes} changes in ${TRANSACTIONS} transactions, ${kills} kills, ${messages.length} messages, ${duplicates} duplicates (identical)`,
+        `     ${currentRuntime()}: ${changes} changes in ${TRANSACTIONS} transactions, ${kills} kills, ${messages.length} messages, ` +
+          `${duplicates} duplicates (identical)`,
       )
       await dropSlot(sql, slot)
     } finally {

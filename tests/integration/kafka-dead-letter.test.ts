@@ -108,7 +108,8 @@ test('kafka dead letters: by default a record refused as too large stops the run
           (e: unknown) => e as Error,
         )
         const named = new RegExp(
-          `refused the records as too large \\((MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE)\\): record [0-9A-F]+/[0-9A-F]+:1 \\(\\d{7} bytes, topic "${topic}"\\), sent alone`,
+          `refused the records as too large \\((MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE)\\): record [0-9A-F]+/[0-9A-F]+:1 \\(\\d{7} bytes, ` +
+            `topic "${topic}"\\), sent alone`,
         )
         assert(named.test(error.message), `names the record: ${error.message}`)
         assert(error.message.includes('oversizedRecord'), `says how to set such records aside: ${error.message}`)

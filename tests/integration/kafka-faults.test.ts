@@ -110,8 +110,8 @@ test('kafka faults: a record larger than the broker takes stops the pipeline nam
       const sql = sqlClient()
       try {
         const refused = /record ([0-9A-F]+\/[0-9A-F]+):0/.exec(result.error.message)![1]!
-        const [row] =
-          await sql`select ${result.confirmedAfter}::pg_lsn > ${result.confirmedBefore}::pg_lsn as moved, ${result.confirmedAfter}::pg_lsn < ${refused}::pg_lsn as held`
+        const [row] = await sql`select ${result.confirmedAfter}::pg_lsn > ${result.confirmedBefore}::pg_lsn as moved,
+            ${result.confirmedAfter}::pg_lsn < ${refused}::pg_lsn as held`
         assert(row?.moved === true, 'the small transaction was confirmed')
         assert(row?.held === true, `the slot (${result.confirmedAfter}) stays before the refused transaction (${refused})`)
       } finally {

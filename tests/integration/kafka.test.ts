@@ -43,8 +43,8 @@ test('kafka: every committed change arrives once, keyed by primary key, with id/
       assert(partitions.size > 1, `keys spread over partitions (got ${[...partitions].join(',')})`)
       const last = messages.reduce((max, m) => (m.headers.lsn! > max ? m.headers.lsn! : max), '')
       const lsns = messages.map((m) => m.headers.lsn!)
-      const [row] =
-        await sql`select confirmed_flush_lsn >= max(l)::pg_lsn as past from pg_replication_slots, unnest(${lsns}::text[]) l where slot_name = ${slot} group by confirmed_flush_lsn`
+      const [row] = await sql`select confirmed_flush_lsn >= max(l)::pg_lsn as past from pg_replication_slots, unnest(${lsns}::text[]) l where slot_name =
+          ${slot} group by confirmed_flush_lsn`
       assert(row?.past === true, `slot confirmed past the last delivered commit ${last}`)
       await dropSlot(sql, slot)
     } finally {

@@ -89,7 +89,8 @@ test('kinesis: kill -9 at random moments while streaming to Kinesis, then restar
     const verdict = verifyStream(await readAll(client, stream), committed)
     assert(verdict.unique === CHANGES, `${verdict.unique} distinct records, expected ${CHANGES}`)
     console.log(
-      `     ${currentRuntime()}, seed ${seed}: ${runs} runs, ${kills} kills; ${verdict.records} records in the stream, ${verdict.unique} distinct, ${verdict.duplicates} duplicates (all identical)`,
+      `     ${currentRuntime()}, seed ${seed}: ${runs} runs, ${kills} kills; ${verdict.records} records in the stream, ${verdict.unique} distinct, ` +
+        `${verdict.duplicates} duplicates (all identical)`,
     )
   } finally {
     if (fixture && !fixture.exitStatus) await fixture.kill()

@@ -280,8 +280,8 @@ async function withTable(options: Partial<KinesisWriterOptions>, body: (context:
 async function assertNotAcknowledged(sql: postgres.Sql, slot: string, before: string, error: Error): Promise<void> {
   const commitLsn = /record ([0-9A-F]+\/[0-9A-F]+):\d+/.exec(error.message)?.[1]
   assert(commitLsn !== undefined, `the message names the record: ${error.message}`)
-  const [row] =
-    await sql`select confirmed_flush_lsn < ${commitLsn}::pg_lsn as before_commit, confirmed_flush_lsn >= ${before}::pg_lsn as not_back from pg_replication_slots where slot_name = ${slot}`
+  const [row] = await sql`select confirmed_flush_lsn < ${commitLsn}::pg_lsn as before_commit, confirmed_flush_lsn >= ${before}::pg_lsn as not_back from
+      pg_replication_slots where slot_name = ${slot}`
   assert(
     row?.before_commit === true && row?.not_back === true,
     `slot confirmed_flush_lsn ${await confirmed(sql, slot)} must stay before the commit at ${commitLsn}`,

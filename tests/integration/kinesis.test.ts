@@ -88,7 +88,8 @@ async function streamWorkload(label: string, options: Partial<KinesisWriterOptio
     assert(verdict.unique === CHANGES, `${verdict.unique} distinct records, expected ${CHANGES}`)
     const injected = proxy ? `; proxy: ${JSON.stringify(proxy.counts)}` : ''
     console.log(
-      `     ${currentRuntime()} ${label}, seed ${seed}: ${verdict.records} records (${verdict.duplicates} duplicates) over ${verdict.shards} shards in ${Math.round(elapsed)} ms${injected}`,
+      `     ${currentRuntime()} ${label}, seed ${seed}: ${verdict.records} records (${verdict.duplicates} duplicates) over ${verdict.shards} ` +
+        `shards in ${Math.round(elapsed)} ms${injected}`,
     )
   } finally {
     await proxy?.close()

@@ -103,14 +103,17 @@ test(`a ${ROWS}-row transaction streamed in progress goes through a spool file, 
     assertEquals(tally.commitLsns.size, 1, 'all rows in one transaction (one commit LSN)')
     const growth = peak - baseline
     console.log(
-      `     ${currentRuntime()}, streaming on: ${ROWS} records, ${MB(tally.bytes)} of record data (file ${MB(statSync(output).size)}), streamed, spooled, replayed and fsynced in ${Math.round(elapsedMs)} ms; ` +
-        `spool peak ${MB(spoolPeak)} (warm-up ${MB(warmUpSpool)}); fixture RSS at start ${MB(initial)}, after the ${WARM_UP_ROWS}-row warm-up ${MB(baseline)}, peak ${MB(peak)}: ` +
+      `     ${currentRuntime()}, streaming on: ${ROWS} records, ${MB(tally.bytes)} of record data (file ${MB(statSync(output).size)}), streamed, ` +
+        `spooled, replayed and fsynced in ${Math.round(elapsedMs)} ms; ` +
+        `spool peak ${MB(spoolPeak)} (warm-up ${MB(warmUpSpool)}); fixture RSS at start ${MB(initial)}, ` +
+        `after the ${WARM_UP_ROWS}-row warm-up ${MB(baseline)}, peak ${MB(peak)}: ` +
         `growth ${MB(growth)} (bound: half the record data, ${MB(tally.bytes / 2)})`,
     )
     assert(spoolPeak > tally.bytes / 10, `the transaction went through the spool (peak ${MB(spoolPeak)})`)
     assert(
       growth < tally.bytes / 2,
-      `the fixture's RSS grew by ${MB(growth)} during the transaction, not below half of its ${MB(tally.bytes)} of records: the transaction seems to be held in memory`,
+      `the fixture's RSS grew by ${MB(growth)} during the transaction, not below half of its ${MB(tally.bytes)} of records: ` +
+        `the transaction seems to be held in memory`,
     )
   } finally {
     if (fixture && !fixture.exitStatus) await fixture.kill()

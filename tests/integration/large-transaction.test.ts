@@ -137,12 +137,15 @@ test(`a ${ROWS}-row transaction streams in bounded memory, as one transaction`, 
     const bytes = tally.measured.bytes
     const growth = peak - baseline
     console.log(
-      `     ${currentRuntime()}, logical_decoding_work_mem=${setting?.setting}${setting?.unit}: ${ROWS} records, ${MB(bytes)} of record data (file ${MB(statSync(output).size)}), streamed and fsynced in ${Math.round(streamedMs)} ms; ` +
-        `fixture RSS at start ${MB(initial)}, after the ${WARM_UP_ROWS}-row warm-up ${MB(baseline)}, peak ${MB(peak)}: growth ${MB(growth)} (bound: half the record data, ${MB(bytes / 2)})`,
+      `     ${currentRuntime()}, logical_decoding_work_mem=${setting?.setting}${setting?.unit}: ${ROWS} records, ` +
+        `${MB(bytes)} of record data (file ${MB(statSync(output).size)}), streamed and fsynced in ${Math.round(streamedMs)} ms; ` +
+        `fixture RSS at start ${MB(initial)}, after the ${WARM_UP_ROWS}-row warm-up ${MB(baseline)}, peak ${MB(peak)}: ` +
+        `growth ${MB(growth)} (bound: half the record data, ${MB(bytes / 2)})`,
     )
     assert(
       growth < bytes / 2,
-      `the fixture's RSS grew by ${MB(growth)} during the transaction, not below half of its ${MB(bytes)} of records: the transaction seems to be held in memory`,
+      `the fixture's RSS grew by ${MB(growth)} during the transaction, not below half of its ${MB(bytes)} of records: ` +
+        `the transaction seems to be held in memory`,
     )
     rmSync(output, { force: true })
   } finally {

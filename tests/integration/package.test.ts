@@ -143,7 +143,8 @@ async function writeConsumer(app: string): Promise<void> {
       '    await new StdoutWriter().publish(records)',
       '  }',
       '}',
-      "export const run: Promise<void> = runPipeline({ postgres: { url: '', slot: 's', publication: 'p', tables: [], createSlot: true, createPublication: true }, writer: new Writer() })",
+      "export const run: Promise<void> = runPipeline({ postgres: { url: '', slot: 's', publication: 'p', tables: [], createSlot: true, " +
+        'createPublication: true }, writer: new Writer() })',
       '',
     ].join('\n'),
   )

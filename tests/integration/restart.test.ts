@@ -179,7 +179,8 @@ test('restart on the same slot resumes after the confirmed position: nothing mis
     const [{ all }] = (await sql.unsafe(`select array_agg(id order by id) as all from ${table}`)) as unknown as [{ all: number[] }]
     assertEquals(ids, all, 'every committed row arrived exactly once')
     console.log(
-      `     run 1: ${r1.length} records in ${t1.size} transactions, slot confirmed at ${formatLsn(confirmed1)}; run 2: ${r2.length} records in ${t2.size} transactions`,
+      `     run 1: ${r1.length} records in ${t1.size} transactions, slot confirmed at ${formatLsn(confirmed1)}; run 2: ` +
+        `${r2.length} records in ${t2.size} transactions`,
     )
     await dropSlot(sql, slot)
   } finally {
@@ -267,7 +268,8 @@ test('a rejected publish fails the pipeline with that error, leaves the slot beh
       'the delivered transaction was not re-sent',
     )
     console.log(
-      `     rejected after ${rejectMs} ms; slot confirmed at ${formatLsn(confirmed)} <= undelivered commit ${formatLsn(undeliveredLsn)}; re-delivered ${again.records.length} byte-identical records`,
+      `     rejected after ${rejectMs} ms; slot confirmed at ${formatLsn(confirmed)} <= undelivered commit ${formatLsn(undeliveredLsn)}; ` +
+        `re-delivered ${again.records.length} byte-identical records`,
     )
     await dropSlot(sql, slot)
   } finally {

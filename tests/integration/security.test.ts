@@ -49,7 +49,8 @@ test('security: publication and table names with quotes, spaces, semicolons and 
   ])
   try {
     await sql.unsafe(
-      `create table canary_${suffix} (id int primary key); create schema ${q(schema)}; create table ${q(schema)}.${q(table)} (id int primary key, "wéird col ""x""" text)`,
+      `create table canary_${suffix} (id int primary key); create schema ${q(schema)}; create table ${q(schema)}.${q(table)} (id int primary key, ` +
+        `"wéird col ""x""" text)`,
     )
     await waitFor(
       () => {

@@ -147,7 +147,8 @@ test('standby: a second process waits for the slot and takes over within seconds
     assertEquals((await waiting.waitForExit()).code, 0, `the standby stops cleanly (stderr: ${waiting.stderr.trim()})`)
     const verdict = verify(outputs, finalV)
     console.log(
-      `     took over ${takeoverMs} ms after kill -9; ${finalV.size} keys; ${verdict.lines} records across both files, ${verdict.duplicates} duplicates (all byte-identical)`,
+      `     took over ${takeoverMs} ms after kill -9; ${finalV.size} keys; ${verdict.lines} records across both files, ` +
+        `${verdict.duplicates} duplicates (all byte-identical)`,
     )
   } finally {
     if (active && !active.exitStatus) await active.kill()

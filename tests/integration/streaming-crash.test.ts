@@ -127,7 +127,8 @@ test('kill -9 while a large transaction is streamed, and while it is replayed: i
     })
     assertEquals(records[ROWS]!.values, [ROWS + 1, 'after'], 'the transaction after it')
     console.log(
-      `     ${currentRuntime()}: killed once mid-stream, once ${killedMidReplay ? `mid-replay (${linesAfterSecond} records written by then)` : 'after the replay had finished (too fast to catch)'}; ` +
+      `     ${currentRuntime()}: killed once mid-stream, ` +
+        `once ${killedMidReplay ? `mid-replay (${linesAfterSecond} records written by then)` : 'after the replay had finished (too fast to catch)'}; ` +
         `${lines} lines in the file, ${records.length} distinct, ${lines - records.length} re-sent (identical)`,
     )
   } finally {

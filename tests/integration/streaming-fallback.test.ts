@@ -83,7 +83,8 @@ test('a server failure decoding a streamed transaction: "on" fails clearly, "aut
     assertEquals(ids, [...range(1, 3000), ...range(4001, 5100)], 'its rows, without the rolled-back ones')
     assertEquals(spool.files(), [], 'no spool directory left')
     console.log(
-      `     PostgreSQL ${serverFailed ? `failed with streaming on (${(outcome as Error).message.split(';')[0]}); "auto" fell back` : 'decoded it with streaming on'}`,
+      `     PostgreSQL ` +
+        `${serverFailed ? `failed with streaming on (${(outcome as Error).message.split(';')[0]}); "auto" fell back` : 'decoded it with streaming on'}`,
     )
   } finally {
     await dropSlot(sql, slot).catch(() => {})

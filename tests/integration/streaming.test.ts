@@ -184,7 +184,8 @@ test('streamed large transactions interleaved with small ones: commit order, who
     assert(result.stats.streamed.streamTxns >= 2, `the server counted the streamed transactions: ${JSON.stringify(result.stats)}`)
     assertEquals(result.stats.unstreamed.streamTxns, 0, 'the copy, with streaming off, streamed nothing')
     console.log(
-      `     ${result.streamed.length} records in ${blocks.length} transactions, identical with and without streaming; server stats: ${JSON.stringify(result.stats)}`,
+      `     ${result.streamed.length} records in ${blocks.length} transactions, identical with and without streaming; server stats: ` +
+        `${JSON.stringify(result.stats)}`,
     )
   } finally {
     await workers.end()

@@ -127,7 +127,8 @@ test('tls: no sslmode prefers TLS as libpq does; ~/.postgresql/root.crt is the d
     assertEquals(await streamOnce(`${base}?sslmode=verify-full`, { HOME: homes.right }, server.url), both, 'verify-full with the CA in ~/.postgresql/root.crt')
     await expectFailure(
       `${base}?sslmode=verify-ca`,
-      `sslmode=verify-ca needs a root certificate to verify the server, but root certificate file "${homes.empty}/.postgresql/root.crt" does not exist: either provide the file`,
+      `sslmode=verify-ca needs a root certificate to verify the server, but root certificate file "${homes.empty}/.postgresql/root.crt" does not ` +
+        `exist: either provide the file`,
       { HOME: homes.empty },
     )
     // libpq: with a root certificate at hand, require verifies the chain like verify-ca.

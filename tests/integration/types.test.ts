@@ -331,7 +331,8 @@ test('decodes every column type exactly, in change.values and in the JSON record
     await run?.stop().catch(() => {})
     await dropSlot(sql, slot)
     await sql.unsafe(
-      `drop table if exists ${table}; drop publication if exists ${publication}; drop type if exists ${mood}; drop domain if exists ${posint}; drop domain if exists ${label}`,
+      `drop table if exists ${table}; drop publication if exists ${publication}; drop type if exists ${mood}; drop domain if exists ${posint}; ` +
+        `drop domain if exists ${label}`,
     )
     await sql.end()
   }

@@ -94,7 +94,8 @@ export async function runCampaign(options: CampaignOptions): Promise<Tally> {
     }
   } catch (error) {
     throw new Error(
-      `fault campaign (seed ${seed}) failed after ${JSON.stringify(counts)}: ${(error as Error).message}\n  tool stderr tail: ${tool.stderrTail()}\n  output kept: ${output}`,
+      `fault campaign (seed ${seed}) failed after ${JSON.stringify(counts)}: ${(error as Error).message}\n` +
+        `  tool stderr tail: ${tool.stderrTail()}\n  output kept: ${output}`,
       { cause: error },
     )
   } finally {
