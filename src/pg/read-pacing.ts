@@ -19,12 +19,17 @@ const FULL_READ_BYTES = 48 * 1024
 const GATHER_MS = 1
 /**
  * A short TCP read this large (after a pause) means the walsender is streaming: the next pause
- * doubles, up to MAX_GATHER_MS. A smaller one (a trickle, a keepalive) halves it, so a stream that
+ * doubles, up to what MAX_GATHERED_BYTES allows. A smaller one (a trickle, a keepalive) halves it, so a stream that
  * turns quiet is soon read within GATHER_MS again.
  */
 const STREAMING_READ_BYTES = 2 * 1024
-/** The longest TCP gathering pause: at most the latency a busy stream gains. */
-const MAX_GATHER_MS = 16
+/**
+ * A pause ends before about this much payload waits in the kernel at the measured rate. Each
+ * message is a segment of its own, and a segment costs the receive queue several times its size:
+ * longer pauses at a high rate overran the queue, the kernel pruned it (300-550 times per run) and
+ * dropped segments, and throughput fell to about 180,000 rows/s in half the runs (retransmits).
+ */
+const MAX_GATHERED_BYTES = 64 * 1024
 /**
  * Pacing starts only above this rate (bytes per ms, about 40,000 rows/s of a small table): below
  * it the walsender's per-segment cost is small, and a pause would only add latency (measured at
@@ -88,13 +93,16 @@ class EagerReads implements ReadPacer {
   #windowBytes = 0
   /** The last window's rate was above BUSY_BYTES_PER_MS: worth pacing. */
   busy = false
+  /** The last window's rate. */
+  bytesPerMs = 0
 
   /** Counts bytes toward the rate; a window that ends decides `busy` for the next one. */
   countBytes(bytes: number): void {
     this.#windowBytes += bytes
     const elapsed = this.#now() - this.#windowStart
     if (elapsed < RATE_WINDOW_MS) return
-    this.busy = this.#windowBytes / elapsed >= BUSY_BYTES_PER_MS
+    this.bytesPerMs = this.#windowBytes / elapsed
+    this.busy = this.bytesPerMs >= BUSY_BYTES_PER_MS
     this.#windowStart += elapsed
     this.#windowBytes = 0
   }
@@ -103,10 +111,11 @@ class EagerReads implements ReadPacer {
 
   /**
    * After a short read or round of `bytes` while busy: a streaming-sized one doubles the next
-   * pause (up to MAX_GATHER_MS), a trickle halves it; then pauses.
+   * pause (at most the time MAX_GATHERED_BYTES take at the measured rate), a trickle halves it; then pauses.
    */
   gatherAfterShort(bytes: number): void {
-    this.#gatherMs = bytes >= STREAMING_READ_BYTES ? Math.min(this.#gatherMs * 2, MAX_GATHER_MS) : Math.max(this.#gatherMs / 2, GATHER_MS)
+    const longest = Math.max(GATHER_MS, MAX_GATHERED_BYTES / Math.max(this.bytesPerMs, 1))
+    this.#gatherMs = bytes >= STREAMING_READ_BYTES ? Math.min(this.#gatherMs * 2, longest) : Math.max(this.#gatherMs / 2, GATHER_MS)
     this.gather(this.#gatherMs)
   }
 

@@ -12,9 +12,9 @@ function fakeClock(): { now: () => number; advance: (ms: number) => void } {
   return { now: () => t, advance: (ms) => void (t += ms) }
 }
 
-/** 2 MB within one rate window: from the next read on the pacer sees a busy stream. */
-async function makeBusy(pacer: ReturnType<typeof readPacer>, clock: ReturnType<typeof fakeClock>, transport: 'tcp' | 'tls'): Promise<void> {
-  pacer.received(2_000_000, 1)
+/** 2 MB (by default) within one 100 ms rate window: from the next read on the pacer sees a busy stream. */
+async function makeBusy(pacer: ReturnType<typeof readPacer>, clock: ReturnType<typeof fakeClock>, transport: 'tcp' | 'tls', bytes = 2_000_000): Promise<void> {
+  pacer.received(bytes - 5, 1) // the pacer counts the 5-byte CopyData header the driver stripped
   await (transport === 'tcp' ? Promise.resolve() : nextRound())
   clock.advance(100)
 }
@@ -62,11 +62,11 @@ test('read pacing, TCP when busy: every read pauses; a full read resumes at once
   assertEquals(count(), 2, 'then resumes')
 })
 
-test('read pacing, TCP: short reads of a streaming walsender lengthen the pause up to 16 ms, a trickle shortens it again', async () => {
+test('read pacing, TCP: short reads of a streaming walsender lengthen the pause up to 64 KiB at the rate seen, a trickle shortens it', async () => {
   const { resume, count: counted } = counter()
   const clock = fakeClock()
   const pacer = readPacer('tcp', resume, clock.now)
-  await makeBusy(pacer, clock, 'tcp')
+  await makeBusy(pacer, clock, 'tcp', 819_200) // 8,192 bytes per ms: 64 KiB gather in 8 ms
   const count = () => counted() - 1
   // The pauses are read off the timers the pacer sets, and ended by hand: nothing here waits on a clock.
   const pauses: number[] = []
@@ -85,12 +85,41 @@ test('read pacing, TCP: short reads of a streaming walsender lengthen the pause 
   }
   try {
     for (let i = 0; i < 6; i++) await read(20) // 4 kB each: the walsender is streaming
-    assertEquals(pauses, [2, 4, 8, 16, 16, 16])
+    // The rate window also counts the first read: 64 KiB take a little under 8 ms.
+    const tenths = (list: number[]) => list.map((ms) => Math.round(ms * 10) / 10)
+    assertEquals(tenths(pauses), [2, 4, 8, 8, 8, 8])
     await read(300)
     assertEquals(pauses.length, 6, 'a full read resumes at once, without a pause')
     for (let i = 0; i < 5; i++) await read(1) // one message each: a trickle
-    assertEquals(pauses.slice(6), [8, 4, 2, 1, 1])
+    assertEquals(tenths(pauses.slice(6)), [4, 2, 1, 1, 1])
     assertEquals(count(), 12, 'every read was followed by a resume')
+  } finally {
+    globalThis.setTimeout = realSetTimeout
+  }
+})
+
+test('read pacing, TCP: at 20 kB/ms the pause stops growing at 3.3 ms, before 64 KiB wait in the kernel', async () => {
+  const { resume } = counter()
+  const clock = fakeClock()
+  const pacer = readPacer('tcp', resume, clock.now)
+  await makeBusy(pacer, clock, 'tcp') // 2,000,000 bytes in 100 ms
+  const pauses: number[] = []
+  const realSetTimeout = globalThis.setTimeout
+  globalThis.setTimeout = ((callback: () => void, ms: number) => {
+    pauses.push(ms)
+    queueMicrotask(callback)
+    return 0
+  }) as unknown as typeof setTimeout
+  try {
+    for (let read = 0; read < 4; read++) {
+      for (let i = 0; i < 20; i++) pacer.received(200, i + 1)
+      await Promise.resolve()
+      await Promise.resolve()
+    }
+    assertEquals(
+      pauses.map((ms) => Math.round(ms * 10) / 10),
+      [2, 3.3, 3.3, 3.3],
+    )
   } finally {
     globalThis.setTimeout = realSetTimeout
   }
@@ -112,11 +141,11 @@ test('read pacing, TLS: a round reads on; after a short round the next payload p
   assertEquals(pacer.received(200, 2), true)
 })
 
-test('read pacing, TLS: rounds of a streaming walsender lengthen the pause up to 16 ms, a trickle shortens it again', async () => {
+test('read pacing, TLS: rounds of a streaming walsender lengthen the pause up to 64 KiB at the rate seen, a trickle shortens it', async () => {
   const { resume } = counter()
   const clock = fakeClock()
   const pacer = readPacer('tls', resume, clock.now)
-  await makeBusy(pacer, clock, 'tls')
+  await makeBusy(pacer, clock, 'tls', 819_200)
   const pauses: number[] = []
   let endPause: (() => void) | undefined
   const realSetTimeout = globalThis.setTimeout
@@ -136,9 +165,10 @@ test('read pacing, TLS: rounds of a streaming walsender lengthen the pause up to
   }
   try {
     for (let i = 0; i < 5; i++) await round(20) // 4 kB rounds: the walsender is streaming
-    assertEquals(pauses, [2, 4, 8, 16, 16])
+    const tenths = (list: number[]) => list.map((ms) => Math.round(ms * 10) / 10)
+    assertEquals(tenths(pauses), [2, 4, 8, 8, 8])
     for (let i = 0; i < 4; i++) await round(1) // one message per round: a trickle
-    assertEquals(pauses.slice(5), [8, 4, 2, 1])
+    assertEquals(tenths(pauses.slice(5)), [4, 2, 1, 1])
   } finally {
     globalThis.setTimeout = realSetTimeout
   }
