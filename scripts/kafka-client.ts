@@ -7,6 +7,7 @@
  */
 import process from 'node:process'
 import { Admin, Consumer, stringDeserializers } from '@platformatic/kafka'
+import { positive, requireArrived, runScript } from './script-support.ts'
 
 const CLIENT_ID = 'pgtb-scripts'
 /** How long `consume` waits for the messages asked for. */
@@ -74,14 +75,6 @@ function describe(error: unknown): string {
   return `${nested.apiId ? `${nested.apiId}: ` : ''}${error.message}${inner.length ? ` [${inner.join('; ')}]` : ''}`
 }
 
-/** A positive whole number from the command line, or `fallback` when it is not given. */
-function positive(text: string | undefined, what: string, fallback: number): number {
-  if (text === undefined) return fallback
-  const n = Number(text)
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a whole number of at least 1, not "${text}"`)
-  return n
-}
-
 async function main(args: string[]): Promise<void> {
   const [command, brokerList, name, number] = args
   if (!brokerList || !name || (command !== 'topic' && command !== 'consume')) throw new Error('usage: kafka-client.ts topic|consume <brokers> <name> [number]')
@@ -93,14 +86,7 @@ async function main(args: string[]): Promise<void> {
   }
   const count = positive(number, 'count', 1)
   const seen = await consume(brokers, name, count)
-  if (seen < count)
-    throw new Error(
-      `${seen} of ${count} messages arrived in ${name} within ${CONSUME_TIMEOUT_MS / 1000} s: is pg-to-brokers running, ` +
-        `and did the change happen after it said "streaming"?`,
-    )
+  requireArrived(seen, count, 'messages', name, CONSUME_TIMEOUT_MS)
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  process.stderr.write(`kafka.sh: error: ${error instanceof Error ? error.message : String(error)}\n`)
-  process.exit(1)
-})
+runScript('kafka.sh', main)

@@ -10,6 +10,8 @@ import { KinesisApiError, KinesisClient } from '../src/writers/kinesis/client.ts
 import { CredentialProvider } from '../src/writers/kinesis/credentials.ts'
 import { decodeBase64 } from '../src/writers/kinesis/base64.ts'
 import { deaggregate } from '../src/writers/kinesis/aggregation.ts'
+import { positive, requireArrived, runScript } from './script-support.ts'
+import { sleep } from '../src/backoff.ts'
 
 /** kinesis-local checks that requests are signed, not by whom: stand-ins, not real keys. */
 const LOCAL_CREDENTIALS = { accessKeyId: 'AKIDLOCALSCRIPTS', secretAccessKey: 'local-secret-not-real' }
@@ -88,18 +90,6 @@ async function streamStatus(client: KinesisClient, stream: string): Promise<stri
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-/** A positive whole number from the command line, or `fallback` when it is not given. */
-function positive(text: string | undefined, what: string, fallback: number): number {
-  if (text === undefined) return fallback
-  const n = Number(text)
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a whole number of at least 1, not "${text}"`)
-  return n
-}
-
 async function main(args: string[]): Promise<void> {
   const [command, endpoint, name, number] = args
   if (!endpoint || !name || (command !== 'stream' && command !== 'read')) throw new Error('usage: kinesis-client.ts stream|read <endpoint> <name> [number]')
@@ -111,14 +101,7 @@ async function main(args: string[]): Promise<void> {
   }
   const count = positive(number, 'count', 1)
   const seen = await readRecords(client, name, count)
-  if (seen < count)
-    throw new Error(
-      `${seen} of ${count} records arrived in ${name} within ${READ_TIMEOUT_MS / 1000} s: is pg-to-brokers running, ` +
-        `and did the change happen after it said "streaming"?`,
-    )
+  requireArrived(seen, count, 'records', name, READ_TIMEOUT_MS)
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  process.stderr.write(`kinesis.sh: error: ${error instanceof Error ? error.message : String(error)}\n`)
-  process.exit(1)
-})
+runScript('kinesis.sh', main)
