@@ -19,6 +19,27 @@ async function makeBusy(pacer: ReturnType<typeof readPacer>, clock: ReturnType<t
   clock.advance(100)
 }
 
+/**
+ * Replaces setTimeout so that the pacer's pauses are read off the timers it sets and ended by hand:
+ * nothing here waits on a clock. `endPause` runs the pending pause's callback; `restore` puts setTimeout back.
+ */
+function stubPauses(): { pauses: number[]; endPause: () => void; restore: () => void } {
+  const pauses: number[] = []
+  let pending: (() => void) | undefined
+  const realSetTimeout = globalThis.setTimeout
+  globalThis.setTimeout = ((callback: () => void, ms: number) => {
+    pauses.push(ms)
+    pending = callback
+    return 0
+  }) as unknown as typeof setTimeout
+  const endPause = () => {
+    const callback = pending
+    pending = undefined
+    callback?.()
+  }
+  return { pauses, endPause, restore: () => void (globalThis.setTimeout = realSetTimeout) }
+}
+
 function counter(): { resume: () => void; count: () => number } {
   let resumes = 0
   return { resume: () => void resumes++, count: () => resumes }
@@ -68,20 +89,11 @@ test('read pacing, TCP: short reads of a streaming walsender lengthen the pause 
   const pacer = readPacer('tcp', resume, clock.now)
   await makeBusy(pacer, clock, 'tcp', 819_200) // 8,192 bytes per ms: 64 KiB gather in 8 ms
   const count = () => counted() - 1
-  // The pauses are read off the timers the pacer sets, and ended by hand: nothing here waits on a clock.
-  const pauses: number[] = []
-  let endPause: (() => void) | undefined
-  const realSetTimeout = globalThis.setTimeout
-  globalThis.setTimeout = ((callback: () => void, ms: number) => {
-    pauses.push(ms)
-    endPause = callback
-    return 0
-  }) as unknown as typeof setTimeout
+  const { pauses, endPause, restore } = stubPauses()
   const read = async (payloads: number) => {
     for (let i = 0; i < payloads; i++) pacer.received(200, i + 1)
     await Promise.resolve()
-    endPause?.()
-    endPause = undefined
+    endPause()
   }
   try {
     for (let i = 0; i < 6; i++) await read(20) // 4 kB each: the walsender is streaming
@@ -94,7 +106,7 @@ test('read pacing, TCP: short reads of a streaming walsender lengthen the pause 
     assertEquals(tenths(pauses.slice(6)), [4, 2, 1, 1, 1])
     assertEquals(count(), 12, 'every read was followed by a resume')
   } finally {
-    globalThis.setTimeout = realSetTimeout
+    restore()
   }
 })
 
@@ -103,25 +115,19 @@ test('read pacing, TCP: at 20 kB/ms the pause stops growing at 3.3 ms, before 64
   const clock = fakeClock()
   const pacer = readPacer('tcp', resume, clock.now)
   await makeBusy(pacer, clock, 'tcp') // 2,000,000 bytes in 100 ms
-  const pauses: number[] = []
-  const realSetTimeout = globalThis.setTimeout
-  globalThis.setTimeout = ((callback: () => void, ms: number) => {
-    pauses.push(ms)
-    queueMicrotask(callback)
-    return 0
-  }) as unknown as typeof setTimeout
+  const { pauses, endPause, restore } = stubPauses()
   try {
     for (let read = 0; read < 4; read++) {
       for (let i = 0; i < 20; i++) pacer.received(200, i + 1)
       await Promise.resolve()
-      await Promise.resolve()
+      endPause()
     }
     assertEquals(
       pauses.map((ms) => Math.round(ms * 10) / 10),
       [2, 3.3, 3.3, 3.3],
     )
   } finally {
-    globalThis.setTimeout = realSetTimeout
+    restore()
   }
 })
 
@@ -146,22 +152,14 @@ test('read pacing, TLS: rounds of a streaming walsender lengthen the pause up to
   const clock = fakeClock()
   const pacer = readPacer('tls', resume, clock.now)
   await makeBusy(pacer, clock, 'tls', 819_200)
-  const pauses: number[] = []
-  let endPause: (() => void) | undefined
-  const realSetTimeout = globalThis.setTimeout
-  globalThis.setTimeout = ((callback: () => void, ms: number) => {
-    pauses.push(ms)
-    endPause = callback
-    return 0
-  }) as unknown as typeof setTimeout
+  const { pauses, endPause, restore } = stubPauses()
   // A round of `payloads` records, then the first payload of the next round, which pauses.
   const round = async (payloads: number) => {
     for (let i = 0; i < payloads; i++) assertEquals(pacer.received(200, i + 1), true)
     await nextRound()
     assertEquals(pacer.received(200, 1), false, 'the payload after a short round pauses')
     await nextRound()
-    endPause?.()
-    endPause = undefined
+    endPause()
   }
   try {
     for (let i = 0; i < 5; i++) await round(20) // 4 kB rounds: the walsender is streaming
@@ -170,7 +168,7 @@ test('read pacing, TLS: rounds of a streaming walsender lengthen the pause up to
     for (let i = 0; i < 4; i++) await round(1) // one message per round: a trickle
     assertEquals(tenths(pauses.slice(5)), [4, 2, 1, 1])
   } finally {
-    globalThis.setTimeout = realSetTimeout
+    restore()
   }
 })
 
