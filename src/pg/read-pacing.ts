@@ -18,18 +18,23 @@ const FULL_READ_BYTES = 48 * 1024
 /** How long the socket pauses after a short round, for data to gather (the latency this adds, at most). */
 const GATHER_MS = 1
 /**
- * A short TCP read this large (after a pause) means the walsender is streaming: the next pause
- * doubles, up to what MAX_GATHERED_BYTES allows. A smaller one (a trickle, a keepalive) halves it, so a stream that
- * turns quiet is soon read within GATHER_MS again.
+ * A short read this large (after a pause) means the walsender is streaming: the next pause
+ * doubles, up to what MAX_GATHERED_BYTES (TCP) or MAX_TLS_GATHER_MS allows. A smaller one (a
+ * trickle, a keepalive) halves it, so a stream that turns quiet is soon read within GATHER_MS again.
  */
 const STREAMING_READ_BYTES = 2 * 1024
 /**
- * A pause ends before about this much payload waits in the kernel at the measured rate. Each
- * message is a segment of its own, and a segment costs the receive queue several times its size:
- * longer pauses at a high rate overran the queue, the kernel pruned it (300-550 times per run) and
- * dropped segments, and throughput fell to about 180,000 rows/s in half the runs (retransmits).
+ * Over TCP a pause ends before about this much payload waits in the kernel at the measured rate.
+ * Each message is a segment of its own, and a segment costs the receive queue several times its
+ * size: longer pauses at a high rate overran the queue, the kernel pruned it (300-550 times per
+ * run) and dropped segments, and throughput fell to about 180,000 rows/s in half the runs.
  */
 const MAX_GATHERED_BYTES = 64 * 1024
+/**
+ * The longest TLS pause. TLS runs slower, and the same cap (about 2.5 ms there) cost the walsender
+ * more CPU per row than 16 ms did, without the TCP slowdown to cure.
+ */
+const MAX_TLS_GATHER_MS = 16
 /**
  * Pacing starts only above this rate (bytes per ms, about 40,000 rows/s of a small table): below
  * it the walsender's per-segment cost is small, and a pause would only add latency (measured at
@@ -111,10 +116,10 @@ class EagerReads implements ReadPacer {
 
   /**
    * After a short read or round of `bytes` while busy: a streaming-sized one doubles the next
-   * pause (at most the time MAX_GATHERED_BYTES take at the measured rate), a trickle halves it; then pauses.
+   * pause (at most `longestMs`), a trickle halves it; then pauses.
    */
-  gatherAfterShort(bytes: number): void {
-    const longest = Math.max(GATHER_MS, MAX_GATHERED_BYTES / Math.max(this.bytesPerMs, 1))
+  gatherAfterShort(bytes: number, longestMs: number): void {
+    const longest = Math.max(GATHER_MS, longestMs)
     this.#gatherMs = bytes >= STREAMING_READ_BYTES ? Math.min(this.#gatherMs * 2, longest) : Math.max(this.#gatherMs / 2, GATHER_MS)
     this.gather(this.#gatherMs)
   }
@@ -164,7 +169,7 @@ class GulpedReads extends EagerReads {
       return this.resume()
     }
     if (bytes >= FULL_READ_BYTES) return this.resume()
-    this.gatherAfterShort(bytes)
+    this.gatherAfterShort(bytes, MAX_GATHERED_BYTES / Math.max(this.bytesPerMs, 1))
   }
 }
 
@@ -189,7 +194,7 @@ class GatheredRounds extends EagerReads {
     if (!this.#pauseNext) return true
     this.#pauseNext = false
     this.#cutShort = true
-    this.gatherAfterShort(this.#lastRoundBytes)
+    this.gatherAfterShort(this.#lastRoundBytes, MAX_TLS_GATHER_MS)
     return false
   }
 
