@@ -110,46 +110,33 @@ export class TransactionAssembler {
     const txn = this.#transaction()
     for (const oid of oids) {
       const relation = this.#relation(oid)
-      const ordinal = txn.ordinal++
-      await this.#sink.change({
-        id: `${txn.commitLsnText}:${ordinal}`,
-        operation: 'TRUNCATE',
-        relation,
-        fields: [],
-        types: [],
-        values: [],
-        unchangedToastFields: undefined,
-        old: undefined,
-        transactionId: txn.xid,
-        commitLsn: txn.commitLsn,
-        commitTime: txn.commitTime,
-        ordinal,
-        truncate: options,
-        message: undefined,
-      })
+      await this.#sink.change(rowless(txn, 'TRUNCATE', { relation, truncate: options, message: undefined }))
     }
   }
 
   async #message(prefix: string, content: Uint8Array, transactional: boolean, lsn: Lsn): Promise<void> {
     // A non-transactional message stands alone: it is its own "transaction" at its own LSN.
     const txn = transactional ? this.#transaction() : { xid: 0, commitLsn: lsn, commitLsnText: formatLsn(lsn), commitTime: null, ordinal: 0 }
-    const ordinal = txn.ordinal++
-    await this.#sink.change({
-      id: `${txn.commitLsnText}:${ordinal}`,
-      operation: 'MESSAGE',
-      relation: undefined,
-      fields: [],
-      types: [],
-      values: [],
-      unchangedToastFields: undefined,
-      old: undefined,
-      transactionId: txn.xid,
-      commitLsn: txn.commitLsn,
-      commitTime: txn.commitTime,
-      ordinal,
-      truncate: undefined,
-      message: { prefix, content: content.slice(), transactional },
-    })
+    await this.#sink.change(rowless(txn, 'MESSAGE', { relation: undefined, truncate: undefined, message: { prefix, content: content.slice(), transactional } }))
     if (!transactional) await this.#sink.commit(lsn)
+  }
+}
+
+/** A change that carries no row (TRUNCATE, a logical message), with the next ordinal of its transaction. */
+function rowless(txn: OpenTransaction, operation: 'TRUNCATE' | 'MESSAGE', about: Pick<Change, 'relation' | 'truncate' | 'message'>): Change {
+  const ordinal = txn.ordinal++
+  return {
+    id: `${txn.commitLsnText}:${ordinal}`,
+    operation,
+    fields: [],
+    types: [],
+    values: [],
+    unchangedToastFields: undefined,
+    old: undefined,
+    transactionId: txn.xid,
+    commitLsn: txn.commitLsn,
+    commitTime: txn.commitTime,
+    ordinal,
+    ...about,
   }
 }
