@@ -9,7 +9,7 @@ import type postgres from 'postgres'
 import { prepareKafka } from './brokers.ts'
 import type { Command } from './consumers.ts'
 import { commitMarker, createSlot, dropSlot } from './db.ts'
-import { generateLoad, loadRows, percentile, waitForWalsender, type LatencyResult, type LoadShape } from './latency.ts'
+import { generateLoad, latencyResult, loadRows, waitForWalsender, type LatencyResult, type LoadShape } from './latency.ts'
 import { measure, sleep } from './measure.ts'
 
 /** The table the latency load inserts into (bench/latency.ts). */
@@ -51,17 +51,9 @@ export async function measureKafkaLatency(
     const measurement = await running
     const rows = loadRows(shape)
     for (let i = 0; i < 100 && countRows(seen) < rows; i++) await sleep(100)
-    const latencies = [...seen.values()].map((s) => s.visibleMs - s.commitMs).sort((a, b) => a - b)
+    const latencies = [...seen.values()].map((s) => s.visibleMs - s.commitMs)
     const complete = countRows(seen) >= rows ? '' : ` (read ${countRows(seen)} of ${rows} rows)`
-    return {
-      label: `${label}${complete}`,
-      transactions: latencies.length,
-      p50: percentile(latencies, 0.5),
-      p99: percentile(latencies, 0.99),
-      max: latencies[latencies.length - 1] ?? Number.NaN,
-      measurement,
-      lateCommits,
-    }
+    return latencyResult(`${label}${complete}`, latencies, measurement, lateCommits)
   } finally {
     await reader.stop()
     await dropSlot(admin, slot)

@@ -27,6 +27,20 @@ export interface LatencyResult {
   readonly lateCommits: number
 }
 
+/** The row of the latency table for one consumer's latencies (ms, in any order). */
+export function latencyResult(label: string, latenciesMs: readonly number[], measurement: Measurement, lateCommits: number): LatencyResult {
+  const latencies = [...latenciesMs].sort((a, b) => a - b)
+  return {
+    label,
+    transactions: latencies.length,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    max: latencies[latencies.length - 1] ?? Number.NaN,
+    measurement,
+    lateCommits,
+  }
+}
+
 /** Rows the load commits, in total. */
 export function loadRows(shape: LoadShape): number {
   return Math.round(shape.transactionsPerSecond * shape.seconds) * rowsPerTransaction(shape)
@@ -51,16 +65,7 @@ export async function measureLatency(
     await waitForWalsender(admin, slot)
     const lateCommits = await generateLoad(url, shape)
     const measurement = await running
-    const latencies = [...(measurement.report?.latenciesMs ?? [])].sort((a, b) => a - b)
-    return {
-      label,
-      transactions: latencies.length,
-      p50: percentile(latencies, 0.5),
-      p99: percentile(latencies, 0.99),
-      max: latencies[latencies.length - 1] ?? Number.NaN,
-      measurement,
-      lateCommits,
-    }
+    return latencyResult(label, measurement.report?.latenciesMs ?? [], measurement, lateCommits)
   } finally {
     await dropSlot(admin, slot)
   }
