@@ -8,7 +8,8 @@ import { assert, assertEquals } from '../assert.ts'
 import { kafkaFailure } from '../../src/writers/kafka/errors.ts'
 import { messageBytes, recordBytesAtMost, toMessage, tombstoneFor, type KafkaMessage } from '../../src/writers/kafka/messages.ts'
 import { murmur2, partitionForKey } from '../../src/writers/kafka/murmur2.ts'
-import { encodeRecordBatch, nextSequence, utf8Bytes } from '../../src/writers/kafka/record-batch.ts'
+import { encodeRecordBatch, nextSequence } from '../../src/writers/kafka/record-batch.ts'
+import { utf8Length } from '../../src/writers/utf8.ts'
 
 const utf8 = new TextEncoder()
 const text = (bytes: Uint8Array | null | undefined) => (bytes === null || bytes === undefined ? null : new TextDecoder().decode(bytes))
@@ -100,7 +101,7 @@ test('kafka messages: the bound taken without scanning text is never below the m
 })
 
 test('kafka record batch: UTF-8 lengths without encoding, sequence numbers wrap after 2^31-1', () => {
-  for (const s of ['', 'abc', 'Grüße', '😀', 'a\ud800b', '\udc00', 'ü😀€']) assertEquals(utf8Bytes(s), utf8.encode(s).length, JSON.stringify(s))
+  for (const s of ['', 'abc', 'Grüße', '😀', 'a\ud800b', '\udc00', 'ü😀€']) assertEquals(utf8Length(s), utf8.encode(s).length, JSON.stringify(s))
   assertEquals(nextSequence(5, 10), 15)
   assertEquals(nextSequence(0x7fffffff - 2, 2), 0x7fffffff)
   assertEquals(nextSequence(0x7fffffff - 2, 3), 0)

@@ -3,6 +3,7 @@
  * headers = where the change came from; and the split of a batch into produce requests that the
  * broker accepts.
  */
+import { utf8Length } from '../utf8.ts'
 import type { WriterRecord } from '../writer.ts'
 
 /** One message as the client takes it (key and headers as strings, UTF-8 on the wire). */
@@ -102,14 +103,4 @@ export function largestOf(messages: readonly KafkaMessage[]): { id: string; byte
     if (best === undefined || bytes > best.bytes) best = { id: message.headers.get(KAFKA_HEADERS.id) ?? '?', bytes, topic: message.topic }
   }
   return best
-}
-
-const encoder = new TextEncoder()
-
-/** UTF-8 length, without encoding pure ASCII text. */
-export function utf8Length(text: string): number {
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) > 0x7f) return encoder.encode(text).length
-  }
-  return text.length
 }

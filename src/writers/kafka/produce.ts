@@ -25,7 +25,8 @@ import type { KafkaProducer } from './client.ts'
 import type { KafkaMessage } from './messages.ts'
 import { partitionForKey } from './murmur2.ts'
 import type { KafkaCompression } from './options.ts'
-import { encodeRecordBatch, nextSequence, utf8Bytes } from './record-batch.ts'
+import { encodeRecordBatch, nextSequence } from './record-batch.ts'
+import { utf8Length } from '../utf8.ts'
 
 /** Produce's API key, and acks=all: every in-sync replica has the records before the broker answers. */
 const PRODUCE = 0
@@ -44,6 +45,8 @@ const PARSERS: Readonly<Record<number, typeof produceV11.parseResponse>> = {
 const FIRST_ARENA_BYTES = 256 * 1024
 /** ...but a batch larger than this (a huge record) gets memory of its own, so the arena does not stay that large. */
 const MAX_ARENA_BATCH_BYTES = 4 * 1024 * 1024
+
+const utf8 = new TextEncoder()
 
 /** One partition's share of a send: its record batch and how many records it holds. */
 interface PartitionBatch {
@@ -207,13 +210,13 @@ export class ProduceSession {
 
   /** The key's UTF-8 bytes in the scratch buffer (valid until the next call). */
   #keyBytes(key: string): Uint8Array {
-    const length = utf8Bytes(key)
+    const length = utf8Length(key)
     if (length > this.#keyScratch.length) this.#keyScratch = new Uint8Array(length * 2)
     const scratch = this.#keyScratch
     if (length === key.length) {
       for (let i = 0; i < length; i++) scratch[i] = key.charCodeAt(i)
     } else {
-      new TextEncoder().encodeInto(key, scratch)
+      utf8.encodeInto(key, scratch)
     }
     return scratch.subarray(0, length)
   }

@@ -6,6 +6,7 @@ import { compressionsAlgorithms, crc32c, Writer } from '@platformatic/kafka'
 import { bufferView } from '../../runtime/io.ts'
 import type { KafkaCompression } from './options.ts'
 import type { KafkaMessage } from './messages.ts'
+import { utf8Length } from '../utf8.ts'
 
 /** Who writes the batch: the idempotent producer's id and epoch, and the batch's first sequence number. */
 export interface BatchProducer {
@@ -95,7 +96,7 @@ function writeHeader(batch: Uint8Array, count: number, producer: BatchProducer, 
 
 /** Bytes of a record after its length varint: attributes, timestamp and offset deltas, key, value, headers. */
 function recordBodyBytes(message: KafkaMessage, offsetDelta: number): number {
-  const key = utf8Bytes(message.key)
+  const key = utf8Length(message.key)
   const value = message.value?.length ?? -1
   let bytes = 1 + 1 + varintBytes(offsetDelta) + varintBytes(key) + key + varintBytes(value) + Math.max(value, 0)
   return bytes + varintBytes(message.headers.size) + headersBytes(message.headers)
@@ -105,8 +106,8 @@ function recordBodyBytes(message: KafkaMessage, offsetDelta: number): number {
 function headersBytes(headers: ReadonlyMap<string, string>): number {
   let bytes = 0
   headers.forEach((text, name) => {
-    const nameBytes = utf8Bytes(name)
-    const textBytes = utf8Bytes(text)
+    const nameBytes = utf8Length(name)
+    const textBytes = utf8Length(text)
     bytes += varintBytes(nameBytes) + nameBytes + varintBytes(textBytes) + textBytes
   })
   return bytes
@@ -155,25 +156,10 @@ function writeText(target: Uint8Array, at: number, text: string): number {
 }
 
 function writeUtf8(target: Uint8Array, at: number, text: string): number {
-  const bytes = utf8Bytes(text)
+  const bytes = utf8Length(text)
   at = writeVarint(target, at, bytes)
   encoder.encodeInto(text, target.subarray(at, at + bytes))
   return at + bytes
-}
-
-/** UTF-8 length of a string, scanning without encoding (surrogate pairs: 4 bytes, lone surrogates: 3, as encoders replace them). */
-export function utf8Bytes(text: string): number {
-  let bytes = text.length
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i)
-    if (code < 0x80) continue
-    if (code < 0x800) bytes += 1
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      bytes += 2 // 4 bytes for the pair's 2 code units
-      i++
-    } else bytes += 2
-  }
-  return bytes
 }
 
 /** Bytes of a zigzag varint (Kafka's signed varint) for a 32-bit integer. */

@@ -8,7 +8,7 @@
  * uint64 explicit_hash_key_index = 2; bytes data = 3 }, then the MD5 of the protobuf bytes.
  */
 import { md5 } from '../../runtime/digest.ts'
-import { utf8Length } from './limits.ts'
+import { utf8Length } from '../utf8.ts'
 import { bytesFieldSize, ProtoWriter, readFields, varintSize, WIRE_BYTES, WIRE_VARINT } from './protobuf.ts'
 
 export const KPL_MAGIC: Uint8Array = new Uint8Array([0xf3, 0x89, 0x9a, 0xc2])

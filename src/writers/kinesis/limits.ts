@@ -15,17 +15,3 @@ export const KINESIS_MAX_PARTITION_KEY_LENGTH = 256
 export const KINESIS_MAX_HASH_KEY = (1n << 128n) - 1n
 /** Shards per ListShards page (the API's maximum). */
 export const KINESIS_LIST_SHARDS_PAGE = 1000
-
-const encoder = new TextEncoder()
-
-/** UTF-8 byte length of a string, without allocating for pure ASCII. */
-export function utf8Length(text: string): number {
-  let ascii = true
-  for (let i = 0; i < text.length; i++) {
-    if (text.charCodeAt(i) > 0x7f) {
-      ascii = false
-      break
-    }
-  }
-  return ascii ? text.length : encoder.encode(text).length
-}

@@ -10,7 +10,8 @@
 import type { WriterRecord } from '../writer.ts'
 import { AggregateBuilder, type UserRecord } from './aggregation.ts'
 import type { ShardMap } from './keys.ts'
-import { KINESIS_MAX_RECORD_BYTES, KINESIS_MAX_RECORDS, KINESIS_MAX_REQUEST_BYTES, utf8Length } from './limits.ts'
+import { KINESIS_MAX_RECORD_BYTES, KINESIS_MAX_RECORDS, KINESIS_MAX_REQUEST_BYTES } from './limits.ts'
+import { utf8Length } from '../utf8.ts'
 
 /** One record on its way: what is sent, and its retry state. */
 export interface Entry {
