@@ -58,6 +58,13 @@ export interface ReadPacer {
   received(payloadBytes: number, buffered: number): boolean
   /** The consumer took every buffered payload: a socket held for backpressure reads again. */
   drained(): void
+  /**
+   * Wake the consumer once the I/O being delivered now is handled, not at each payload: over TLS
+   * each record reaches `push` in a callback of its own, with microtasks run in between, so a
+   * consumer woken at once takes one or two rows per wake-up. Over TCP and unix sockets one read's
+   * payloads arrive in one callback, and waking at once keeps the consumer in step with the socket.
+   */
+  readonly wakeAfterIo: boolean
 }
 
 /** The pacing for a transport; `resume` restarts the driver's paused socket; `now` is the clock (ms). */
@@ -69,6 +76,7 @@ export function readPacer(transport: Transport, resume: () => void, now: () => n
 
 /** Reads whenever the consumer keeps up: the socket pauses only while MAX_BUFFERED_MESSAGES wait. */
 class EagerReads implements ReadPacer {
+  readonly wakeAfterIo: boolean = false
   readonly resume: () => void
   /** Paused until the consumer takes the buffered payloads. */
   held = false
@@ -130,7 +138,7 @@ class EagerReads implements ReadPacer {
   }
 
   /** Pauses for `ms`, then reads again unless held for backpressure by then. */
-  gather(ms = GATHER_MS): void {
+  gather(ms: number): void {
     if (this.gathering) return
     this.gathering = true
     setTimeout(() => {
@@ -180,6 +188,7 @@ class GulpedReads extends EagerReads {
  * shortening the pause as over TCP.
  */
 class GatheredRounds extends EagerReads {
+  override readonly wakeAfterIo = true
   #roundBytes = 0
   #lastRoundBytes = 0
   #pauseNext = false

@@ -64,8 +64,6 @@ export class ReplicationConnection {
   #pacer: ReadPacer
   #wake: (() => void) | undefined
   #wakeScheduled = false
-  /** Over TLS: wake the reader once per round of I/O (see #receive). */
-  #wakePerRound = false
   #failure: Error | undefined
   #ended = false
 
@@ -90,7 +88,6 @@ export class ReplicationConnection {
       const [tls] = await sql.unsafe<{ ssl: boolean }[]>('select ssl from pg_stat_ssl where pid = pg_backend_pid()')
       const transport = isUnixSocket(settings) ? 'unix' : tls?.ssl === true ? 'tls' : 'tcp'
       connection.#pacer = readPacer(transport, () => connection.#resumeSocket())
-      connection.#wakePerRound = transport === 'tls'
     } catch (error) {
       await sql.end({ timeout: 0 }).catch(() => {})
       throw explainConnectionError(error, settings, user)
@@ -201,17 +198,12 @@ export class ReplicationConnection {
   /** Keeps a payload; false asks the driver to pause its socket after this read (see read-pacing.ts). */
   #receive(chunk: Uint8Array): boolean {
     this.#buffered.push(chunk)
-    if (this.#wakePerRound) this.#wakeAfterIo()
+    if (this.#pacer.wakeAfterIo) this.#wakeAfterIo()
     else this.#notify()
     return this.#pacer.received(chunk.byteLength, this.#buffered.length)
   }
 
-  /**
-   * Wakes the reader once the I/O being delivered now is handled. Over TLS each record reaches
-   * `push` in a callback of its own, with its microtasks run in between: woken at once, the reader
-   * would take one or two rows per wake-up. Over TCP and unix sockets one read's payloads arrive
-   * in one callback, and waking at once lets the reader keep pace with the socket.
-   */
+  /** Wakes the reader once the I/O being delivered now is handled (see ReadPacer.wakeAfterIo). */
   #wakeAfterIo(): void {
     if (this.#wakeScheduled) return
     this.#wakeScheduled = true

@@ -185,3 +185,10 @@ test('read pacing, TLS: held for backpressure, the socket waits for the consumer
   pacer.drained()
   assertEquals(count(), 1)
 })
+
+test('read pacing: only over TLS is the consumer woken once per round of I/O rather than per payload', () => {
+  const resume = () => {}
+  assertEquals(readPacer('tls', resume).wakeAfterIo, true)
+  assertEquals(readPacer('tcp', resume).wakeAfterIo, false)
+  assertEquals(readPacer('unix', resume).wakeAfterIo, false)
+})
