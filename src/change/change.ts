@@ -4,7 +4,8 @@ import type { Tuple } from '../pg/pgoutput/tuple.ts'
 import type { PgValue } from '../pg/values/types.ts'
 import type { RelationSchema } from './relations.ts'
 
-export type Operation = 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE' | 'MESSAGE'
+/** READ is a row of a snapshot: the row as it was read, not a change made to it. */
+export type Operation = 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE' | 'MESSAGE' | 'READ'
 
 /**
  * One change, in commit order. `fields`/`types`/`values` line up; for DELETE they hold the old
@@ -12,7 +13,7 @@ export type Operation = 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE' | 'MESSAGE'
  * server did not send are left out of `fields` and named in `unchangedToastFields` — never faked.
  */
 export interface Change {
-  /** Stable across re-sends: the commit LSN and the change's ordinal inside its transaction. */
+  /** Stable across re-sends: the commit LSN and the change's ordinal inside its transaction (a snapshot row: its snapshot and key). */
   readonly id: string
   readonly operation: Operation
   /** The relation, or undefined for logical messages. */

@@ -6,7 +6,7 @@ import type { PgValue } from '../../pg/values/types.ts'
 import { CommitFields, messageContentJson } from './json-parts.ts'
 
 const utf8 = new TextEncoder()
-const OP_CODES = { INSERT: 'c', UPDATE: 'u', DELETE: 'd', TRUNCATE: 't', MESSAGE: 'm' } as const
+const OP_CODES = { INSERT: 'c', UPDATE: 'u', DELETE: 'd', TRUNCATE: 't', MESSAGE: 'm', READ: 'r' } as const
 
 /**
  * `before`/`after` are objects keyed by column name (unchanged TOAST columns are left out of
@@ -24,11 +24,11 @@ export class DebeziumFormat implements RecordFormat {
   #text(change: Change): string {
     const row = rowJson(change.fields, change.values)
     const before = change.operation === 'DELETE' ? row : change.old ? rowJson(change.old.fields, change.old.values) : 'null'
-    const after = change.operation === 'INSERT' || change.operation === 'UPDATE' ? row : 'null'
+    const after = change.operation === 'INSERT' || change.operation === 'UPDATE' || change.operation === 'READ' ? row : 'null'
     const relation = change.relation
     let source = `{"connector":"pg_to_brokers","db":null,"schema":${relation ? JSON.stringify(relation.schema) : 'null'}`
     source += `,"table":${relation ? JSON.stringify(relation.name) : 'null'},"txId":${change.transactionId}`
-    source += `,"lsn":${this.#commit.lsn(change.commitLsn)},"commit_time":${this.#commit.time(change.commitTime)},"id":"${change.id}"}`
+    source += `,"lsn":${this.#commit.lsn(change.commitLsn)},"commit_time":${this.#commit.time(change.commitTime)},"id":${JSON.stringify(change.id)}}`
     let out = `{"before":${before},"after":${after},"source":${source},"op":"${OP_CODES[change.operation]}"`
     if (change.unchangedToastFields) out += `,"unchanged_toast_fields":${JSON.stringify(change.unchangedToastFields)}`
     if (change.message) out += `,"message":{"prefix":${JSON.stringify(change.message.prefix)},${messageContentJson(change.message.content)}}`

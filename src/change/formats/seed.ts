@@ -103,11 +103,13 @@ export class SeedFormat implements RecordFormat {
         text,
         operation: change.operation,
         txSerial: this.#txSerial,
-        bytes: utf8.encode(`]${tail}${this.#txBefore}${formatLsn(change.commitLsn)}:`),
+        // A snapshot row's id names its snapshot and key, not a position in a transaction.
+        bytes: utf8.encode(`]${tail}${this.#txBefore}${change.operation === 'READ' ? '' : `${formatLsn(change.commitLsn)}:`}`),
       }
     }
     out.raw(this.#middle.bytes)
-    out.integer(change.ordinal)
+    if (change.operation === 'READ') out.text(JSON.stringify(change.id).slice(1, -1))
+    else out.integer(change.ordinal)
     if (change.old) out.text(`${this.#txAfter}${oldText(change.old)}}`)
     else out.raw(this.#txEndBytes)
   }
@@ -116,7 +118,7 @@ export class SeedFormat implements RecordFormat {
   #encodeText(change: Change): string {
     let out = this.#rowText(change)
     this.#transactionOf(change)
-    out += this.#txBefore + change.id + this.#txAfter
+    out += this.#txBefore + (change.operation === 'READ' ? JSON.stringify(change.id).slice(1, -1) : change.id) + this.#txAfter
     if (change.old) out += oldText(change.old)
     if (change.unchangedToastFields) out += `,"unchanged_toast_fields":${JSON.stringify(change.unchangedToastFields)}`
     if (change.truncate) out += `,"truncate":{"cascade":${change.truncate.cascade},"restart_identity":${change.truncate.restartIdentity}}`
