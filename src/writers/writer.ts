@@ -1,6 +1,6 @@
 /** @module The writer contract, and StreamWriter: the base class a user extends to add a broker. */
 import type { Change } from '../change/change.ts'
-import { encodeJsonValue } from '../change/formats/json-value.ts'
+import { rowKeyOf } from '../change/row-key.ts'
 
 /** One change ready to send: its encoded record and the key that keeps its row's history in order. */
 export interface WriterRecord {
@@ -34,35 +34,11 @@ export abstract class StreamWriter {
    * prefix. Override to route differently (the original project's `assign_change_to_partition_key`).
    */
   assignChangeToPartitionKey(change: Change): string {
-    const relation = change.relation
-    if (!relation) return change.message?.prefix ?? 'message'
-    if (change.operation === 'TRUNCATE' || relation.keyIndexes.length === 0) return relation.qualifiedName
-    if (change.fields !== relation.fields) return keyFromNamedFields(change)
-    let key = relation.qualifiedName
-    for (const i of relation.keyIndexes) key += ':' + encodeJsonValue(change.values[i]!)
-    return key
+    return rowKeyOf(change)
   }
 
   /** Releases connections and files. Called once, after the last batch resolved or failed. */
   async close(): Promise<void> {}
-}
-
-/**
- * Key values by column name, for changes whose field list is not the relation's full list (DELETE
- * keys, TOAST). A key column left out as unchanged TOAST is taken from the UPDATE's old key, which
- * the server sends in just that case.
- */
-function keyFromNamedFields(change: Change): string {
-  const relation = change.relation!
-  let key = relation.qualifiedName
-  for (const i of relation.keyIndexes) {
-    const name = relation.fields[i]!
-    const position = change.fields.indexOf(name)
-    const oldPosition = position < 0 && change.old ? change.old.fields.indexOf(name) : -1
-    if (position < 0 && oldPosition < 0) return relation.qualifiedName
-    key += ':' + encodeJsonValue(position >= 0 ? change.values[position]! : change.old!.values[oldPosition]!)
-  }
-  return key
 }
 
 /** A batch as JSON lines: one record per line, each line ending in a newline. */
