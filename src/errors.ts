@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   slot_wrong_database: 'the slot belongs to another database',
   slot_two_phase: 'the slot was created with two_phase',
   state_table_denied: 'the role may not write the slot record table',
+  snapshot_table_denied: 'the role may not create or write the snapshot table (pg_to_brokers_snapshots)',
+  snapshot_already_running: 'a snapshot of the table is already requested or running for the slot',
   // Decoding the stream
   protocol_error: 'pgoutput sent a message out of order or not matching its Relation',
   unexpected_message: 'a streamed-transaction message reached the transaction assembler (an internal error)',

@@ -20,6 +20,8 @@ import { Checkpoint } from './checkpoint.ts'
 import { silentLogger, type Logger } from '../logger.ts'
 import { prepareSource, type SourceOptions } from './prepare.ts'
 import { forgetSlot, noteConfirmed, stateTableOf } from './slot.ts'
+import type { SnapshotOptions } from '../snapshot/options.ts'
+import { snapshotTableOf } from '../snapshot/progress-store.ts'
 import { waitForSlotLease } from './standby.ts'
 import { explainStreamingFailure, isStreamedDecodingFailure, useStreaming, type StreamingMode } from './streaming.ts'
 
@@ -65,6 +67,8 @@ export interface PipelineOptions {
   readonly onStandbyWaiting?: () => void
   /** The slot must already exist (runSupervised sets this on reconnects): a missing slot is lost, never recreated. */
   readonly resume?: boolean
+  /** Snapshots: the initial one's mode, chunk size, parallel tables, progress display; default: no initial snapshot. */
+  readonly snapshot?: SnapshotOptions
 }
 
 /**
@@ -202,16 +206,17 @@ async function deliverReplicationStream(
 }
 
 /**
- * Which changes become records: not the tool's own slot records (a publication FOR ALL TABLES
- * includes their table), and logical messages only with an allowed prefix.
+ * Which changes become records: not the tool's own slot records and snapshot progress (a publication
+ * FOR ALL TABLES includes their tables), and logical messages only with an allowed prefix.
  */
 function deliveredChanges(pg: PostgresOptions): (change: Change) => boolean {
   const state = stateTableOf(pg)
+  const snapshots = snapshotTableOf(state)
   const prefixes = new Set(pg.messagePrefixes ?? [])
   const anyPrefix = prefixes.has('*')
   return (change) => {
     const relation = change.relation
-    if (relation) return relation.name !== state.name || relation.schema !== state.schema
+    if (relation) return relation.schema !== state.schema || (relation.name !== state.name && relation.name !== snapshots.name)
     return change.message === undefined || anyPrefix || prefixes.has(change.message.prefix)
   }
 }

@@ -42,6 +42,8 @@ export const RECOVERY: { readonly [code in ErrorCode]: Recovery } = {
   slot_wrong_database: 'stop',
   slot_two_phase: 'stop',
   state_table_denied: 'stop',
+  snapshot_table_denied: 'stop',
+  snapshot_already_running: 'stop',
   protocol_error: 'stop',
   unexpected_message: 'stop',
   spool_directory: 'stop',

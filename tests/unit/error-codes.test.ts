@@ -57,6 +57,8 @@ const STOPS = [
   'slot_wrong_database',
   'slot_wrong_kind',
   'slot_wrong_plugin',
+  'snapshot_already_running',
+  'snapshot_table_denied',
   'spool_damaged',
   'spool_directory',
   'spool_error',
