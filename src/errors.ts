@@ -38,6 +38,10 @@ export const ERROR_CODES = {
   state_table_denied: 'the role may not write the slot record table',
   snapshot_table_denied: 'the role may not create or write the snapshot table (pg_to_brokers_snapshots)',
   snapshot_already_running: 'a snapshot of the table is already requested or running for the slot',
+  snapshot_table_missing: 'a table named for a snapshot does not exist',
+  snapshot_table_not_published: 'the publication does not publish a table named for a snapshot (or shows its rows under another table)',
+  snapshot_no_primary_key: 'a snapshot read in chunks needs a primary key, and the table has none',
+  snapshot_bad_where: "PostgreSQL refused a snapshot's WHERE condition",
   // Decoding the stream
   protocol_error: 'pgoutput sent a message out of order or not matching its Relation',
   unexpected_message: 'a streamed-transaction message reached the transaction assembler (an internal error)',

@@ -36,21 +36,38 @@ export interface RelationCatalog {
   primaryKey(relationOid: number): Promise<string[]>
 }
 
+/** A relation as the Relation message describes it; the catalog's description of a table for a snapshot has the same shape. */
+export interface RelationDescription {
+  readonly oid: number
+  readonly schema: string
+  readonly name: string
+  /** 'd' default, 'n' nothing, 'f' full, 'i' index. */
+  readonly replicaIdentity: string
+  /** In the order the Relation message lists them; `isKey` as it flags them. */
+  readonly columns: readonly { readonly name: string; readonly typeOid: number; readonly isKey: boolean }[]
+}
+
 /** Builds the schema for a Relation message; the caller keeps it until the next Relation for that OID. */
-export async function buildRelationSchema(message: RelationMessage, catalog: RelationCatalog): Promise<RelationSchema> {
-  const types = await catalog.types(message.columns.map((c) => c.typeOid))
-  const columns = message.columns.map((c): RelationColumnSchema => {
+export function buildRelationSchema(message: RelationMessage, catalog: RelationCatalog): Promise<RelationSchema> {
+  const { relationOid: oid, namespace: schema, relationName: name, replicaIdentity, columns } = message
+  return relationSchemaOf({ oid, schema, name, replicaIdentity, columns }, catalog)
+}
+
+/** Builds the schema of a described relation: the one path for the stream and for snapshots, so their records agree. */
+export async function relationSchemaOf(relation: RelationDescription, catalog: RelationCatalog): Promise<RelationSchema> {
+  const types = await catalog.types(relation.columns.map((c) => c.typeOid))
+  const columns = relation.columns.map((c): RelationColumnSchema => {
     const type = types.get(c.typeOid)!
     return { name: c.name, type, decode: decoderFor(type), isReplicaIdentity: c.isKey }
   })
   const names = columns.map((c) => c.name)
-  const keyIndexes = await keyIndexesOf(message, names, catalog)
+  const keyIndexes = await keyIndexesOf(relation, names, catalog)
   return {
-    oid: message.relationOid,
-    schema: message.namespace,
-    name: message.relationName,
-    qualifiedName: `${message.namespace}.${message.relationName}`,
-    replicaIdentity: message.replicaIdentity,
+    oid: relation.oid,
+    schema: relation.schema,
+    name: relation.name,
+    qualifiedName: `${relation.schema}.${relation.name}`,
+    replicaIdentity: relation.replicaIdentity,
     columns,
     fields: names,
     types: columns.map((c) => c.type.name),
@@ -64,11 +81,11 @@ export async function buildRelationSchema(message: RelationMessage, catalog: Rel
  * change was made, so a re-sent change keeps its key after the primary key changed. FULL flags
  * every column and NOTHING none: there the catalog's primary key is the best key there is.
  */
-async function keyIndexesOf(message: RelationMessage, names: readonly string[], catalog: RelationCatalog): Promise<number[]> {
-  if (message.replicaIdentity === 'd' || message.replicaIdentity === 'i') {
-    return message.columns.flatMap((c, i) => (c.isKey ? [i] : []))
+async function keyIndexesOf(relation: RelationDescription, names: readonly string[], catalog: RelationCatalog): Promise<number[]> {
+  if (relation.replicaIdentity === 'd' || relation.replicaIdentity === 'i') {
+    return relation.columns.flatMap((c, i) => (c.isKey ? [i] : []))
   }
-  const primaryKey = await catalog.primaryKey(message.relationOid)
+  const primaryKey = await catalog.primaryKey(relation.oid)
   const keyIndexes = primaryKey.map((k) => names.indexOf(k))
   return keyIndexes.length > 0 && keyIndexes.every((i) => i >= 0) ? keyIndexes : []
 }

@@ -111,7 +111,7 @@ function checkColumnCount(relation: RelationSchema, tuple: Tuple): void {
 }
 
 /** Every column, with the relation's per-column decoders ('u' never reaches here: such tuples are decoded by keptColumns). */
-function decodeColumns(relation: RelationSchema, tuple: Tuple): PgValue[] {
+export function decodeColumns(relation: RelationSchema, tuple: Tuple): PgValue[] {
   const columns = relation.columns
   return tuple.values().map((value, i) => (typeof value === 'string' ? columns[i]!.decode(value) : value === UNCHANGED_TOAST ? null : value))
 }

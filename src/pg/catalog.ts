@@ -2,10 +2,9 @@
 import type postgres from 'postgres'
 import { connectionSettings, openConnection } from './connect.ts'
 import { PgToBrokersError } from '../errors.ts'
-import { explainConnectionError, missingReplicationRole } from './errors.ts'
+import { explainConnectionError, missingReplicationRole, type ConnectionTarget } from './errors.ts'
 import { parseQualifiedName, quoteIdent, quoteQualifiedName, type QualifiedName } from './identifiers.ts'
 import type { PgType } from '../pg/values/types.ts'
-import type { ConnectionSettings } from './conninfo.ts'
 import { SlotMarkers } from './slot-markers.ts'
 
 export interface SlotInfo {
@@ -49,10 +48,10 @@ export class Catalog {
   readonly #types = new Map<number, PgType>()
   /** Slots whose advisory lock this session holds (session locks stack, so each is taken once). */
   readonly #leases = new Set<string>()
-  readonly #settings: ConnectionSettings
+  readonly #settings: ConnectionTarget
   readonly user: string
 
-  private constructor(sql: postgres.Sql, settings: ConnectionSettings) {
+  private constructor(sql: postgres.Sql, settings: ConnectionTarget) {
     this.#sql = sql
     this.#settings = settings
     this.user = sql.options.user
@@ -69,6 +68,15 @@ export class Catalog {
       throw explainConnectionError(error, settings, sql.options.user)
     }
     return new Catalog(sql, settings)
+  }
+
+  /**
+   * A catalog over a connection the caller opened and ends (not with `close()`): a snapshot reads
+   * types and keys through it as the stream does, so their records agree.
+   */
+  static over(sql: postgres.Sql): Catalog {
+    const { host, port, database } = sql.options
+    return new Catalog(sql, `postgres://${host[0] ?? 'localhost'}:${port[0] ?? 5432}/${database}`)
   }
 
   /** Checks what logical replication needs of the server and the role, with a specific error for each gap. */

@@ -1,0 +1,59 @@
+/** @module A row read by a snapshot: a Change with operation READ, whose values are decoded from its tuple only when read. */
+import type { Change } from '../change/change.ts'
+import type { RelationSchema } from '../change/relations.ts'
+import { decodeColumns } from '../change/row-change.ts'
+import type { Lsn } from '../pg/lsn.ts'
+import type { Tuple } from '../pg/pgoutput/tuple.ts'
+import type { PgValue } from '../pg/values/types.ts'
+
+/** What the rows of one chunk share; the caller sets `commitLsn` once it knows where the chunk is delivered. */
+export interface SnapshotPosition {
+  /** The snapshot request's id (its progress row), so a resumed run gives a row the same id. */
+  readonly requestId: string | number | bigint
+  /** The high watermark the chunk is delivered at, or the slot's consistent point for the initial snapshot. */
+  commitLsn: Lsn
+}
+
+/**
+ * One row as the snapshot read it. Its tuple holds every column of `relation` (the same layout as
+ * pgoutput's), so formats encode it from bytes and its partition key is the stream's for the row.
+ */
+export class SnapshotChange implements Change {
+  readonly operation = 'READ'
+  readonly fields: readonly string[]
+  readonly types: readonly string[]
+  readonly unchangedToastFields = undefined
+  readonly old = undefined
+  readonly transactionId = 0
+  readonly commitTime = null
+  readonly truncate = undefined
+  readonly message = undefined
+  #values: readonly PgValue[] | undefined
+
+  constructor(
+    readonly relation: RelationSchema,
+    readonly tuple: Tuple,
+    /** The text of the row's key columns (the table's pagination key), which its id names. */
+    readonly key: readonly string[],
+    readonly position: SnapshotPosition,
+    /** The row's index in its chunk. */
+    readonly ordinal: number,
+  ) {
+    this.fields = relation.fields
+    this.types = relation.types
+  }
+
+  /** `snapshot:<request id>:<key as a JSON array>`: the same for the row in a re-read of its chunk. */
+  get id(): string {
+    return `snapshot:${this.position.requestId}:${JSON.stringify(this.key)}`
+  }
+
+  get commitLsn(): Lsn {
+    return this.position.commitLsn
+  }
+
+  /** Decoded on first read, with the relation's decoders, as a streamed row's are. */
+  get values(): readonly PgValue[] {
+    return (this.#values ??= decodeColumns(this.relation, this.tuple))
+  }
+}
