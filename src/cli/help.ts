@@ -7,6 +7,11 @@ const INTRO = `pg-to-brokers: stream every committed PostgreSQL change, in commi
 
 Usage:
   pg-to-brokers run [flags]    start streaming (the default command when flags are given)
+  pg-to-brokers snapshot --tables <t1,t2> [--where <sql>] [flags]
+                               ask the instance streaming from the slot to read these tables
+                               again (an incremental snapshot, while it keeps streaming); prints
+                               each request's id; --cancel --tables <t1,t2> cancels them
+                               (without --tables: every snapshot of the slot)
   pg-to-brokers help           show this help (also --help or -h; the default with no arguments)
   pg-to-brokers version        print the version (also --version)
 
@@ -83,6 +88,23 @@ const OUTRO = `  --batch-size <n>              most changes per batch handed to 
                                 env PG_TO_BROKERS_MAX_BATCH_LATENCY_MS; default 50
   --batch-queue-depth <n>       most full batches waiting for the writer, 1-1024 (reading pauses
                                 while they wait); env PG_TO_BROKERS_BATCH_QUEUE_DEPTH; default 8
+  --snapshot-mode <mode>        initial snapshot: never, initial (the tables, then the stream),
+                                initial_only (the tables, then stop) or when_needed (when there
+                                is no slot yet, or it was lost); env PG_TO_BROKERS_SNAPSHOT_MODE;
+                                default never
+  --snapshot-chunk-size <n>     rows read per chunk, 1-1000000;
+                                env PG_TO_BROKERS_SNAPSHOT_CHUNK_SIZE; default 4096
+  --snapshot-parallel-tables <n>
+                                tables read at the same time, 1-16;
+                                env PG_TO_BROKERS_SNAPSHOT_PARALLEL_TABLES; default 1
+  --snapshot-tables <t1,t2>     tables of the initial snapshot; env PG_TO_BROKERS_SNAPSHOT_TABLES;
+                                default: --tables, or every table of the publication
+  --snapshot-progress <auto|bar|lines|off>
+                                progress on stderr: a bar redrawn in place, or a log line every
+                                10 s and per table; auto: a bar on a terminal, else lines;
+                                env PG_TO_BROKERS_SNAPSHOT_PROGRESS; default auto
+  --where <sql>                 snapshot command: read only rows matching this condition
+  --cancel                      snapshot command: cancel the requested and running snapshots
   --format <classic|debezium>   change record format: classic (also called seed; the original
                                 project's record shape: fields, values, types, table_name, operation,
                                 transaction_id) or debezium; env PG_TO_BROKERS_FORMAT; default classic
@@ -99,6 +121,7 @@ Config file (JSON; every key optional except postgres.url; unknown keys are erro
                   "streaming": "auto", "spoolDirectory": "/var/tmp" },
     "writer": { "type": "file", "path": "changes.jsonl", "fsync": true },
     "batch": { "maxRecords": 1000, "maxBytes": 4194304, "maxLatencyMs": 50, "queueDepth": 8 },
+    "snapshot": { "mode": "never", "chunkSize": 4096, "parallelTables": 1, "progress": "auto" },
     "format": "classic",
     "logLevel": "info"
   }

@@ -4,13 +4,15 @@ import { DebeziumFormat } from '../change/formats/debezium.ts'
 import type { RecordFormat } from '../change/formats/format.ts'
 import { loadConfig, ConfigError, type Config } from '../config/load.ts'
 import { PgToBrokersError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
 import { runSupervised } from '../pipeline/supervise.ts'
 import { commandLine, environment, moduleSpecifier, onShutdownSignal, readTextFile, writeStderr, writeStdout } from '../runtime/io.ts'
 import { VERSION } from '../version.ts'
 import { createWriter } from '../writers/registry.ts'
-import { parseArgs } from './args.ts'
+import { parseArgs, type ParsedArgs, type SnapshotArgs } from './args.ts'
 import { HELP_TEXT } from './help.ts'
 import { stderrLogger } from './log.ts'
+import { snapshotCommand } from './snapshot-command.ts'
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration or arguments. */
 export const EXIT_OK = 0
@@ -20,9 +22,10 @@ export const EXIT_USAGE = 2
 /** Runs the CLI and resolves with its exit code; never throws. */
 export async function main(argv: readonly string[] = commandLine(), env: Record<string, string | undefined> = environment()): Promise<number> {
   let config: Config
+  let args: ParsedArgs
   const deprecated: string[] = []
   try {
-    const args = parseArgs(argv)
+    args = parseArgs(argv)
     if (args.command === 'help') return (await writeStdout(HELP_TEXT.endsWith('\n') ? HELP_TEXT : HELP_TEXT + '\n'), EXIT_OK)
     if (args.command === 'version') return (await writeStdout(`pg-to-brokers ${VERSION}\n`), EXIT_OK)
     const fileText = args.configPath === undefined ? undefined : await readConfigFile(args.configPath)
@@ -35,7 +38,20 @@ export async function main(argv: readonly string[] = commandLine(), env: Record<
   } catch (error) {
     return reportStartupError(error)
   }
+  if (args.snapshot !== undefined) return await requestSnapshot(config, args.snapshot, deprecated)
   return stream(config, deprecated)
+}
+
+/** The snapshot command: one request (or cancellation), then exit. */
+async function requestSnapshot(config: Config, request: SnapshotArgs, deprecated: readonly string[]): Promise<number> {
+  const logger = stderrLogger(config.logLevel)
+  for (const notice of deprecated) logger.warn(notice)
+  try {
+    await snapshotCommand(config, request, logger)
+    return EXIT_OK
+  } catch (error) {
+    return reportFailure(logger, error)
+  }
 }
 
 async function stream(config: Config, deprecated: readonly string[]): Promise<number> {
@@ -53,14 +69,19 @@ async function stream(config: Config, deprecated: readonly string[]): Promise<nu
       writer,
       format: formatFor(config.format),
       batch: config.batch,
+      snapshot: config.snapshot,
       logger,
       signal: controller.signal,
     })
     return EXIT_OK
   } catch (error) {
-    logger.error(error instanceof Error ? error.message : String(error), error instanceof PgToBrokersError ? { code: error.code } : {})
-    return EXIT_FAILURE
+    return reportFailure(logger, error)
   }
+}
+
+function reportFailure(logger: Logger, error: unknown): number {
+  logger.error(error instanceof Error ? error.message : String(error), error instanceof PgToBrokersError ? { code: error.code } : {})
+  return EXIT_FAILURE
 }
 
 function formatFor(name: Config['format']): RecordFormat {

@@ -21,6 +21,11 @@ export const ENV = {
   batchSize: 'PG_TO_BROKERS_BATCH_SIZE',
   maxBatchLatencyMs: 'PG_TO_BROKERS_MAX_BATCH_LATENCY_MS',
   batchQueueDepth: 'PG_TO_BROKERS_BATCH_QUEUE_DEPTH',
+  snapshotMode: 'PG_TO_BROKERS_SNAPSHOT_MODE',
+  snapshotChunkSize: 'PG_TO_BROKERS_SNAPSHOT_CHUNK_SIZE',
+  snapshotParallelTables: 'PG_TO_BROKERS_SNAPSHOT_PARALLEL_TABLES',
+  snapshotTables: 'PG_TO_BROKERS_SNAPSHOT_TABLES',
+  snapshotProgress: 'PG_TO_BROKERS_SNAPSHOT_PROGRESS',
   format: 'PG_TO_BROKERS_FORMAT',
   logLevel: 'PG_TO_BROKERS_LOG_LEVEL',
 } as const
@@ -39,6 +44,15 @@ export function readEnv(env: Readonly<Record<string, string | undefined>>, issue
     postgres: nonEmpty(postgresFromEnv(get, issues)),
     writer,
     batch: nonEmpty(compact({ maxRecords: number(ENV.batchSize), maxLatencyMs: number(ENV.maxBatchLatencyMs), queueDepth: number(ENV.batchQueueDepth) })),
+    snapshot: nonEmpty(
+      compact({
+        mode: get(ENV.snapshotMode),
+        chunkSize: number(ENV.snapshotChunkSize),
+        parallelTables: number(ENV.snapshotParallelTables),
+        tables: mapDefined(get(ENV.snapshotTables), splitList),
+        progress: get(ENV.snapshotProgress),
+      }),
+    ),
     format: get(ENV.format),
     logLevel: get(ENV.logLevel),
   })

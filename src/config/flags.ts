@@ -7,23 +7,37 @@ import { booleanFromText, numberFromText, splitList } from './text.ts'
 import { applySetting, emptyChoice, FLAG_NAMES, writerOverride, type WriterChoice } from './writer-choice.ts'
 
 /** What the invocation asks for. */
-export type Command = 'run' | 'help' | 'version'
+export type Command = 'run' | 'snapshot' | 'help' | 'version'
+
+/** What `snapshot` asks for: the tables (--tables, checked as postgres.tables), a filter for each, or a cancellation. */
+export interface SnapshotArgs {
+  tables: string[]
+  where?: string
+  cancel: boolean
+}
 
 /** The result of scanning argv. `flags` holds only what the flags set; the schema checks the values later. */
 export interface ParsedArgs {
   command: Command
   configPath?: string
   flags: ConfigOverrides
+  /** Present for the snapshot command. */
+  snapshot?: SnapshotArgs
 }
 
 type Postgres = NonNullable<ConfigOverrides['postgres']>
 type Batch = NonNullable<ConfigOverrides['batch']>
+type Snapshot = NonNullable<ConfigOverrides['snapshot']>
 
 interface Draft {
   configPath?: string
   postgres: Postgres
   writer: WriterChoice
   batch: Batch
+  snapshot: Snapshot
+  /** The snapshot command's own flags. */
+  where?: string
+  cancel?: boolean
   format?: string
   logLevel?: string
 }
@@ -68,6 +82,12 @@ const FLAGS = new Map<string, Flag>([
   ['--batch-size', value('<n>', (d, x) => void (d.batch.maxRecords = numberFromText(x)))],
   ['--max-batch-latency-ms', value('<n>', (d, x) => void (d.batch.maxLatencyMs = numberFromText(x)))],
   ['--batch-queue-depth', value('<n>', (d, x) => void (d.batch.queueDepth = numberFromText(x)))],
+  ['--snapshot-mode', value('<mode>', (d, x) => void (d.snapshot.mode = x))],
+  ['--snapshot-chunk-size', value('<n>', (d, x) => void (d.snapshot.chunkSize = numberFromText(x)))],
+  ['--snapshot-parallel-tables', value('<n>', (d, x) => void (d.snapshot.parallelTables = numberFromText(x)))],
+  ['--snapshot-tables', value('<t1,t2>', (d, x) => void (d.snapshot.tables = splitList(x)))],
+  ['--snapshot-progress', value('<auto|bar|lines|off>', (d, x) => void (d.snapshot.progress = x))],
+  ['--where', value('<sql>', (d, x) => void (d.where = x))],
   ['--format', value('<classic|debezium>', (d, x) => void (d.format = x))],
   ['--log-level', value('<level>', (d, x) => void (d.logLevel = x))],
   ['--help', { kind: 'command', command: 'help' }],
@@ -88,16 +108,18 @@ for (const writer of WRITERS as readonly WriterDescriptor[]) {
 for (const [name, flag] of [...FLAGS]) {
   if (flag.kind === 'switch') FLAGS.set(name.replace(/^--/, '--no-'), { ...flag, negated: true })
 }
+// Set after the --no- forms: "--no-cancel" would mean nothing.
+FLAGS.set('--cancel', { kind: 'switch', set: (d, on) => void (d.cancel = on) })
 
 /** Every flag the scanner accepts, including the --no- forms. */
 export const KNOWN_FLAGS: readonly string[] = [...FLAGS.keys()]
 // Suggestions come from the long names only: "-h" is too short to be a useful guess.
 const LONG_FLAGS = KNOWN_FLAGS.filter((name) => name.startsWith('--'))
-const COMMANDS: readonly Command[] = ['run', 'help', 'version']
+const COMMANDS: readonly Command[] = ['run', 'snapshot', 'help', 'version']
 
 /** Scans argv (without the program name): the command, the config file path, the overrides, and every problem found. */
 export function scanArgs(argv: readonly string[]): ParsedArgs & { issues: string[] } {
-  const draft: Draft = { postgres: {}, writer: emptyChoice(), batch: {} }
+  const draft: Draft = { postgres: {}, writer: emptyChoice(), batch: {}, snapshot: {} }
   const issues: string[] = []
   let command: Command | undefined
   let asked: Command | undefined
@@ -115,7 +137,24 @@ export function scanArgs(argv: readonly string[]): ParsedArgs & { issues: string
     i = step.last
   }
   const flags = overrides(draft, issues)
-  return { command: asked ?? command ?? (sawFlag ? 'run' : 'help'), ...withPath(draft.configPath), flags, issues }
+  const chosen = asked ?? command ?? (sawFlag ? 'run' : 'help')
+  const snapshot = snapshotArgs(draft, chosen, issues)
+  return { command: chosen, ...withPath(draft.configPath), flags, ...(snapshot === undefined ? {} : { snapshot }), issues }
+}
+
+/** The snapshot command's request; its own flags given to another command are a problem. */
+function snapshotArgs(draft: Draft, command: Command, issues: string[]): SnapshotArgs | undefined {
+  if (command !== 'snapshot') {
+    const belongs = (flag: string) => `${flag} belongs to the snapshot command (pg-to-brokers snapshot --tables … ${flag} …)`
+    if (draft.where !== undefined) issues.push(belongs('--where'))
+    if (draft.cancel !== undefined) issues.push(belongs('--cancel'))
+    return undefined
+  }
+  const tables = draft.postgres.tables ?? []
+  if (draft.cancel !== true && tables.length === 0) issues.push('snapshot: --tables is required (the tables to snapshot, e.g. --tables public.orders)')
+  if (draft.cancel === true && draft.where !== undefined) issues.push('snapshot: --where cannot go with --cancel')
+  if (draft.where?.trim() === '') issues.push('snapshot: --where is empty (leave it out to read every row)')
+  return { tables, cancel: draft.cancel === true, ...(draft.where === undefined ? {} : { where: draft.where }) }
 }
 
 /** Applies the flag at argv[i]; returns the index of the last argument it consumed. */
@@ -174,6 +213,7 @@ function overrides(draft: Draft, issues: string[]): ConfigOverrides {
   const writer = writerOverride(draft.writer, FLAG_NAMES, issues)
   if (writer !== undefined) flags.writer = writer
   if (Object.keys(draft.batch).length > 0) flags.batch = draft.batch
+  if (Object.keys(draft.snapshot).length > 0) flags.snapshot = draft.snapshot
   if (draft.format !== undefined) flags.format = draft.format
   if (draft.logLevel !== undefined) flags.logLevel = draft.logLevel
   return flags

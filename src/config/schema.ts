@@ -3,6 +3,7 @@ import * as v from 'valibot'
 import { bool, choice, describeIssues as describeWith, integer, nonEmpty, objectOnly, oneOf, strict } from '../fields.ts'
 import { parseConnectionSettings } from '../pg/conninfo.ts'
 import { DEFAULT_STATE_TABLE } from '../pg/slot-markers.ts'
+import { SNAPSHOT_CHUNK_SIZE, SNAPSHOT_MODES, SNAPSHOT_PARALLEL_TABLES, SNAPSHOT_PROGRESS_MODES } from '../snapshot/options.ts'
 import type { WriterSection } from '../writers/descriptor.ts'
 import { WRITER_SCHEMAS, WRITERS } from '../writers/registry.ts'
 
@@ -136,12 +137,23 @@ const format = v.pipe(
   v.transform((name) => (name === 'classic' ? 'seed' : name)),
 )
 
+/** Snapshots: the initial one's mode, chunk size, tables read at once, which tables, how progress shows. */
+const SnapshotSchema = strict({
+  mode: v.optional(choice(SNAPSHOT_MODES), 'never'),
+  chunkSize: v.optional(integer(SNAPSHOT_CHUNK_SIZE.min, SNAPSHOT_CHUNK_SIZE.max), SNAPSHOT_CHUNK_SIZE.default),
+  parallelTables: v.optional(integer(SNAPSHOT_PARALLEL_TABLES.min, SNAPSHOT_PARALLEL_TABLES.max), SNAPSHOT_PARALLEL_TABLES.default),
+  // Absent: the configured tables (postgres.tables), or every table the publication publishes.
+  tables: v.optional(v.array(tableName, 'expected a list of table names')),
+  progress: v.optional(choice(SNAPSHOT_PROGRESS_MODES), 'auto'),
+})
+
 /** The whole configuration. Everything but `postgres.url` has a default. */
 export const ConfigSchema = strict({
   // An empty default (not a required key) so a missing section is reported as "postgres.url: required ...".
   postgres: v.optional(objectOnly(PostgresSchema), () => ({}) as v.InferInput<typeof PostgresSchema>),
   writer: v.optional(WriterSchema, () => ({ type: 'stdout' as const })),
   batch: v.optional(objectOnly(BatchSchema), () => ({})),
+  snapshot: v.optional(objectOnly(SnapshotSchema), () => ({})),
   format: v.optional(format, 'seed'),
   logLevel: v.optional(choice(['error', 'warn', 'info', 'debug']), 'info'),
 })
@@ -169,6 +181,7 @@ export type ConfigOverrides = {
   }
   writer?: WriterSection
   batch?: { maxRecords?: number | string; maxLatencyMs?: number | string; queueDepth?: number | string }
+  snapshot?: { mode?: string; chunkSize?: number | string; parallelTables?: number | string; tables?: string[]; progress?: string }
   format?: string
   logLevel?: string
 }

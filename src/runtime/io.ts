@@ -38,6 +38,11 @@ export function writeStderr(text: string): void {
   process.stderr.write(text)
 }
 
+/** True when stderr is a terminal (a person watching), false for a pipe, a file or a log collector. */
+export function stderrIsTerminal(): boolean {
+  return process.stderr.isTTY === true
+}
+
 /** An append-only file that can be forced to disk. */
 export interface AppendFile {
   append(output: string | Uint8Array): Promise<void>

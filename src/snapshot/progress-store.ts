@@ -6,7 +6,7 @@
  */
 import type postgres from 'postgres'
 import { PgToBrokersError } from '../errors.ts'
-import { quoteIdent, quoteQualifiedName, type QualifiedName } from '../pg/identifiers.ts'
+import { parseQualifiedName, quoteIdent, quoteQualifiedName, type QualifiedName } from '../pg/identifiers.ts'
 
 /** The progress table's name; it lives in the schema of the slot record table. */
 export const SNAPSHOT_TABLE_NAME = 'pg_to_brokers_snapshots'
@@ -19,7 +19,7 @@ export interface SnapshotRequest {
   /** The row's id (a bigint, as text). */
   readonly id: string
   readonly slot: string
-  /** `schema.table`, the parts as the catalog spells them, unquoted. */
+  /** `schema.table` as --tables takes it (see snapshotTableText): `public.orders`, `public."Orders"`. */
   readonly table: string
   readonly where: string | null
   readonly kind: SnapshotKind
@@ -32,7 +32,7 @@ export interface SnapshotRequest {
   readonly error: string | null
 }
 
-/** What a request asks for: a table (`schema.table`, unquoted parts), an optional filter, the size estimate shown in progress. */
+/** What a request asks for: a table (`schema.table`, see snapshotTableText), an optional filter, the size estimate shown in progress. */
 export interface SnapshotTarget {
   readonly table: string
   readonly where?: string | null | undefined
@@ -44,16 +44,21 @@ export function snapshotTableOf(stateTable: QualifiedName): QualifiedName {
   return { schema: stateTable.schema, name: SNAPSHOT_TABLE_NAME }
 }
 
-/** `schema.table` as the progress table stores it (unquoted parts). */
+/**
+ * `schema.table` as the progress table stores it: each part bare when it is a plain lower-case name
+ * (`public.orders`), else double-quoted (`public."Orders"`), so it reads back the way --tables and
+ * parseQualifiedName read a name, and a row inserted by hand names a table like --tables does.
+ */
 export function snapshotTableText(table: QualifiedName): string {
-  return `${table.schema}.${table.name}`
+  return `${namePart(table.schema)}.${namePart(table.name)}`
 }
 
-/** Reads the progress table's `schema.table` back; the schema is what comes before the first dot. */
+/** The table a stored `schema.table` names (a bare `table` is in public). @throws Error for text that is no table name. */
 export function parseSnapshotTableText(text: string): QualifiedName {
-  const dot = text.indexOf('.')
-  return dot < 0 ? { schema: 'public', name: text } : { schema: text.slice(0, dot), name: text.slice(dot + 1) }
+  return parseQualifiedName(text)
 }
+
+const namePart = (part: string): string => (/^[a-z_][a-z0-9_$]*$/.test(part) ? part : quoteIdent(part))
 
 const ACTIVE = `status in ('requested', 'running')`
 const COLUMNS =
@@ -241,10 +246,8 @@ function isDuplicateObject(error: unknown): boolean {
   return code === '23505' || code === '42P07'
 }
 
-/** `schema.table` as --tables reads it back (parts quoted where folding would change them), quoted for a shell where needed. */
-function tableArgument(text: string): string {
-  const { schema, name } = parseSnapshotTableText(text)
-  const argument = [schema, name].map((part) => (/^[a-z_][a-z0-9_$]*$/.test(part) ? part : quoteIdent(part))).join('.')
+/** A stored `schema.table` as a shell argument (single-quoted where the shell would change it). */
+function tableArgument(argument: string): string {
   return /^[\w.$]+$/.test(argument) ? argument : `'${argument.replaceAll("'", `'\\''`)}'`
 }
 
