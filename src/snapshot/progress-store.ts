@@ -152,7 +152,7 @@ export class SnapshotProgressStore {
    */
   async advance(id: string, lastKey: readonly string[] | null, rowsDone: number): Promise<boolean> {
     const key = lastKey === null ? null : JSON.stringify(lastKey)
-    return this.#update(`last_key = $2::jsonb, rows_done = $3::bigint`, id, [key, String(rowsDone)])
+    return this.#update(`last_key = $2::text::jsonb, rows_done = $3::bigint`, id, [key, String(rowsDone)])
   }
 
   /** Marks a request done. False when it was no longer active. */
