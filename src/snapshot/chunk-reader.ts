@@ -1,10 +1,12 @@
 /** @module Reads one chunk of a table, in key order after a given key, with COPY, into snapshot rows. */
 import type postgres from 'postgres'
 import { PgToBrokersError } from '../errors.ts'
-import { quoteIdent, quoteQualifiedName } from '../pg/identifiers.ts'
+import { quoteIdent, quoteLiteral, quoteQualifiedName } from '../pg/identifiers.ts'
+import { OUTPUT_SETTINGS } from '../pg/replication.ts'
 import { CopyTextParser } from './copy-text.ts'
 import { SnapshotChange, type SnapshotPosition } from './snapshot-change.ts'
-import { whereCondition, type SnapshotTable } from './table.ts'
+import type { SnapshotTable } from './table.ts'
+import { whereCondition } from './where.ts'
 
 export interface Chunk {
   readonly changes: SnapshotChange[]
@@ -13,13 +15,22 @@ export interface Chunk {
   readonly rows: number
 }
 
+/**
+ * Gives the transaction the stream's text output (OUTPUT_SETTINGS: dates, intervals, time zone,
+ * floats, bytea), so a row reads as the same text, record and partition key as when streamed,
+ * and a key read back as a literal means the same value. Local: it ends with the transaction.
+ */
+const OUTPUT_SETTINGS_QUERY = `SELECT ${Object.entries(OUTPUT_SETTINGS)
+  .map(([name, value]) => `set_config(${quoteLiteral(name)}, ${quoteLiteral(value)}, true)`)
+  .join(', ')}`
+
 /** COPY output is handed to the parser in pieces of about this size: one tuple buffer per piece, not per row. */
 const PARSE_BYTES = 64 * 1024
 
 /**
  * Reads up to `limit` rows of `table` whose key is greater than `after` (from the start when
- * undefined), in key order, in the caller's transaction `tx`, as SnapshotChanges sharing
- * `position`. A table without a key can only be read whole: `after` undefined, `limit` Infinity.
+ * undefined), in key order, in the caller's transaction `tx` (a transaction: the output
+ * settings are set for it), as SnapshotChanges sharing `position`. A table without a key can only be read whole: `after` undefined, `limit` Infinity.
  * @throws PgToBrokersError `snapshot_no_primary_key` for a keyless table read in pieces.
  */
 export async function readChunk(
@@ -30,6 +41,7 @@ export async function readChunk(
   position: SnapshotPosition,
 ): Promise<Chunk> {
   const query = chunkQuery(table, after, limit)
+  await tx.unsafe(OUTPUT_SETTINGS_QUERY)
   const parser = new CopyTextParser(
     table.relation.columns.length,
     table.keyColumns.map((k) => k.index),

@@ -4,6 +4,7 @@ import { PgToBrokersError } from '../errors.ts'
 import { relationSchemaOf, type RelationCatalog, type RelationSchema } from '../change/relations.ts'
 import { Catalog } from '../pg/catalog.ts'
 import { parseQualifiedName, quoteQualifiedName, type QualifiedName } from '../pg/identifiers.ts'
+import { escapeFromParentheses, whereCondition } from './where.ts'
 
 /** A key column: its name, its position in `relation.columns` and its type as SQL (`format_type`, with its modifier). */
 export interface SnapshotKeyColumn {
@@ -44,7 +45,7 @@ export async function describeSnapshotTable(
   const qualified = qualifiedNameOf(name)
   const table = await findTable(sql, qualified)
   const published = await publishedAs(sql, table, publication)
-  const columns = await columnsOf(sql, table.oid, published.columns)
+  const columns = await columnsOf(sql, table.oid, publication, published.columns)
   const identity = await identityColumns(sql, table)
   const relation = await relationSchemaOf(
     {
@@ -72,15 +73,6 @@ export async function describeSnapshotTable(
     qualified,
     partitioned: table.relkind === 'p',
   }
-}
-
-/**
- * A WHERE as it goes into SQL text: in two pairs of parentheses and ended by a newline, so a
- * trailing `--` comment cannot swallow what follows and `x) UNION (SELECT …` is not a query. The
- * snapshot check and every chunk's query wrap it this one way.
- */
-export function whereCondition(where: string): string {
-  return `((${where}\n))`
 }
 
 interface TableRow {
@@ -129,23 +121,23 @@ async function findTable(sql: postgres.Sql, name: QualifiedName): Promise<TableR
  * relation, so it is refused with the names to ask for instead.
  */
 async function publishedAs(sql: postgres.Sql, table: TableRow, publication: string): Promise<{ columns: string[] | undefined; rowFilter: string | undefined }> {
-  const [row] = await sql<{ listed: { attnames?: string[] | null; rowfilter?: string | null } | null; via: string | null }[]>`
+  const [row] = await sql<{ listed: { attnames?: string[] | null; rowfilter?: string | null } | null; via: QualifiedName[] | null }[]>`
     select (select to_jsonb(p) from pg_publication_tables p join pg_namespace n on n.nspname = p.schemaname
              join pg_class c on c.relnamespace = n.oid and c.relname = p.tablename
              where p.pubname = ${publication} and c.oid = ${table.oid}) as listed,
-      (with recursive around as (
-         select ${table.oid}::oid as oid, 0 as dir
-         union select i.inhparent, 1 from around a join pg_inherits i on i.inhrelid = a.oid where a.dir in (0, 1)
-         union select i.inhrelid, 2 from around a join pg_inherits i on i.inhparent = a.oid where a.dir in (0, 2))
-       select string_agg(format('%I.%I', p.schemaname, p.tablename), ', ' order by 1)
+      (with recursive
+         up as (select ${table.oid}::oid as oid union select i.inhparent from up u join pg_inherits i on i.inhrelid = u.oid),
+         down as (select ${table.oid}::oid as oid union select i.inhrelid from down d join pg_inherits i on i.inhparent = d.oid),
+         around as (select oid from up union select oid from down)
+       select json_agg(json_build_object('schema', p.schemaname, 'name', p.tablename) order by p.schemaname, p.tablename)
        from around a join pg_class c on c.oid = a.oid join pg_namespace n on n.oid = c.relnamespace
        join pg_publication_tables p on p.pubname = ${publication} and p.schemaname = n.nspname and p.tablename = c.relname
-       where a.dir > 0) as via`
+       where a.oid <> ${table.oid}) as via`
   const listed = row?.listed
   if (!listed) {
     const qualified = await nameOf(sql, table.oid)
     const hint = row?.via
-      ? `the publication shows its rows as ${row.via} (publish_via_partition_root decides which): snapshot that instead`
+      ? `the publication shows its rows as ${row.via.map(quoteQualifiedName).join(', ')} (publish_via_partition_root decides which): snapshot that instead`
       : `add it with ALTER PUBLICATION ... ADD TABLE, or snapshot a published table`
     throw notPublished(qualified, publication, hint)
   }
@@ -166,15 +158,17 @@ function notPublished(name: QualifiedName, publication: string, hint: string): P
 }
 
 /**
- * The columns pgoutput sends, in attribute order: the publication's column list when there is one
- * (PostgreSQL ≥ 15 lists every published column), else all but dropped and generated ones.
+ * The columns pgoutput sends, in attribute order: those of the publication's column list
+ * (PostgreSQL ≥ 15; it names generated columns too, which pgoutput leaves out unless the
+ * publication sets publish_generated_columns, PostgreSQL ≥ 18), less dropped ones.
  */
-async function columnsOf(sql: postgres.Sql, oid: number, published: readonly string[] | undefined): Promise<ColumnRow[]> {
-  const rows = await sql<(ColumnRow & { generated: string | null })[]>`
+async function columnsOf(sql: postgres.Sql, oid: number, publication: string, listed: readonly string[] | undefined): Promise<ColumnRow[]> {
+  const rows = await sql<(ColumnRow & { generated: string | null; withGenerated: boolean })[]>`
     select a.attname as name, a.atttypid::int as "typeOid", format_type(a.atttypid, a.atttypmod) as "typeSql",
-      to_jsonb(a)->>'attgenerated' as generated
+      to_jsonb(a)->>'attgenerated' as generated,
+      coalesce((select to_jsonb(p)->>'pubgencols' from pg_publication p where p.pubname = ${publication}), 'n') not in ('n', 'f') as "withGenerated"
     from pg_attribute a where a.attrelid = ${oid} and a.attnum > 0 and not a.attisdropped order by a.attnum`
-  const kept = published ? rows.filter((r) => published.includes(r.name)) : rows.filter((r) => !r.generated)
+  const kept = rows.filter((r) => (!listed || listed.includes(r.name)) && (!r.generated || r.withGenerated))
   return kept.map(({ name, typeOid, typeSql }) => ({ name, typeOid, typeSql }))
 }
 
@@ -199,11 +193,13 @@ async function identityColumns(sql: postgres.Sql, table: TableRow): Promise<{ fl
 }
 
 /**
- * Plans `SELECT 1 FROM <table> WHERE <where>` in a read-only transaction, over the extended
- * protocol, which takes one statement only: a WHERE that ends the statement to start another is
- * refused, and nothing of it runs.
+ * Refuses a WHERE that could reach past its parentheses, then plans `SELECT 1 FROM <table> WHERE
+ * <where>` in a read-only transaction over the extended protocol, which takes one statement
+ * only: nothing of the WHERE runs, and the server names any mistake in it.
  */
 async function checkWhere(sql: postgres.Sql, table: QualifiedName, where: string): Promise<void> {
+  const escape = escapeFromParentheses(where)
+  if (escape !== undefined) throw badWhere(table, `${escape}: give one condition on its columns`)
   // postgres.js sends unsafe() text without parameters as a simple query, which runs every statement in it.
   const extended = { simple: false } as postgres.UnsafeQueryOptions
   try {
@@ -211,10 +207,10 @@ async function checkWhere(sql: postgres.Sql, table: QualifiedName, where: string
   } catch (error) {
     const e = error as { severity?: unknown; message?: unknown }
     if (typeof e.severity !== 'string') throw error
-    throw new PgToBrokersError(
-      'snapshot_bad_where',
-      `the WHERE of the snapshot of ${quoteQualifiedName(table)} is refused by PostgreSQL: ${String(e.message)}: give a boolean condition on its columns`,
-      { cause: error },
-    )
+    throw badWhere(table, `PostgreSQL refuses it: ${String(e.message)}: give a boolean condition on its columns`, error)
   }
+}
+
+function badWhere(table: QualifiedName, why: string, cause?: unknown): PgToBrokersError {
+  return new PgToBrokersError('snapshot_bad_where', `the WHERE of the snapshot of ${quoteQualifiedName(table)} is refused: ${why}`, { cause })
 }
