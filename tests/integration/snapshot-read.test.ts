@@ -14,7 +14,7 @@ import { describeSnapshotTable, type SnapshotTable } from '../../src/snapshot/ta
 import { readChunk } from '../../src/snapshot/chunk-reader.ts'
 import { quoteLiteral } from '../../src/pg/identifiers.ts'
 import type { SnapshotChange, SnapshotPosition } from '../../src/snapshot/snapshot-change.ts'
-import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor } from './support.ts'
+import { CollectingWriter, dropSlot, requireServer, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor } from './support.ts'
 
 interface Names {
   readonly table: string
@@ -166,6 +166,28 @@ test('snapshot of a partitioned table published via its root reads every partiti
     assertEquals(changes.length, 9)
     // A partition is not what the publication shows: the error names the root to ask for instead.
     await assertRejects(() => describeSnapshotTable(sql, `${names.table}_us`, names.publication, undefined), `"public"."${names.table}"`)
+  } finally {
+    await tearDown(sql, names)
+  }
+})
+
+test('snapshot follows the publication: its column list and row filter (PostgreSQL 15)', async () => {
+  await requireServer(15, 'publication column lists and row filters')
+  const sql = sqlClient()
+  const names = await setUp(sql, 'create table %t (id int primary key, secret text, v text)')
+  try {
+    await sql.unsafe(`alter publication ${names.publication} set table ${names.table} (id, v) where (id % 2 = 0)`)
+    await sql.unsafe(`insert into ${names.table} select g, 's' || g, 'v' || g from generate_series(1, 8) g`)
+    const changes = await compare(sql, names, 4, 3)
+    assertEquals(
+      changes.map((c) => c.values),
+      [
+        [2, 'v2'],
+        [4, 'v4'],
+        [6, 'v6'],
+        [8, 'v8'],
+      ],
+    )
   } finally {
     await tearDown(sql, names)
   }
