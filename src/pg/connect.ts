@@ -14,7 +14,7 @@ export function connectionSettings(text: string): ConnectionSettings {
 }
 
 /**
- * One connection (max 1), never recycled while streaming, no type fetching (our decoders choose
+ * One connection (or `max`), never recycled while streaming, no type fetching (our decoders choose
  * by OID themselves), notices ignored. `connection` adds startup parameters; `applicationName`
  * is used unless the settings name one. The driver gets an options object, never the URL, so no
  * URL parameter reaches the server as a setting. TLS follows sslmode and sslrootcert (see tls.ts).
@@ -25,6 +25,7 @@ export async function openConnection(
   connectTimeoutMs: number,
   applicationName: string,
   connection: Readonly<Record<string, string>> = {},
+  max = 1,
 ): Promise<postgres.Sql> {
   const ssl = await tlsSettings(settings, environment())
   const socket = isUnixSocket(settings)
@@ -38,7 +39,7 @@ export async function openConnection(
     ...(settings.password === undefined ? {} : { pass: settings.password }),
     ...(settings.database === undefined ? {} : { database: settings.database }),
     ssl,
-    max: 1,
+    max,
     fetch_types: false,
     idle_timeout: 0,
     max_lifetime: null,

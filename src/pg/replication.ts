@@ -101,6 +101,18 @@ export class ReplicationConnection {
   }
 
   /**
+   * Creates a logical slot using pgoutput and exports the snapshot it starts from: until this
+   * connection runs another command or closes, other sessions can read the database exactly as of
+   * the slot's first change (SET TRANSACTION SNAPSHOT), so a copy plus the stream misses nothing.
+   * A temporary slot goes away with the connection.
+   */
+  async createSlotExportingSnapshot(slot: string, temporary: boolean): Promise<{ lsn: string; snapshotName: string }> {
+    const command = `CREATE_REPLICATION_SLOT ${quoteIdent(slot)}${temporary ? ' TEMPORARY' : ''} LOGICAL pgoutput EXPORT_SNAPSHOT`
+    const [row] = await this.#sql.unsafe<{ consistent_point: string; snapshot_name: string }[]>(command)
+    return { lsn: row!.consistent_point, snapshotName: row!.snapshot_name }
+  }
+
+  /**
    * Sends START_REPLICATION and begins buffering CopyData.
    * @throws PgToBrokersError (an option the server lacks, slot in use, …).
    */

@@ -18,11 +18,20 @@ import type { StreamWriter } from '../writers/writer.ts'
 import { Batcher, DEFAULT_BATCH_OPTIONS, type BatchOptions } from './batcher.ts'
 import { Checkpoint } from './checkpoint.ts'
 import { silentLogger, type Logger } from '../logger.ts'
-import { prepareSource, type SourceOptions } from './prepare.ts'
+import { preparePublication, prepareSource, type SourceOptions } from './prepare.ts'
 import { forgetSlot, noteConfirmed, stateTableOf } from './slot.ts'
 import type { SnapshotOptions } from '../snapshot/options.ts'
 import { snapshotTableOf } from '../snapshot/progress-store.ts'
 import { waitForSlotLease } from './standby.ts'
+import {
+  copyTablesOnce,
+  exportingSlotCreation,
+  runInitialPhase,
+  snapshotOptionsOf,
+  StreamSnapshots,
+  type ExportedSlot,
+  type SnapshotContext,
+} from './snapshots.ts'
 import { explainStreamingFailure, isStreamedDecodingFailure, useStreaming, type StreamingMode } from './streaming.ts'
 
 export type { StreamingMode }
@@ -94,10 +103,27 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     // The writer starts only once this process may write (a standby's init must not touch what the
     // active process is writing), and before the slot: a missing Kinesis stream or Kafka topic must not leave a new slot retaining WAL.
     await options.writer.init()
-    await prepareSource(catalog, pg, { reconnect: options.resume === true }, logger)
+    const snapshot = snapshotContextOf(options, logger)
+    if (snapshot.snapshot.mode === 'initial_only') {
+      await preparePublication(catalog, pg, logger)
+      await copyTablesOnce(snapshot)
+      cleanStop = true
+      return
+    }
+    const holder: { exported?: ExportedSlot } = {}
+    await prepareSource(catalog, pg, { reconnect: options.resume === true }, logger, exportingSlotCreation(snapshot, holder))
+    if (holder.exported) {
+      try {
+        await runInitialPhase(snapshot, holder.exported)
+      } finally {
+        await holder.exported.connection.close()
+      }
+    }
+    // Incremental snapshots need watermarks, which are logical messages: PostgreSQL 14 and later.
+    const snapshots = serverVersion >= 140000 ? snapshot : undefined
     for (;;) {
       try {
-        await replicate(catalog, options, logger, streaming)
+        await replicate(catalog, options, logger, streaming, snapshots)
         break
       } catch (error) {
         if (mode !== 'auto' || !isStreamedDecodingFailure(error) || options.signal?.aborted) throw error
@@ -116,21 +142,40 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
 }
 
 /** One replication connection, from START_REPLICATION until a stop or a failure; closes it and removes its spool. */
-async function replicate(catalog: Catalog, options: PipelineOptions, logger: Logger, streaming: boolean): Promise<void> {
+async function replicate(catalog: Catalog, options: PipelineOptions, logger: Logger, streaming: boolean, snapshot: SnapshotContext | undefined): Promise<void> {
   const pg = options.postgres
   let replication: ReplicationConnection | undefined
   let spool: SpoolDirectory | undefined
+  const snapshots = snapshot ? new StreamSnapshots(snapshot) : undefined
   try {
     if (streaming) spool = await SpoolDirectory.open(pg.spoolDirectory ?? temporaryDirectory(), logger)
     replication = await ReplicationConnection.open(pg.url, pg.connectTimeoutMs ?? 10_000)
-    const messages = (pg.messagePrefixes ?? []).length > 0
+    const messages = snapshots !== undefined || (pg.messagePrefixes ?? []).length > 0
     await replication.start({ slot: pg.slot, publication: pg.publication, startLsn: 0n, protoVersion: streaming ? 2 : 1, streaming, messages })
     logger.info('streaming', { slot: pg.slot, publication: pg.publication, inProgressTransactions: streaming ? 'streamed' : 'sent at commit' })
     options.onStreaming?.()
-    await deliverReplicationStream(replication, catalog, spool, options, logger)
+    await deliverReplicationStream(replication, catalog, spool, options, logger, snapshots)
   } finally {
+    await snapshots?.stop(new Error('the replication stream stopped'))
     await replication?.close()
     await spool?.remove()
+  }
+}
+
+function snapshotContextOf(options: PipelineOptions, logger: Logger): SnapshotContext {
+  const pg = options.postgres
+  return {
+    url: pg.url,
+    connectTimeoutMs: pg.connectTimeoutMs ?? 10_000,
+    slotOptions: pg,
+    publication: pg.publication,
+    tables: pg.tables,
+    snapshot: snapshotOptionsOf(options.snapshot),
+    writer: options.writer,
+    format: formatOf(options),
+    batch: { ...DEFAULT_BATCH_OPTIONS, ...options.batch },
+    logger,
+    signal: options.signal,
   }
 }
 
@@ -141,6 +186,7 @@ async function deliverReplicationStream(
   spool: SpoolDirectory | undefined,
   options: PipelineOptions,
   logger: Logger,
+  snapshots: StreamSnapshots | undefined,
 ): Promise<void> {
   const checkpoint = new Checkpoint(0n, (received, flushed, reply) => replication.sendStatus(received, flushed, reply))
   // Reading stops when the caller aborts, and as soon as a publish fails (not at the next message).
@@ -154,15 +200,22 @@ async function deliverReplicationStream(
     { ...DEFAULT_BATCH_OPTIONS, ...options.batch },
     (lsn) => {
       checkpoint.markFlushed(lsn)
+      snapshots?.durable.markFlushed(lsn)
       options.onFlushed?.(lsn)
     },
     stopReading,
   )
-  const format = options.format ?? new SeedFormat()
+  const format = formatOf(options)
   const writer = options.writer
   const delivers = deliveredChanges(options.postgres)
+  const windows = snapshots?.windows
+  const deliverChunkRow = (row: Change) => batcher.add(snapshots!.record(row))
   const sink: ChangeSink = {
     change: (change) => {
+      if (windows) {
+        if (windows.isWatermark(change)) return windows.watermark(change, deliverChunkRow)
+        if (windows.active) windows.observe(change)
+      }
       if (!delivers(change)) return
       return batcher.add({ change, data: format.encode(change), partitionKey: writer.assignChangeToPartitionKey(change) })
     },
@@ -174,6 +227,7 @@ async function deliverReplicationStream(
   signal?.addEventListener('abort', stopReading)
   checkpoint.startTimer(options.postgres.statusIntervalMs ?? 10_000)
   try {
+    await snapshots?.start()
     for await (const messages of replication.messages(reading.signal)) {
       for (const message of messages) {
         // Stop between messages: what follows must not be handled (and confirmed) while an interrupted replay left its transaction open.
@@ -203,6 +257,14 @@ async function deliverReplicationStream(
     signal?.removeEventListener('abort', stopReading)
     await receiver.close()
   }
+}
+
+/** One format instance per pipeline: the initial snapshot and the stream share its caches. */
+const formats = new WeakMap<PipelineOptions, RecordFormat>()
+function formatOf(options: PipelineOptions): RecordFormat {
+  let format = formats.get(options)
+  if (!format) formats.set(options, (format = options.format ?? new SeedFormat()))
+  return format
 }
 
 /**

@@ -2,7 +2,7 @@
 import { PgToBrokersError } from '../errors.ts'
 import type { Catalog } from '../pg/catalog.ts'
 import type { Logger } from '../logger.ts'
-import { prepareSlot, type SlotContext, type SlotOptions } from './slot.ts'
+import { prepareSlot, type SlotContext, type SlotCreation, type SlotOptions } from './slot.ts'
 
 export interface SourceOptions extends SlotOptions {
   readonly publication: string
@@ -16,9 +16,15 @@ export interface SourceOptions extends SlotOptions {
 /**
  * Checks (and, where allowed, creates) the publication, then the slot. The publication comes
  * first: pgoutput looks publications up as of each decoded change, so a slot older than its
- * publication fails on the changes in between.
+ * publication fails on the changes in between. Returns whether it created the slot.
  */
-export async function prepareSource(catalog: Catalog, options: SourceOptions, context: SlotContext, logger: Logger): Promise<void> {
+export async function prepareSource(catalog: Catalog, options: SourceOptions, context: SlotContext, logger: Logger, creation?: SlotCreation): Promise<boolean> {
+  await preparePublication(catalog, options, logger)
+  return await prepareSlot(catalog, options, context, logger, creation)
+}
+
+/** Checks (and, where allowed, creates) the publication, and warns of published tables without a key. */
+export async function preparePublication(catalog: Catalog, options: SourceOptions, logger: Logger): Promise<void> {
   const missing = await catalog.missingTables(options.tables)
   if (missing.length > 0) {
     throw new PgToBrokersError('table_missing', `configured table${missing.length > 1 ? 's' : ''} not found: ${missing.join(', ')}`)
@@ -43,7 +49,6 @@ export async function prepareSource(catalog: Catalog, options: SourceOptions, co
       { publication: options.publication },
     )
   }
-  await prepareSlot(catalog, options, context, logger)
 }
 
 /** An existing publication must publish every configured table: otherwise its changes would silently never come. */

@@ -25,27 +25,40 @@ export interface SlotContext {
 }
 
 /**
- * Checks the slot, creates it on a first start, and keeps its record current.
+ * How a slot is created when a snapshot goes with it: `create` makes the slot (exporting its
+ * snapshot) and returns its consistent point; with `recreateLost`, a lost slot is replaced, since
+ * the snapshot that follows copies the tables again (nothing is skipped).
+ */
+export interface SlotCreation {
+  readonly create: (slot: string) => Promise<string>
+  readonly recreateLost: boolean
+}
+
+/**
+ * Checks the slot, creates it on a first start, and keeps its record current. Returns whether it
+ * created the slot.
  * @throws PgToBrokersError 'slot_lost' when a slot this deployment streamed from is gone; other codes for a slot that does not fit.
  */
-export async function prepareSlot(catalog: Catalog, options: SlotOptions, context: SlotContext, logger: Logger): Promise<void> {
+export async function prepareSlot(catalog: Catalog, options: SlotOptions, context: SlotContext, logger: Logger, creation?: SlotCreation): Promise<boolean> {
   const markers = catalog.slotMarkers(stateTableOf(options))
+  const replaceLost = (options.acceptDataLoss === true || creation?.recreateLost === true) && !context.reconnect
+  const because = options.acceptDataLoss ? 'as --accept-data-loss allows' : 'and copying the tables again (snapshot mode when_needed)'
   let slot = await catalog.slot(options.slot)
-  if (slot?.walStatus === 'lost' && options.acceptDataLoss && !context.reconnect && slot.activePid === null) {
-    logger.warn('replication slot was invalidated (wal_status = lost); dropping it to create a new one as --accept-data-loss allows', { slot: options.slot })
+  if (slot?.walStatus === 'lost' && replaceLost && slot.activePid === null) {
+    logger.warn(`replication slot was invalidated (wal_status = lost); dropping it to create a new one ${because}`, { slot: options.slot })
     await catalog.dropSlot(options.slot)
     slot = undefined
   }
   if (slot) {
     await checkSlot(catalog, options.slot, slot)
     await rememberSlot(markers, options.slot, slot, logger)
-    return
+    return false
   }
   const marker = await markers.read(options.slot)
   if (context.reconnect || marker) {
     const gap = await describeGap(catalog, options.slot, marker)
-    if (!options.acceptDataLoss || context.reconnect) throw lostSlot(options.slot, gap)
-    logger.warn(`replication slot was lost; creating a new one as --accept-data-loss allows: ${gap}`, { slot: options.slot })
+    if (!replaceLost) throw lostSlot(options.slot, gap)
+    logger.warn(`replication slot was lost; creating a new one ${because}: ${gap}`, { slot: options.slot })
   } else if (!options.createSlot) {
     throw new PgToBrokersError(
       'slot_missing',
@@ -53,7 +66,7 @@ export async function prepareSlot(catalog: Catalog, options: SlotOptions, contex
         `'pgoutput') or enable createSlot`,
     )
   }
-  const lsn = await catalog.createSlot(options.slot)
+  const lsn = creation ? await creation.create(options.slot) : await catalog.createSlot(options.slot)
   try {
     await markers.record(options.slot, lsn)
   } catch (error) {
@@ -62,6 +75,7 @@ export async function prepareSlot(catalog: Catalog, options: SlotOptions, contex
     throw error
   }
   logger.info('created replication slot', { slot: options.slot, lsn })
+  return true
 }
 
 /** The slot record table the options name, parsed. */

@@ -1,9 +1,10 @@
-/** @module Reads one chunk of a table, in key order after a given key, with COPY, into snapshot rows. */
+/** @module Reads one chunk of a table, in key order after a given key, into snapshot rows shaped like pgoutput's. */
 import type postgres from 'postgres'
 import { PgToBrokersError } from '../errors.ts'
 import { quoteIdent, quoteLiteral, quoteQualifiedName } from '../pg/identifiers.ts'
 import { OUTPUT_SETTINGS } from '../pg/replication.ts'
-import { CopyTextParser } from './copy-text.ts'
+import { Tuple } from '../pg/pgoutput/tuple.ts'
+import { COLUMN_NULL, COLUMN_TEXT } from '../pg/pgoutput/tags.ts'
 import { SnapshotChange, type SnapshotPosition } from './snapshot-change.ts'
 import type { SnapshotTable } from './table.ts'
 import { whereCondition } from './where.ts'
@@ -24,8 +25,7 @@ const OUTPUT_SETTINGS_QUERY = `SELECT ${Object.entries(OUTPUT_SETTINGS)
   .map(([name, value]) => `set_config(${quoteLiteral(name)}, ${quoteLiteral(value)}, true)`)
   .join(', ')}`
 
-/** COPY output is handed to the parser in pieces of about this size: one tuple buffer per piece, not per row. */
-const PARSE_BYTES = 64 * 1024
+const utf8 = new TextDecoder()
 
 /**
  * Reads up to `limit` rows of `table` whose key is greater than `after` (from the start when
@@ -42,41 +42,23 @@ export async function readChunk(
 ): Promise<Chunk> {
   const query = chunkQuery(table, after, limit)
   await tx.unsafe(OUTPUT_SETTINGS_QUERY)
-  const parser = new CopyTextParser(
-    table.relation.columns.length,
-    table.keyColumns.map((k) => k.index),
-  )
+  const rows = (await tx.unsafe(query.text, query.parameters).raw()) as unknown as (Uint8Array | null)[][]
+  const keyIndexes = table.keyColumns.map((k) => k.index)
+  const tuples = tuplesOf(rows, table.relation.columns.length)
   const changes: SnapshotChange[] = []
   let lastKey: string[] | undefined
-  const take = (bytes: Uint8Array): void => {
-    for (const row of parser.push(bytes)) {
-      changes.push(new SnapshotChange(table.relation, row.tuple, row.key, position, changes.length))
-      lastKey = row.key
-    }
+  for (let i = 0; i < rows.length; i++) {
+    lastKey = keyIndexes.map((k) => keyText(rows[i]![k], table, k))
+    changes.push(new SnapshotChange(table.relation, tuples[i]!, lastKey, position, i))
   }
-  const pending: Uint8Array[] = []
-  let pendingBytes = 0
-  // postgres.js hands over one CopyData (one row) at a time; rows are parsed in larger pieces.
-  for await (const data of await tx.unsafe(query).readable()) {
-    pending.push(data as Uint8Array)
-    pendingBytes += (data as Uint8Array).length
-    if (pendingBytes >= PARSE_BYTES) {
-      take(concat(pending, pendingBytes))
-      pending.length = 0
-      pendingBytes = 0
-    }
-  }
-  if (pendingBytes > 0) take(concat(pending, pendingBytes))
-  parser.end()
   return { changes, lastKey, rows: changes.length }
 }
 
 /**
- * `COPY (SELECT <columns> FROM <table> WHERE (<keys>) > (<after>) AND <where> ORDER BY <keys>
- * LIMIT <n>) TO STDOUT`. COPY takes no parameters, so the key values are literals: E'' strings,
- * whose quoting does not depend on standard_conforming_strings, cast to the key columns' types.
+ * `SELECT <columns> FROM <table> WHERE (<keys>) > ($1::<type>, …) AND <where> ORDER BY <keys>
+ * LIMIT <n>`, with the key values bound as text and cast to the key columns' types.
  */
-export function chunkQuery(table: SnapshotTable, after: readonly string[] | undefined, limit: number): string {
+export function chunkQuery(table: SnapshotTable, after: readonly string[] | undefined, limit: number): { text: string; parameters: string[] } {
   const keys = table.keyColumns
   if (keys.length === 0 && (after !== undefined || limit !== Number.POSITIVE_INFINITY)) {
     throw new PgToBrokersError(
@@ -88,28 +70,51 @@ export function chunkQuery(table: SnapshotTable, after: readonly string[] | unde
   const columns = table.relation.fields.map(quoteIdent).join(', ')
   const keyList = keys.map((k) => quoteIdent(k.name)).join(', ')
   const conditions: string[] = []
-  if (after !== undefined) conditions.push(`(${keyList}) > (${keys.map((k, i) => `${escapedLiteral(after[i]!)}::${k.typeSql}`).join(', ')})`)
+  if (after !== undefined) conditions.push(`(${keyList}) > (${keys.map((k, i) => `$${i + 1}::${k.typeSql}`).join(', ')})`)
   if (table.where !== undefined) conditions.push(whereCondition(table.where))
   if (table.rowFilter !== undefined) conditions.push(`(${table.rowFilter})`)
   let select = `SELECT ${columns} FROM ${table.partitioned ? '' : 'ONLY '}${quoteQualifiedName(table.qualified)}`
   if (conditions.length > 0) select += ` WHERE ${conditions.join(' AND ')}`
   if (keys.length > 0) select += ` ORDER BY ${keyList}`
   if (limit !== Number.POSITIVE_INFINITY) select += ` LIMIT ${Math.max(0, Math.floor(limit))}`
-  return `COPY (${select}) TO STDOUT`
+  return { text: select, parameters: after ? [...after] : [] }
 }
 
-function escapedLiteral(text: string): string {
-  if (text.includes('\0')) throw new Error('a key value cannot contain a NUL character')
-  return `E'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`
-}
-
-function concat(pieces: readonly Uint8Array[], length: number): Uint8Array {
-  if (pieces.length === 1) return pieces[0]!
-  const out = new Uint8Array(length)
-  let at = 0
-  for (const piece of pieces) {
-    out.set(piece, at)
-    at += piece.length
+/**
+ * The rows as pgoutput TupleData ('n', or 't' + length + the text), all in one buffer, so formats
+ * read them as they read streamed rows. Each value is the server's text output, as pgoutput sends it.
+ */
+function tuplesOf(rows: readonly (Uint8Array | null)[][], columnCount: number): Tuple[] {
+  let size = 0
+  for (const row of rows) {
+    if (row.length !== columnCount) throw new Error(`a snapshot row has ${row.length} columns, the table ${columnCount}`)
+    size += 2
+    for (const value of row) size += value === null ? 1 : 5 + value.length
   }
-  return out
+  const bytes = new Uint8Array(size)
+  const view = new DataView(bytes.buffer)
+  const tuples: Tuple[] = []
+  let at = 0
+  for (const row of rows) {
+    const start = at
+    view.setInt16(at, columnCount)
+    at += 2
+    for (const value of row) {
+      if (value === null) {
+        bytes[at++] = COLUMN_NULL
+        continue
+      }
+      bytes[at] = COLUMN_TEXT
+      view.setInt32(at + 1, value.length)
+      bytes.set(value, at + 5)
+      at += 5 + value.length
+    }
+    tuples.push(new Tuple(bytes.subarray(start, at), 2, columnCount, false))
+  }
+  return tuples
+}
+
+function keyText(value: Uint8Array | null | undefined, table: SnapshotTable, index: number): string {
+  if (value == null) throw new Error(`key column ${table.relation.fields[index]} of a snapshot row of ${table.relation.qualifiedName} is NULL`)
+  return utf8.decode(value)
 }
