@@ -8,14 +8,14 @@ import type { Change } from '../change/change.ts'
 import type { RecordFormat } from '../change/formats/format.ts'
 import type { Logger } from '../logger.ts'
 import { connectionSettings, openConnection } from '../pg/connect.ts'
-import { parseLsn, type Lsn } from '../pg/lsn.ts'
+import { formatLsn, parseLsn, type Lsn } from '../pg/lsn.ts'
 import { OUTPUT_SETTINGS, ReplicationConnection } from '../pg/replication.ts'
 import { DurablePosition } from '../snapshot/durable-position.ts'
 import { runIncrementalSnapshots } from '../snapshot/incremental.ts'
-import { runInitialSnapshot } from '../snapshot/initial.ts'
+import { requestInitialSnapshot, runInitialSnapshot } from '../snapshot/initial.ts'
 import { DEFAULT_SNAPSHOT_OPTIONS, type SnapshotOptions } from '../snapshot/options.ts'
 import { createProgressDisplay, type ProgressDisplay } from '../snapshot/progress-display.ts'
-import { SnapshotProgressStore, snapshotTableOf } from '../snapshot/progress-store.ts'
+import { SnapshotProgressStore, snapshotTableOf, type SnapshotRequest } from '../snapshot/progress-store.ts'
 import { SnapshotWindows } from '../snapshot/watermark-window.ts'
 import type { StreamWriter, WriterRecord } from '../writers/writer.ts'
 import { Batcher, type BatchOptions } from './batcher.ts'
@@ -42,6 +42,8 @@ export interface ExportedSlot {
   readonly connection: ReplicationConnection
   readonly lsn: Lsn
   readonly snapshotName: string
+  /** The tables' requests, recorded before the slot was created. */
+  readonly requests: readonly SnapshotRequest[]
 }
 
 /** The settings, with defaults, of a pipeline's snapshots. */
@@ -53,24 +55,14 @@ export function snapshotOptionsOf(snapshot: Partial<SnapshotOptions> | undefined
  * With an initial snapshot to take, the slot is created on a replication connection that exports
  * its snapshot (kept in `holder`); `when_needed` also replaces a lost slot, as the copy recovers it.
  */
-export function exportingSlotCreation(
-  context: Pick<SnapshotContext, 'url' | 'connectTimeoutMs' | 'snapshot'>,
-  holder: { exported?: ExportedSlot },
-): SlotCreation | undefined {
+export function exportingSlotCreation(context: SnapshotContext, holder: { exported?: ExportedSlot }): SlotCreation | undefined {
   const mode = context.snapshot.mode
   if (mode !== 'initial' && mode !== 'when_needed') return undefined
   return {
     recreateLost: mode === 'when_needed',
     create: async (slot) => {
-      const connection = await ReplicationConnection.open(context.url, context.connectTimeoutMs)
-      try {
-        const created = await connection.createSlotExportingSnapshot(slot, false)
-        holder.exported = { connection, lsn: parseLsn(created.lsn), snapshotName: created.snapshotName }
-        return created.lsn
-      } catch (error) {
-        await connection.close()
-        throw error
-      }
+      holder.exported = await createExportingSlot(context, slot, false)
+      return formatLsn(holder.exported.lsn)
     },
   }
 }
@@ -81,13 +73,38 @@ export function exportingSlotCreation(
  * An interrupted copy starts over at the next run.
  */
 export async function copyTablesOnce(context: SnapshotContext): Promise<void> {
+  const exported = await createExportingSlot(context, `${context.slotOptions.slot.slice(0, 58)}_copy`, true)
+  try {
+    await runInitialPhase(context, exported)
+  } finally {
+    await exported.connection.close()
+  }
+}
+
+/** Records the tables' requests, then creates the slot exporting its snapshot. */
+async function createExportingSlot(context: SnapshotContext, slot: string, temporary: boolean): Promise<ExportedSlot> {
+  const sql = await openSnapshotConnections(context, 1)
+  let requests: SnapshotRequest[]
+  try {
+    const stateTable = stateTableOf(context.slotOptions)
+    const store = new SnapshotProgressStore(sql, stateTable)
+    await store.ensure()
+    requests = await requestInitialSnapshot(sql, store, {
+      slot: context.slotOptions.slot,
+      publication: context.publication,
+      tables: context.snapshot.tables ?? context.tables,
+      excluded: [stateTable, snapshotTableOf(stateTable)],
+    })
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {})
+  }
   const connection = await ReplicationConnection.open(context.url, context.connectTimeoutMs)
   try {
-    const slot = `${context.slotOptions.slot.slice(0, 58)}_copy`
-    const created = await connection.createSlotExportingSnapshot(slot, true)
-    await runInitialPhase(context, { connection, lsn: parseLsn(created.lsn), snapshotName: created.snapshotName })
-  } finally {
+    const created = await connection.createSlotExportingSnapshot(slot, temporary)
+    return { connection, lsn: parseLsn(created.lsn), snapshotName: created.snapshotName, requests }
+  } catch (error) {
     await connection.close()
+    throw error
   }
 }
 
@@ -125,24 +142,22 @@ export async function runInitialPhase(context: SnapshotContext, exported: Export
   }
   try {
     const store = new SnapshotProgressStore(sql, stateTableOf(context.slotOptions))
-    await store.ensure()
-    const stateTable = stateTableOf(context.slotOptions)
-    await runInitialSnapshot({
-      sql,
-      snapshotName: exported.snapshotName,
-      lsn: exported.lsn,
-      store,
-      slot: context.slotOptions.slot,
-      publication: context.publication,
-      tables: context.snapshot.tables ?? context.tables,
-      excluded: [stateTable, snapshotTableOf(stateTable)],
-      chunkSize: context.snapshot.chunkSize,
-      parallelTables: context.snapshot.parallelTables,
-      deliver,
-      progress,
-      logger: context.logger,
-      signal: context.signal,
-    })
+    await runInitialSnapshot(
+      {
+        sql,
+        snapshotName: exported.snapshotName,
+        lsn: exported.lsn,
+        store,
+        publication: context.publication,
+        chunkSize: context.snapshot.chunkSize,
+        parallelTables: context.snapshot.parallelTables,
+        deliver,
+        progress,
+        logger: context.logger,
+        signal: context.signal,
+      },
+      exported.requests,
+    )
     await batcher.drain()
   } catch (error) {
     await batcher.abandon()

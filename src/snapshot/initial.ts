@@ -8,7 +8,7 @@ import type postgres from 'postgres'
 import type { Change } from '../change/change.ts'
 import type { Logger } from '../logger.ts'
 import { quoteLiteral, quoteQualifiedName, type QualifiedName } from '../pg/identifiers.ts'
-import type { Lsn } from '../pg/lsn.ts'
+import { formatLsn, type Lsn } from '../pg/lsn.ts'
 import { readChunk } from './chunk-reader.ts'
 import { parseSnapshotTableText, snapshotTableText, type SnapshotProgressStore, type SnapshotRequest } from './progress-store.ts'
 import type { ProgressDisplay } from './progress-display.ts'
@@ -25,12 +25,7 @@ export interface InitialSnapshotOptions {
   /** The slot's consistent point: the position the snapshot's rows are shown at. */
   readonly lsn: Lsn
   readonly store: SnapshotProgressStore
-  readonly slot: string
   readonly publication: string
-  /** Tables to read ("schema.table"); empty: every table the publication publishes. */
-  readonly tables: readonly string[]
-  /** The tool's own tables, never snapshotted. */
-  readonly excluded: readonly QualifiedName[]
   readonly chunkSize: number
   readonly parallelTables: number
   readonly deliver: ChunkDelivery
@@ -39,21 +34,36 @@ export interface InitialSnapshotOptions {
   readonly signal?: AbortSignal | undefined
 }
 
+/** What to snapshot: the tables ("schema.table"; empty: every published one) of a slot's publication, without the tool's own. */
+export interface InitialTargets {
+  readonly slot: string
+  readonly publication: string
+  readonly tables: readonly string[]
+  readonly excluded: readonly QualifiedName[]
+}
+
 /**
- * Reads every table and resolves when all their records are durable.
+ * Records a request per table before the slot exists: a crash after the slot's creation then
+ * leaves requests to resume, never a slot whose tables were not copied. Requests of an earlier
+ * slot of this name describe a stream that no longer exists and are cancelled.
+ */
+export async function requestInitialSnapshot(sql: postgres.Sql, store: SnapshotProgressStore, targets: InitialTargets): Promise<SnapshotRequest[]> {
+  const tables = targets.tables.length > 0 ? targets.tables : await publishedTables(sql, targets.publication, targets.excluded)
+  const described = []
+  for (const name of tables) {
+    const table = await describeSnapshotTable(sql, name, targets.publication, undefined)
+    described.push({ table: snapshotTableText(table.qualified), rowsEstimate: table.estimatedRows })
+  }
+  await store.cancel(targets.slot)
+  return await store.request(targets.slot, described, 'initial')
+}
+
+/**
+ * Reads the requested tables and resolves when all their records are durable.
  * @throws what reading or delivering threw; requests not finished stay to be resumed.
  */
-export async function runInitialSnapshot(options: InitialSnapshotOptions): Promise<void> {
-  const tables = options.tables.length > 0 ? options.tables : await publishedTables(options.sql, options.publication, options.excluded)
-  // Requests of an earlier slot of this name describe a stream that no longer exists.
-  await options.store.cancel(options.slot)
-  const targets = []
-  for (const name of tables) {
-    const table = await describeSnapshotTable(options.sql, name, options.publication, undefined)
-    targets.push({ table: snapshotTableText(table.qualified), rowsEstimate: table.estimatedRows })
-  }
-  const requests = await options.store.request(options.slot, targets, 'initial')
-  options.logger.info('initial snapshot started', { tables: requests.length, lsn: String(options.lsn) })
+export async function runInitialSnapshot(options: InitialSnapshotOptions, requests: readonly SnapshotRequest[]): Promise<void> {
+  options.logger.info('initial snapshot started', { tables: requests.length, lsn: formatLsn(options.lsn) })
   const queue = [...requests]
   const workers = Array.from({ length: Math.min(options.parallelTables, queue.length) }, async () => {
     for (let request = queue.shift(); request; request = queue.shift()) await readTable(options, request)
