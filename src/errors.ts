@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   snapshot_table_not_published: 'the publication does not publish a table named for a snapshot (or shows its rows under another table)',
   snapshot_no_primary_key: 'a snapshot read in chunks needs a primary key, and the table has none',
   snapshot_bad_where: "PostgreSQL refused a snapshot's WHERE condition",
+  snapshot_unsupported: 'incremental snapshots need PostgreSQL 14 or later',
   // Decoding the stream
   protocol_error: 'pgoutput sent a message out of order or not matching its Relation',
   unexpected_message: 'a streamed-transaction message reached the transaction assembler (an internal error)',

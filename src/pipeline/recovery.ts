@@ -48,6 +48,7 @@ export const RECOVERY: { readonly [code in ErrorCode]: Recovery } = {
   snapshot_table_not_published: 'stop',
   snapshot_no_primary_key: 'stop',
   snapshot_bad_where: 'stop',
+  snapshot_unsupported: 'stop',
   protocol_error: 'stop',
   unexpected_message: 'stop',
   spool_directory: 'stop',

@@ -58,38 +58,54 @@ export async function runIncrementalSnapshots(options: IncrementalOptions): Prom
   await Promise.allSettled(running.values())
 }
 
-/** Reads one table chunk by chunk, from where its request stopped. */
+/** Reads one table chunk by chunk, from where its request stopped; stops early when the request is cancelled. */
 async function snapshotTable(options: IncrementalOptions, request: SnapshotRequest, run: string): Promise<void> {
   const name = quoteQualifiedName(parseSnapshotTableText(request.table))
   const table = await describeSnapshotTable(options.sql, name, options.publication, request.where ?? undefined)
   if (table.keyColumns.length === 0) throw keylessResume(request)
-  if (request.status === 'requested') await options.store.start(request.id)
+  if (request.status === 'requested' && !(await options.store.start(request.id))) return
   options.logger.info('snapshot of a table started', { table: request.table, request: request.id, resumedAfter: request.lastKey ? 'a stored key' : 'none' })
   options.progress.tableStarted(request.table, request.rowsEstimate ?? table.estimatedRows, request.rowsDone)
   options.windows.watch(table.relation.qualifiedName)
-  let stored: Promise<unknown> = Promise.resolve()
   try {
-    let after = request.lastKey ?? undefined
-    let rowsDone = request.rowsDone
-    for (let chunk = 0; ; chunk++) {
-      const read = await readBetweenWatermarks(options, table, request.id, `${request.id}:${run}:${chunk}`, after)
-      if (read.outcome.retry) continue
-      rowsDone += read.rows
-      options.progress.rows(request.table, read.rows)
-      const lastKey = read.lastKey ?? after ?? null
-      // Progress follows durability in order; the next chunk need not wait for it.
-      stored = stored.then(() => options.durable.after(read.outcome.lsn)).then(() => options.store.advance(request.id, lastKey, rowsDone))
-      stored.catch(() => {}) // awaited below; a stop rejects it before then
-      if (read.rows < options.chunkSize || !read.lastKey) break
-      after = read.lastKey
+    const rows = await readChunks(options, table, request, run)
+    if (rows === undefined) {
+      options.logger.info('snapshot of a table cancelled', { table: request.table, request: request.id })
+      return
     }
-    await stored
     await options.store.finish(request.id)
     options.progress.tableDone(request.table)
-    options.logger.info('snapshot of a table finished', { table: request.table, request: request.id, rows: rowsDone })
+    options.logger.info('snapshot of a table finished', { table: request.table, request: request.id, rows })
   } finally {
     options.windows.unwatch(table.relation.qualifiedName)
   }
+}
+
+/** The chunks after the stored key, each stored once durable; resolves with the rows read, or undefined when cancelled. */
+async function readChunks(options: IncrementalOptions, table: SnapshotTable, request: SnapshotRequest, run: string): Promise<number | undefined> {
+  let active = true
+  let stored: Promise<unknown> = Promise.resolve()
+  let after = request.lastKey ?? undefined
+  let rowsDone = request.rowsDone
+  for (let chunk = 0; active; chunk++) {
+    const read = await readBetweenWatermarks(options, table, request.id, `${request.id}:${run}:${chunk}`, after)
+    if (read.outcome.retry) continue
+    rowsDone += read.rows
+    options.progress.rows(request.table, read.rows)
+    const lastKey = read.lastKey ?? after ?? null
+    const done = rowsDone
+    // Progress follows durability in order; the next chunk need not wait for it. A cancelled request takes no more progress.
+    stored = stored
+      .then(() => options.durable.after(read.outcome.lsn))
+      .then(async () => {
+        if (!(await options.store.advance(request.id, lastKey, done))) active = false
+      })
+    stored.catch(() => {}) // awaited below; a stop rejects it before then
+    if (read.rows < options.chunkSize || !read.lastKey) break
+    after = read.lastKey
+  }
+  await stored
+  return active ? rowsDone : undefined
 }
 
 interface WindowedRead {

@@ -39,6 +39,7 @@ export interface SnapshotRequestOptions extends SnapshotRequestTarget {
  */
 export async function requestSnapshots(options: SnapshotRequestOptions): Promise<SnapshotRequest[]> {
   return await withConnection(options, async (sql) => {
+    await checkServerVersion(sql)
     const targets: SnapshotTarget[] = []
     const seen = new Set<string>()
     for (const name of options.tables) {
@@ -92,5 +93,16 @@ function keyless(table: QualifiedName): PgToBrokersError {
     'snapshot_no_primary_key',
     `cannot snapshot ${name} in chunks: it has no primary key to page by. ` +
       `Add one (ALTER TABLE ${name} ADD PRIMARY KEY (...)), or let the initial snapshot read it whole (snapshot.mode "initial")`,
+  )
+}
+
+/** Incremental snapshots are read between watermarks, which are logical messages: pgoutput sends them from PostgreSQL 14 on. */
+async function checkServerVersion(sql: postgres.Sql): Promise<void> {
+  const [row] = await sql<{ server_version_num: string }[]>`show server_version_num`
+  if (Number(row?.server_version_num) >= 140000) return
+  throw new PgToBrokersError(
+    'snapshot_unsupported',
+    `incremental snapshots need PostgreSQL 14 or later (server_version_num ${row?.server_version_num}): their watermarks are logical messages, ` +
+      'which pgoutput sends from 14 on. On this server, copy the tables with --snapshot-mode initial on a new slot',
   )
 }

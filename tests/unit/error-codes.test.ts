@@ -63,6 +63,7 @@ const STOPS = [
   'snapshot_table_denied',
   'snapshot_table_missing',
   'snapshot_table_not_published',
+  'snapshot_unsupported',
   'spool_damaged',
   'spool_directory',
   'spool_error',
