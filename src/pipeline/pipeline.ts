@@ -28,6 +28,7 @@ import {
   exportingSlotCreation,
   runInitialPhase,
   snapshotOptionsOf,
+  refuseUnfinishedSnapshots,
   StreamSnapshots,
   type ExportedSlot,
   type SnapshotContext,
@@ -120,7 +121,7 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
       }
     }
     // Incremental snapshots need watermarks, which are logical messages: PostgreSQL 14 and later.
-    const snapshots = serverVersion >= 140000 ? snapshot : undefined
+    const snapshots = serverVersion >= 140000 ? snapshot : await refuseUnfinishedSnapshots(snapshot)
     for (;;) {
       try {
         await replicate(catalog, options, logger, streaming, snapshots)

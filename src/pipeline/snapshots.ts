@@ -6,6 +6,7 @@
 import type postgres from 'postgres'
 import type { Change } from '../change/change.ts'
 import type { RecordFormat } from '../change/formats/format.ts'
+import { PgToBrokersError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { connectionSettings, openConnection } from '../pg/connect.ts'
 import { formatLsn, parseLsn, type Lsn } from '../pg/lsn.ts'
@@ -105,6 +106,27 @@ async function createExportingSlot(context: SnapshotContext, slot: string, tempo
   } catch (error) {
     await connection.close()
     throw error
+  }
+}
+
+/**
+ * Before PostgreSQL 14 nothing can finish an interrupted or requested snapshot while streaming:
+ * streaming on would leave its rows out silently, so it stops with the way out instead.
+ * @throws PgToBrokersError 'snapshot_unsupported' when the slot has unfinished snapshots.
+ */
+export async function refuseUnfinishedSnapshots(context: SnapshotContext): Promise<undefined> {
+  const sql = await openSnapshotConnections(context, 1)
+  try {
+    const pending = await new SnapshotProgressStore(sql, stateTableOf(context.slotOptions)).pending(context.slotOptions.slot)
+    if (pending.length === 0) return undefined
+    throw new PgToBrokersError(
+      'snapshot_unsupported',
+      `the slot "${context.slotOptions.slot}" has unfinished snapshots (${pending.map((r) => r.table).join(', ')}), which only PostgreSQL 14 or later ` +
+        'can finish while streaming. Either cancel them (pg-to-brokers snapshot --cancel) and accept that those rows are missing, or drop the slot ' +
+        'and start again with --snapshot-mode initial to copy the tables again',
+    )
+  } finally {
+    await sql.end({ timeout: 1 }).catch(() => {})
   }
 }
 
