@@ -50,7 +50,9 @@ const utf8 = new TextDecoder()
 export class SnapshotWindows {
   readonly #watched = new Map<string, number>()
   readonly #windows = new Map<string, Window>()
-  readonly #xids = new Int32Array(RING_SIZE)
+  // Unsigned, as pgoutput sends them: a signed array would turn ids past 2^31 negative, and the
+  // snapshot's in-progress set (unsigned ids) would then never match them.
+  readonly #xids = new Uint32Array(RING_SIZE)
   readonly #tables: string[] = new Array<string>(RING_SIZE)
   readonly #keys: string[] = new Array<string>(RING_SIZE)
   #next = 0

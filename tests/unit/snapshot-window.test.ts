@@ -129,6 +129,14 @@ test('snapshot window: a change before the low watermark by a transaction the ch
   assertEquals(outcome, { lsn: 500n, delivered: 3, dropped: 4, retry: false })
 })
 
+test('snapshot window: transaction ids past 2^31 are compared as the server does (in progress, or at or after xmax: not seen)', async () => {
+  const base = 3_000_000_000
+  const snapshot: XidSnapshot = { xmin: base, xmax: base + 10, inProgress: new Set([base, base + 5]) }
+  const before = [row('UPDATE', 1, base - 1), row('UPDATE', 2, base + 5), row('UPDATE', 3, base + 3), row('UPDATE', 4, base + 10)]
+  const { delivered } = await runWindow(before, [], chunk(1, 2, 3, 4), snapshot)
+  assertEquals(delivered, [1, 3], 'rows changed by transactions the snapshot did not see are dropped')
+})
+
 test('snapshot window: a TRUNCATE between the watermarks drops the whole chunk; one of another table does not', async () => {
   const dropped = await runWindow([], [row('TRUNCATE', 0, 1001)], chunk(1, 2, 3))
   assertEquals(dropped.delivered, [])
