@@ -46,11 +46,9 @@ export async function readChunk(
   const keyIndexes = table.keyColumns.map((k) => k.index)
   const tuples = tuplesOf(rows, table.relation.columns.length)
   const changes: SnapshotChange[] = []
-  let lastKey: string[] | undefined
-  for (let i = 0; i < rows.length; i++) {
-    lastKey = keyIndexes.map((k) => keyText(rows[i]![k], table, k))
-    changes.push(new SnapshotChange(table.relation, tuples[i]!, lastKey, position, i))
-  }
+  for (let i = 0; i < rows.length; i++) changes.push(new SnapshotChange(table.relation, tuples[i]!, keyIndexes, position, i))
+  const last = rows[rows.length - 1]
+  const lastKey = last ? keyIndexes.map((k) => keyText(last[k], table, k)) : undefined
   return { changes, lastKey, rows: changes.length }
 }
 

@@ -82,12 +82,20 @@ async function readTable(options: InitialSnapshotOptions, request: SnapshotReque
   let stored: Promise<unknown> = Promise.resolve()
   await options.sql.begin('isolation level repeatable read read only', async (tx) => {
     await tx.unsafe(`set transaction snapshot ${quoteLiteral(options.snapshotName)}`)
+    const position = { requestId: request.id, commitLsn: options.lsn }
+    // A table without a key cannot be resumed by key: it is read in one piece.
+    const limit = chunked ? options.chunkSize : Infinity
     let after: string[] | undefined
     let rowsDone = 0
+    let next = readChunk(tx, table, undefined, limit, position)
     for (;;) {
+      const chunk = await next
+      // The server reads the next chunk while this one is encoded and handed over.
+      if (chunked && chunk.rows === options.chunkSize && chunk.lastKey) {
+        next = readChunk(tx, table, chunk.lastKey, limit, position)
+        next.catch(() => {}) // awaited next round; a stop in between must not leave it unhandled
+      }
       if (options.signal?.aborted) return
-      // A table without a key cannot be resumed by key: it is read in one piece.
-      const chunk = await readChunk(tx, table, after, chunked ? options.chunkSize : Infinity, { requestId: request.id, commitLsn: options.lsn })
       const durable = await options.deliver(chunk.changes)
       rowsDone += chunk.rows
       options.progress.rows(name, chunk.rows)

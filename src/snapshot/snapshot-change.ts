@@ -14,6 +14,8 @@ export interface SnapshotPosition {
   commitLsn: Lsn
 }
 
+const utf8 = new TextDecoder()
+
 /**
  * One row as the snapshot read it. Its tuple holds every column of `relation` (the same layout as
  * pgoutput's), so formats encode it from bytes and its partition key is the stream's for the row.
@@ -33,8 +35,8 @@ export class SnapshotChange implements Change {
   constructor(
     readonly relation: RelationSchema,
     readonly tuple: Tuple,
-    /** The text of the row's key columns (the table's pagination key), which its id names. */
-    readonly key: readonly string[],
+    /** Positions of the key columns (the table's pagination key), whose text the id names. */
+    readonly keyIndexes: readonly number[],
     readonly position: SnapshotPosition,
     /** The row's index in its chunk. */
     readonly ordinal: number,
@@ -46,6 +48,11 @@ export class SnapshotChange implements Change {
   /** `snapshot:<request id>:<key as a JSON array>`: the same for the row in a re-read of its chunk. */
   get id(): string {
     return `snapshot:${this.position.requestId}:${JSON.stringify(this.key)}`
+  }
+
+  /** The text of the key columns, read from the tuple when asked for (most rows are never asked). */
+  get key(): string[] {
+    return this.keyIndexes.map((index) => utf8.decode(this.tuple.column(index).subarray(5)))
   }
 
   get commitLsn(): Lsn {

@@ -46,7 +46,7 @@ function tupleOf(texts: readonly (string | null)[]): Tuple {
 }
 
 const KEY = 'a "quoted" \\ key'
-const row = new SnapshotChange(RELATION, tupleOf([KEY, '7']), [KEY], { requestId: '12', commitLsn: 0x16b3748n }, 3)
+const row = new SnapshotChange(RELATION, tupleOf([KEY, '7']), [0], { requestId: '12', commitLsn: 0x16b3748n }, 3)
 
 test('snapshot row, seed format: READ, its id holds the key and survives JSON; the byte path equals the value path', () => {
   const decoder = new TextDecoder()
