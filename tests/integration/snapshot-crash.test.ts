@@ -230,11 +230,12 @@ test(
     const seed = testSeed()
     const s = scenario('initial', seed)
     const runs: FixtureProcess[] = []
+    let load: Load | undefined
     let passed = false
     const started = performance.now()
     try {
       await createSnapshotTable(s.sql, s.table, ROWS)
-      const load = startLoad(sqlClient(), s.table, ROWS, mulberry32(seed ^ 0x9e3779b9))
+      load = startLoad(s.table, ROWS, mulberry32(seed ^ 0x9e3779b9), { hot: { slot: s.slot, width: 3 * CHUNK } })
       runs.push(await spawnCli(s))
       // During the copy through the slot's exported snapshot, once its first chunk is stored.
       const first = await killWhen(s, runs.at(-1)!, load, 'after the first stored chunk of the copy', (p) => p.rowsDone > 0, 30)
@@ -248,6 +249,7 @@ test(
       report(s, started, kills, verdict, transactions)
       passed = true
     } finally {
+      await load?.stop().catch(() => {})
       await cleanUp(s, runs, passed)
     }
   },
@@ -261,6 +263,7 @@ test(
     const seed = testSeed()
     const s = scenario('never', seed)
     const runs: FixtureProcess[] = []
+    let load: Load | undefined
     let passed = false
     const started = performance.now()
     try {
@@ -268,7 +271,7 @@ test(
       runs.push(await spawnCli(s))
       const streaming = runs[0]!
       await waitFor(() => / info streaming /.test(streaming.stderr) || streaming.exitStatus !== undefined, 60_000, 'the "streaming" log line')
-      const load = startLoad(sqlClient(), s.table, ROWS, mulberry32(seed ^ 0x9e3779b9))
+      load = startLoad(s.table, ROWS, mulberry32(seed ^ 0x9e3779b9), { hot: { slot: s.slot, width: 3 * CHUNK } })
       const command = new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: TEST_URL }, [
         'snapshot',
         '--slot',
@@ -289,6 +292,7 @@ test(
       report(s, started, kills, verdict, transactions)
       passed = true
     } finally {
+      await load?.stop().catch(() => {})
       await cleanUp(s, runs, passed)
     }
   },

@@ -16,7 +16,7 @@ import { assert, assertEquals } from '../assert.ts'
 import { mulberry32, testSeed } from '../seed.ts'
 import { createTopics, deleteTopics, KAFKA_BROKERS, withKafka } from './kafka-support.ts'
 import { currentRuntime, describeExit, FixtureProcess, REPO_ROOT } from './process.ts'
-import { assertEqualsTable, createSnapshotTable, Replica, snapshotsOf, startLoad, waitConfirmedPastNow } from './snapshot-support.ts'
+import { assertEqualsTable, createSnapshotTable, Replica, snapshotsOf, startLoad, waitConfirmedPastNow, type Load } from './snapshot-support.ts'
 import { dropSlot, requireServer, sqlClient, TEST_URL, uniqueName, waitFor } from './support.ts'
 
 const CLI = `${REPO_ROOT}src/cli/entry.ts`
@@ -100,6 +100,7 @@ test(
       const sql = sqlClient()
       const names = { table: uniqueName('snap_kafka'), slot: uniqueName('s'), topic: uniqueName('pgtb_snapshot') }
       let run: FixtureProcess | undefined
+      let load: Load | undefined
       const times: string[] = []
       let at = performance.now()
       const lap = (what: string) => (times.push(`${what} ${((performance.now() - at) / 1000).toFixed(1)} s`), (at = performance.now()))
@@ -107,19 +108,20 @@ test(
         await createSnapshotTable(sql, names.table, ROWS)
         await createTopics([names.topic], PARTITIONS)
         lap('table')
-        const load = startLoad(sqlClient(), names.table, ROWS, mulberry32(testSeed()))
+        const writes = startLoad(names.table, ROWS, mulberry32(testSeed()))
+        load = writes
         const args = ['run', '--slot', names.slot, '--publication', names.slot, '--tables', names.table, '--snapshot-mode', 'initial']
         args.push('--snapshot-progress', 'off', '--kafka-brokers', KAFKA_BROKERS.join(','), '--kafka-topic', names.topic)
         const cli = new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: TEST_URL }, args)
         run = cli
         const alive = () => {
           if (cli.exitStatus) throw new Error(`the CLI exited (${describeExit(cli.exitStatus)}): ${cli.stderr.trim()}`)
-          if (load.error) throw load.error
+          if (writes.error) throw writes.error
         }
         await waitFor(async () => (alive(), (await snapshotsOf(sql, names.slot))[0]?.status === 'done'), 600_000, 'the initial snapshot to finish')
         await waitFor(() => (alive(), / info streaming /.test(cli.stderr)), 60_000, 'the stream after the snapshot')
         lap('snapshot')
-        const transactions = await load.stop()
+        const transactions = await writes.stop()
         await waitConfirmedPastNow(sql, names.slot, 300_000, alive)
         cli.signal('SIGTERM')
         assertEquals((await cli.waitForExit(60_000)).code, 0, `the CLI stops cleanly: ${cli.stderr.trim()}`)
@@ -131,7 +133,7 @@ test(
         assertEquals(consumed.duplicates, 0, 'no message twice (nothing was killed)')
         assert(consumed.reads >= ROWS * 0.9, `the snapshot delivered ${consumed.reads} rows of about ${ROWS}`)
         const seen = replica.rows
-        const gaps = [...Array(ROWS).keys()].map((i) => i + 1).filter((id) => !load.touched.has(id) && !seen.has(id))
+        const gaps = [...Array(ROWS).keys()].map((i) => i + 1).filter((id) => !writes.touched.has(id) && !seen.has(id))
         assertEquals(gaps.length, 0, `rows never delivered, e.g. ${gaps.slice(0, 5).join(', ')}`)
         const rows = await assertEqualsTable(sql, names.table, replica.present())
         lap('compare')
@@ -140,6 +142,7 @@ test(
             `(${consumed.reads} snapshot rows), ${rows} rows at the end; ${times.join(', ')}`,
         )
       } finally {
+        await load?.stop().catch(() => {})
         await cleanUp(sql, run, names)
       }
     }),

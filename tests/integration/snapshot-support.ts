@@ -6,7 +6,7 @@
  */
 import type postgres from 'postgres'
 import { sleep } from './process.ts'
-import { waitFor } from './support.ts'
+import { sqlClient, waitFor } from './support.ts'
 
 /** Creates `table (id int primary key, v text, n int)` with rows 1..`rows` and analyzes it (for the progress estimate). */
 export async function createSnapshotTable(sql: postgres.Sql, table: string, rows: number): Promise<void> {
@@ -23,23 +23,40 @@ export interface Load {
   readonly error: unknown
 }
 
+export interface LoadOptions {
+  /** Longest pause between transactions, ms. */
+  readonly paceMs?: number
+  /**
+   * Aim half of the UPDATEs and DELETEs just past the last stored key of this slot's active
+   * snapshot (the next `width` ids), where the chunk being read is: rows overtaken inside a
+   * window then happen in every run, not by chance.
+   */
+  readonly hot?: { readonly slot: string; readonly width: number }
+}
+
 /**
- * Transactions of 1 to 4 statements until stopped: 55% UPDATE (n + 1, a new v), 20% DELETE of a
- * random original row, 25% INSERT of a new id above `rows`; a pause of up to `paceMs` between them.
+ * Transactions of 1 to 4 statements, on a connection of its own, until stopped: 55% UPDATE (n + 1,
+ * a new v), 20% DELETE of an original row, 25% INSERT of a new id above `rows`.
  */
-export function startLoad(sql: postgres.Sql, table: string, rows: number, random: () => number, paceMs = 4): Load {
+export function startLoad(table: string, rows: number, random: () => number, options: LoadOptions = {}): Load {
+  const sql = sqlClient()
   let running = true
   let next = rows + 1
   let committed = 0
   const touched = new Set<number>()
   const state: { error: unknown } = { error: undefined }
+  const hot = hotKey(sql, options.hot)
+  const original = () => {
+    const base = hot.current()
+    if (base === undefined || random() < 0.5) return 1 + Math.floor(random() * rows)
+    return Math.min(rows, base + 1 + Math.floor(random() * options.hot!.width))
+  }
   const loop = (async () => {
     while (running) {
       const statements = 1 + Math.floor(random() * 4)
       await sql.begin(async (tx) => {
         for (let i = 0; i < statements; i++) {
-          const id = 1 + Math.floor(random() * rows)
-          const choice = random()
+          const [id, choice] = [original(), random()]
           if (choice >= 0.75) {
             await tx.unsafe(`insert into ${table} values (${next++}, md5(random()::text), 0)`)
             continue
@@ -50,7 +67,8 @@ export function startLoad(sql: postgres.Sql, table: string, rows: number, random
         }
       })
       committed++
-      await sleep(random() * paceMs)
+      await hot.refresh()
+      await sleep(random() * (options.paceMs ?? 4))
     }
   })().catch((error: unknown) => void (state.error = error))
   return {
@@ -61,8 +79,24 @@ export function startLoad(sql: postgres.Sql, table: string, rows: number, random
     stop: async () => {
       running = false
       await loop
+      await sql.end()
       if (state.error) throw state.error
       return committed
+    },
+  }
+}
+
+/** The last stored key of the slot's active snapshot, read at most every 50 ms. */
+function hotKey(sql: postgres.Sql, hot: LoadOptions['hot']): { current: () => number | undefined; refresh: () => Promise<void> } {
+  let key: number | undefined
+  let readAt = 0
+  return {
+    current: () => key,
+    refresh: async () => {
+      if (hot === undefined || Date.now() - readAt < 50) return
+      readAt = Date.now()
+      const active = (await snapshotsOf(sql, hot.slot)).find((p) => p.status === 'running')
+      key = active === undefined ? undefined : Number(active.lastKey?.[0] ?? 0)
     },
   }
 }
