@@ -6,12 +6,12 @@ import type { Lsn } from '../pg/lsn.ts'
 import type { Tuple } from '../pg/pgoutput/tuple.ts'
 import type { PgValue } from '../pg/values/types.ts'
 
-/** What the rows of one chunk share; the caller sets `commitLsn` once it knows where the chunk is delivered. */
+/** What the rows of one chunk share. */
 export interface SnapshotPosition {
   /** The snapshot request's id (its progress row), so a resumed run gives a row the same id. */
   readonly requestId: string | number | bigint
-  /** The high watermark the chunk is delivered at, or the slot's consistent point for the initial snapshot. */
-  commitLsn: Lsn
+  /** Where the chunk was read: its low watermark, or the slot's consistent point for the initial snapshot. */
+  readonly commitLsn: Lsn
 }
 
 const utf8 = new TextDecoder()
