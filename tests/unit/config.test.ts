@@ -1,10 +1,11 @@
 import { test } from '../harness.ts'
-import { assert, AssertionError, assertEquals, assertThrows } from '../assert.ts'
-import { ConfigError, ENV, loadConfig, type ConfigSources } from '../../src/config/load.ts'
+import { assert, assertEquals, assertThrows } from '../assert.ts'
+import { ENV, loadConfig, type ConfigSources } from '../../src/config/load.ts'
 import { ConfigSchema } from '../../src/config/schema.ts'
 import { KNOWN_FLAGS, parseArgs } from '../../src/cli/args.ts'
 import { HELP_TEXT } from '../../src/cli/help.ts'
 import * as v from 'valibot'
+import { configIssues } from './config-support.ts'
 
 const PASSWORD = 's3cr3t-pw'
 const URL = `postgres://app:${PASSWORD}@db.internal:5432/app`
@@ -15,16 +16,7 @@ function load(sources: Partial<ConfigSources>) {
 }
 
 /** The issues of the ConfigError that loading must throw. */
-function problems(sources: Partial<ConfigSources>): string[] {
-  try {
-    load(sources)
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error
-    assertEquals(error.message, error.issues.join('\n'), 'message joins the issues')
-    return [...error.issues]
-  }
-  throw new AssertionError('expected a ConfigError')
-}
+const problems = (sources: Partial<ConfigSources>): string[] => configIssues(() => load(sources))
 
 const file = (value: unknown) => ({ fileText: JSON.stringify(value), filePath: 'pg.json' })
 

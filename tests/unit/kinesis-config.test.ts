@@ -1,8 +1,9 @@
 import { test } from '../harness.ts'
-import { assertEquals, AssertionError } from '../assert.ts'
-import { ConfigError, loadConfig, type ConfigSources } from '../../src/config/load.ts'
+import { assertEquals } from '../assert.ts'
+import { loadConfig, type ConfigSources } from '../../src/config/load.ts'
 import { createWriter } from '../../src/writers/registry.ts'
 import { KinesisWriter } from '../../src/writers/kinesis/writer.ts'
+import { configIssues } from './config-support.ts'
 
 const URL = 'postgres://app@db.internal:5432/app'
 
@@ -10,15 +11,7 @@ function load(sources: Partial<ConfigSources>) {
   return loadConfig({ env: {}, argv: [], ...sources })
 }
 
-function problems(sources: Partial<ConfigSources>): string[] {
-  try {
-    load(sources)
-  } catch (error) {
-    if (error instanceof ConfigError) return [...error.issues]
-    throw error
-  }
-  throw new AssertionError('expected a ConfigError')
-}
+const problems = (sources: Partial<ConfigSources>): string[] => configIssues(() => load(sources))
 
 const DEFAULTS = {
   type: 'kinesis',

@@ -1,24 +1,17 @@
 // The snapshot section: flags, environment variables and config file; bad values; the snapshot command's arguments.
 import { test } from '../harness.ts'
 import { assert, assertEquals, assertThrows } from '../assert.ts'
-import { ConfigError, ENV, loadConfig, type ConfigSources } from '../../src/config/load.ts'
+import { ENV, loadConfig, type ConfigSources } from '../../src/config/load.ts'
 import { parseArgs } from '../../src/cli/args.ts'
 import { HELP_TEXT } from '../../src/cli/help.ts'
+import { configIssues } from './config-support.ts'
 
 const URL = 'postgres://u:secret@127.0.0.1:5432/app'
 
 const load = (sources: Partial<ConfigSources>) => loadConfig({ env: { [ENV.url]: URL }, argv: [], ...sources })
 const file = (value: unknown) => ({ fileText: JSON.stringify(value), filePath: 'c.json' })
 
-function problems(sources: Partial<ConfigSources>): string[] {
-  try {
-    load(sources)
-  } catch (error) {
-    if (error instanceof ConfigError) return [...error.issues]
-    throw error
-  }
-  throw new Error('expected a ConfigError')
-}
+const problems = (sources: Partial<ConfigSources>): string[] => configIssues(() => load(sources))
 
 test('config: snapshot defaults to mode never, chunks of 4096, one table at a time, progress auto, no tables of its own', () => {
   assertEquals(load({}).snapshot, { mode: 'never', chunkSize: 4096, parallelTables: 1, progress: 'auto' })
