@@ -7,75 +7,21 @@
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
 import type postgres from 'postgres'
-import type { WriterRecord } from '../../src/writers/writer.ts'
 import { SnapshotProgressStore } from '../../src/snapshot/progress-store.ts'
+import { mulberry32, testSeed } from '../seed.ts'
+import { assertEqualsTable, createSnapshotTable, Replica, startLoad, waitConfirmedPastNow } from './snapshot-support.ts'
 import { CollectingWriter, dropSlot, requireServer, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
 
 const ROWS = 20_000
 
-/** Random updates, deletes and inserts until stopped; returns how many it made. */
-function startLoad(sql: postgres.Sql, table: string): { stop: () => Promise<number> } {
-  let running = true
-  let next = ROWS + 1
-  let made = 0
-  const loop = (async () => {
-    while (running) {
-      const id = 1 + Math.floor(Math.random() * ROWS)
-      const choice = Math.random()
-      if (choice < 0.6) await sql.unsafe(`update ${table} set n = n + 1, v = md5(random()::text) where id = ${id}`)
-      else if (choice < 0.8) await sql.unsafe(`delete from ${table} where id = ${id}`)
-      else await sql.unsafe(`insert into ${table} values (${next++}, md5(random()::text), 0)`)
-      made++
-    }
-  })()
-  return {
-    stop: async () => {
-      running = false
-      await loop
-      return made
-    },
+/** Applies the records in order, checking that no snapshot row contradicts the records before it; then compares with the table. */
+async function assertAppliedEqualsTable(sql: postgres.Sql, table: string, writer: CollectingWriter): Promise<void> {
+  const replica = new Replica()
+  for (const record of writer.parsed()) {
+    replica.apply({ id: String(record.id), operation: String(record.operation), table: String(record.table_name), values: record.values as unknown[] })
   }
-}
-
-/** Applies records in order: READ, INSERT and UPDATE set the row, DELETE removes it. */
-function apply(records: readonly WriterRecord[]): Map<number, string> {
-  const rows = new Map<number, string>()
-  for (const { change } of records) {
-    if (!change.relation) continue
-    const value = (name: string) => change.values[change.fields.indexOf(name)]
-    const id = Number(value('id'))
-    if (change.operation === 'DELETE') rows.delete(id)
-    else if (change.operation !== 'TRUNCATE') rows.set(id, `${String(value('v'))}|${String(value('n'))}`)
-  }
-  return rows
-}
-
-async function tableRows(sql: postgres.Sql, table: string): Promise<Map<number, string>> {
-  const rows = await sql.unsafe<{ id: number; v: string; n: number }[]>(`select id, v, n from ${table}`)
-  return new Map(rows.map((row) => [row.id, `${row.v}|${row.n}`]))
-}
-
-function assertSameRows(actual: Map<number, string>, expected: Map<number, string>): void {
-  const missing = [...expected.keys()].filter((id) => !actual.has(id))
-  const extra = [...actual.keys()].filter((id) => !expected.has(id))
-  const differing = [...expected.keys()].filter((id) => actual.has(id) && actual.get(id) !== expected.get(id))
-  assertEquals({ missing: missing.slice(0, 5), extra: extra.slice(0, 5), differing: differing.slice(0, 5) }, { missing: [], extra: [], differing: [] })
-  assertEquals(actual.size, expected.size)
-}
-
-async function waitConfirmedPastNow(sql: postgres.Sql, slot: string): Promise<void> {
-  const [row] = await sql<{ lsn: string }[]>`select pg_current_wal_insert_lsn()::text as lsn`
-  const lsn = row!.lsn
-  await waitFor(
-    async () => (await sql`select 1 from pg_replication_slots where slot_name = ${slot} and confirmed_flush_lsn >= ${lsn}::pg_lsn`).length > 0,
-    60_000,
-    'slot confirmed past the workload',
-  )
-}
-
-async function createTable(sql: postgres.Sql, table: string): Promise<void> {
-  await sql.unsafe(`create table ${table} (id int primary key, v text, n int not null)`)
-  await sql.unsafe(`insert into ${table} select g, md5(g::text), 0 from generate_series(1, ${ROWS}) g`)
+  assertEquals(replica.conflicts.slice(0, 3), [], 'no snapshot row contradicts the records before it')
+  await assertEqualsTable(sql, table, replica.present())
 }
 
 async function cleanUp(sql: postgres.Sql, slot: string, publication: string, table: string): Promise<void> {
@@ -91,9 +37,9 @@ test('initial snapshot then stream, under concurrent changes: every row once, ap
   const slot = uniqueName('s')
   const publication = uniqueName('p')
   try {
-    await createTable(sql, table)
+    await createSnapshotTable(sql, table, ROWS)
     const writer = new CollectingWriter()
-    const load = startLoad(sqlClient(), table)
+    const load = startLoad(table, ROWS, mulberry32(testSeed()), { hot: { slot, width: 1500 } })
     const run = startPipeline({
       postgres: { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true },
       writer,
@@ -115,7 +61,7 @@ test('initial snapshot then stream, under concurrent changes: every row once, ap
       writer.records.slice(firstChange).every((r) => r.change.operation !== 'READ'),
       'the stream starts after the whole initial snapshot',
     )
-    assertSameRows(apply(writer.records), await tableRows(sql, table))
+    await assertAppliedEqualsTable(sql, table, writer)
     const [request] = await sql`select status, rows_done::int as rows from pg_to_brokers_snapshots where slot = ${slot}`
     assertEquals(request?.status, 'done')
   } finally {
@@ -130,7 +76,7 @@ test('incremental snapshot while streaming, under concurrent changes: applied re
   const slot = uniqueName('s')
   const publication = uniqueName('p')
   try {
-    await createTable(sql, table)
+    await createSnapshotTable(sql, table, ROWS)
     const writer = new CollectingWriter()
     const run = startPipeline({
       postgres: { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true },
@@ -138,7 +84,7 @@ test('incremental snapshot while streaming, under concurrent changes: applied re
       snapshot: { mode: 'never', chunkSize: 500, parallelTables: 1, progress: 'off' },
     })
     await waitForStreaming(sql, slot)
-    const load = startLoad(sqlClient(), table)
+    const load = startLoad(table, ROWS, mulberry32(testSeed()), { hot: { slot, width: 1500 } })
     const store = new SnapshotProgressStore(sql, { schema: 'public', name: 'pg_to_brokers_slots' })
     await store.ensure()
     const [request] = await store.request(slot, [{ table: `public.${table}` }], 'incremental')
@@ -153,7 +99,7 @@ test('incremental snapshot while streaming, under concurrent changes: applied re
       writer.records.every((r) => r.change.message === undefined),
       'watermarks are never records',
     )
-    assertSameRows(apply(writer.records), await tableRows(sql, table))
+    await assertAppliedEqualsTable(sql, table, writer)
   } finally {
     await cleanUp(sql, slot, publication, table)
   }
