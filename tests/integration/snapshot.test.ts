@@ -104,3 +104,43 @@ test('incremental snapshot while streaming, under concurrent changes: applied re
     await cleanUp(sql, slot, publication, table)
   }
 })
+
+test('when_needed: a lost slot is replaced and the tables copied again (two at once), so the change made while it was gone arrives in the copy', async () => {
+  const sql = sqlClient()
+  const [first, second] = [uniqueName('snap_lost_a'), uniqueName('snap_lost_b')]
+  const slot = uniqueName('s')
+  const publication = uniqueName('p')
+  try {
+    for (const table of [first, second]) await createSnapshotTable(sql, table, 3000)
+    const postgres = { url: TEST_URL, slot, publication, tables: [first, second], createSlot: true, createPublication: true }
+    const snapshot = { mode: 'when_needed' as const, chunkSize: 500, parallelTables: 2, progress: 'off' as const }
+    // A first start copies both tables (there was no slot), then streams.
+    const writer = new CollectingWriter()
+    let run = startPipeline({ postgres, writer, snapshot })
+    await waitForStreaming(sql, slot)
+    assertEquals(writer.records.filter((r) => r.change.operation === 'READ').length, 6000, 'both tables copied')
+    await run.stop()
+    // The slot is lost; a change happens that no slot keeps.
+    await dropSlot(sql, slot)
+    await sql.unsafe(`update ${first} set v = 'changed while the slot was gone' where id = 7`)
+    const again = new CollectingWriter()
+    run = startPipeline({ postgres, writer: again, snapshot })
+    await waitForStreaming(sql, slot)
+    await run.stop()
+    const reads = again.records.filter((r) => r.change.operation === 'READ')
+    assertEquals(reads.length, 6000, 'both tables copied again')
+    const row7 = reads.find((r) => r.change.relation?.name === first && r.change.values[0] === 7)
+    assertEquals(row7?.change.values[1], 'changed while the slot was gone')
+    const requests = await sql`select kind, status from pg_to_brokers_snapshots where slot = ${slot} order by id`
+    assertEquals(
+      requests.map((r) => `${r.kind}:${r.status}`),
+      ['initial:done', 'initial:done', 'initial:done', 'initial:done'],
+    )
+  } finally {
+    await dropSlot(sql, slot).catch(() => {})
+    await sql.unsafe(`drop table if exists ${first}, ${second}; drop publication if exists ${publication}`)
+    await sql`delete from pg_to_brokers_snapshots where slot = ${slot}`.catch(() => {})
+    await sql`delete from pg_to_brokers_slots where slot_name = ${slot}`.catch(() => {})
+    await sql.end()
+  }
+})
