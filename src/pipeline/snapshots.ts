@@ -205,13 +205,16 @@ export class StreamSnapshots {
     this.#progress = createProgressDisplay(context.snapshot.progress, context.logger)
   }
 
-  /** Opens its connections, makes sure the progress table exists, and starts taking requests. */
+  /**
+   * Starts taking requests. The progress table is not created here: a role that may not create it
+   * streams as before, and the snapshot command creates it when a snapshot is first asked for.
+   */
   async start(): Promise<void> {
     const context = this.#context
+    // postgres.js connects on first use: one connection polls; the others open when a snapshot runs.
     const sql = await openSnapshotConnections(context, context.snapshot.parallelTables + 1)
     this.#sql = sql
     const store = new SnapshotProgressStore(sql, stateTableOf(context.slotOptions))
-    await store.ensure()
     this.#running = runIncrementalSnapshots({
       sql,
       store,
