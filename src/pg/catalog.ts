@@ -73,6 +73,7 @@ export class Catalog {
   /**
    * A catalog over a connection the caller opened and ends (not with `close()`): a snapshot reads
    * types and keys through it as the stream does, so their records agree.
+   * @internal Left out of the package's declarations, which must not need the driver's types.
    */
   static over(sql: postgres.Sql): Catalog {
     const { host, port, database } = sql.options
