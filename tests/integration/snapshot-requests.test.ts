@@ -3,12 +3,12 @@
 // that table's changes out, and `pg-to-brokers snapshot` through main() with each bad input's message.
 import process from 'node:process'
 import type postgres from 'postgres'
-import { test } from '../harness.ts'
+import { skip, test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
 import { main } from '../../src/cli/main.ts'
 import { PgToBrokersError } from '../../src/errors.ts'
 import { SnapshotProgressStore, snapshotTableOf, snapshotTableText } from '../../src/snapshot/progress-store.ts'
-import { CollectingWriter, dropSlot, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor } from './support.ts'
+import { CollectingWriter, dropSlot, requireServer, serverVersion, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor } from './support.ts'
 
 /** A schema of its own per test: the progress table goes in the state table's schema, so tests never share it. */
 async function withSchema(fn: (sql: postgres.Sql, schema: string) => Promise<void>): Promise<void> {
@@ -212,6 +212,7 @@ async function requestCount(sql: postgres.Sql, schema: string): Promise<number> 
 }
 
 test('cli snapshot: a good request prints its id and is stored; a second one is refused with the running id; --cancel cancels', async () => {
+  await requireServer(14, 'incremental snapshots (logical messages as watermarks)')
   await withTables(async (sql, schema, flags) => {
     const made = await runMain(['snapshot', '--tables', `${schema}.good`, '--where', 'n % 2 = 0', ...flags])
     assertEquals(made.code, 0, made.stderr)
@@ -233,7 +234,18 @@ test('cli snapshot: a good request prints its id and is stored; a second one is 
   })
 })
 
+test('cli snapshot: before PostgreSQL 14 the command is refused (snapshot_unsupported) and nothing is requested', async () => {
+  if ((await serverVersion()) >= 140000) skip('runs on PostgreSQL 12 and 13, whose pgoutput cannot carry the watermarks')
+  await withTables(async (sql, schema, flags) => {
+    const refused = await runMain(['snapshot', '--tables', `${schema}.good`, ...flags])
+    assertEquals(refused.code, 1, refused.stderr)
+    assert(refused.stderr.includes('code=snapshot_unsupported') && refused.stderr.includes('PostgreSQL 14 or later'), refused.stderr)
+    assertEquals(await requestCount(sql, schema), 0)
+  })
+})
+
 test('cli snapshot: a missing, unpublished or keyless table, or a bad WHERE, is refused with its message and nothing is requested', async () => {
+  await requireServer(14, 'incremental snapshots (logical messages as watermarks)')
   await withTables(async (sql, schema, flags) => {
     const cases: [string[], string][] = [
       [['--tables', `${schema}.good,${schema}.missing`], `cannot snapshot "${schema}"."missing": no such table`],

@@ -4,13 +4,24 @@
  * table — for the initial snapshot followed by the stream, and for an incremental snapshot taken
  * while the stream flows.
  */
-import { test } from '../harness.ts'
+import { skip, test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
 import type postgres from 'postgres'
 import { SnapshotProgressStore } from '../../src/snapshot/progress-store.ts'
 import { mulberry32, testSeed } from '../seed.ts'
 import { assertEqualsTable, createSnapshotTable, Replica, startLoad, waitConfirmedPastNow } from './snapshot-support.ts'
-import { CollectingWriter, dropSlot, requireServer, sqlClient, startPipeline, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
+import {
+  CollectingWriter,
+  dropSlot,
+  requireServer,
+  serverVersion,
+  sqlClient,
+  startPipeline,
+  TEST_URL,
+  uniqueName,
+  waitFor,
+  waitForStreaming,
+} from './support.ts'
 
 const ROWS = 20_000
 
@@ -142,5 +153,31 @@ test('when_needed: a lost slot is replaced and the tables copied again (two at o
     await sql`delete from pg_to_brokers_snapshots where slot = ${slot}`.catch(() => {})
     await sql`delete from pg_to_brokers_slots where slot_name = ${slot}`.catch(() => {})
     await sql.end()
+  }
+})
+
+test('before PostgreSQL 14 a slot with an unfinished snapshot stops with snapshot_unsupported instead of streaming without its rows', async () => {
+  if ((await serverVersion()) >= 140000) skip('runs on PostgreSQL 12 and 13, where nothing can finish a snapshot beside the stream')
+  const sql = sqlClient()
+  const table = uniqueName('snap_old')
+  const slot = uniqueName('s')
+  const publication = uniqueName('p')
+  try {
+    await createSnapshotTable(sql, table, 10)
+    const postgres = { url: TEST_URL, slot, publication, tables: [table], createSlot: true, createPublication: true }
+    const run = startPipeline({ postgres, writer: new CollectingWriter() })
+    await waitForStreaming(sql, slot)
+    await run.stop()
+    const store = new SnapshotProgressStore(sql, { schema: 'public', name: 'pg_to_brokers_slots' })
+    await store.ensure()
+    await store.request(slot, [{ table: `public.${table}` }], 'initial')
+    const error = await startPipeline({ postgres, writer: new CollectingWriter() }).done.then(
+      () => undefined,
+      (failure: unknown) => failure,
+    )
+    assertEquals((error as { code?: string } | undefined)?.code, 'snapshot_unsupported')
+    assert(String((error as Error).message).includes(`public.${table}`), String(error))
+  } finally {
+    await cleanUp(sql, slot, publication, table)
   }
 })
