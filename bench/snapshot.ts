@@ -5,7 +5,8 @@
  *   (a) `COPY t TO STDOUT` read to nowhere through postgres.js, and by psql's `\copy … to /dev/null`;
  *   (b) readChunk (a plain query, rows in text format) over the whole table, one REPEATABLE READ
  *       transaction per chunk (as the incremental snapshot reads), chunks of 4096 and 65536 rows, each row encoded by the seed format to nowhere;
- * and prints (b)/(a); readChunk is also timed without encoding, to tell reading from encoding. Each figure is the better of two runs; only the ratios mean anything on a shared machine.
+ *   (c) the shipped CLI (the bundle; `npm run build` first) copying the table with --snapshot-mode initial_only to /dev/null;
+ * and prints each against (a); readChunk is also timed without encoding, to tell reading from encoding. Each figure is the better of two runs; only the ratios mean anything on a shared machine.
  */
 import { spawnSync } from 'node:child_process'
 import process from 'node:process'
@@ -70,6 +71,35 @@ async function copyThroughPsql(): Promise<number> {
   return ROWS
 }
 
+/**
+ * The shipped CLI as users run it: the bundle (`npm run build` first) on this Node, an initial
+ * snapshot through a temporary slot (`--snapshot-mode initial_only`), default format, stdout to /dev/null.
+ */
+async function cliInitialOnly(): Promise<number> {
+  const bundle = new URL('../dist/pg-to-brokers.mjs', import.meta.url).pathname
+  const result = spawnSync(
+    process.execPath,
+    [
+      bundle,
+      'run',
+      '--slot',
+      `bench_snap_${process.pid}`,
+      '--publication',
+      PUBLICATION,
+      '--tables',
+      TABLE,
+      '--snapshot-mode',
+      'initial_only',
+      '--snapshot-progress',
+      'off',
+    ],
+    { env: { ...process.env, PG_TO_BROKERS_POSTGRES_URL: URL_ }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' },
+  )
+  if (result.status !== 0) throw new Error(`the CLI failed: ${result.stderr}`)
+  await sql`delete from pg_to_brokers_snapshots where slot = ${`bench_snap_${process.pid}`}`
+  return ROWS
+}
+
 async function snapshot(table: SnapshotTable, chunkSize: number, encode = true): Promise<number> {
   const format = new SeedFormat()
   const position = { requestId: 1, commitLsn: 0n }
@@ -94,6 +124,7 @@ try {
   const results: [string, number][] = [
     ['(a) COPY through postgres.js', await best(copyThroughDriver)],
     ['(a) psql \\copy to /dev/null', await best(copyThroughPsql)],
+    ['(c) pg-to-brokers run --snapshot-mode initial_only > /dev/null', await best(cliInitialOnly)],
     ['(b) readChunk 4096 + seed format', await best(() => snapshot(table, 4096))],
     ['(b) readChunk 65536 + seed format', await best(() => snapshot(table, 65536))],
     ['readChunk 4096, not encoded', await best(() => snapshot(table, 4096, false))],
