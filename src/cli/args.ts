@@ -7,6 +7,6 @@ export { KNOWN_FLAGS, type Command, type ParsedArgs, type SnapshotArgs } from '.
 /** Parses argv (without the program name). Throws ConfigError listing every problem, unless help or version was asked for. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const { issues, ...parsed } = scanArgs(argv)
-  if (issues.length > 0 && (parsed.command === 'run' || parsed.command === 'snapshot')) throw new ConfigError(issues)
+  if (issues.length > 0 && (parsed.command === 'run' || parsed.command === 'snapshot' || parsed.command === 'status')) throw new ConfigError(issues)
   return parsed
 }

@@ -12,6 +12,10 @@ Usage:
                                again (an incremental snapshot, while it keeps streaming); prints
                                each request's id; --cancel --tables <t1,t2> cancels them
                                (without --tables: every snapshot of the slot)
+  pg-to-brokers status [--json] [flags]
+                               show the slot (active, wal_status, retained WAL, lag), its
+                               publication and snapshots in progress; exit 0 when the slot exists,
+                               is not lost and has no problem, 1 otherwise
   pg-to-brokers help           show this help (also --help or -h; the default with no arguments)
   pg-to-brokers version        print the version (also --version)
 
@@ -105,6 +109,14 @@ const OUTRO = `  --batch-size <n>              most changes per batch handed to 
                                 env PG_TO_BROKERS_SNAPSHOT_PROGRESS; default auto
   --where <sql>                 snapshot command: read only rows matching this condition
   --cancel                      snapshot command: cancel the requested and running snapshots
+  --json                        status command: print one JSON object instead of the table
+  --lag-warn-bytes <n>          warn when the slot is more than n bytes behind the server's WAL
+                                (once per crossing; status exits 1 above it);
+                                env PG_TO_BROKERS_LAG_WARN_BYTES; default 1073741824 (1 GiB)
+  --lag-warn-seconds <n>        warn when a committed transaction has waited more than n seconds
+                                for delivery; env PG_TO_BROKERS_LAG_WARN_SECONDS; default 300
+  --lag-poll-seconds <n>        how often the slot is read while streaming (1-3600);
+                                env PG_TO_BROKERS_LAG_POLL_SECONDS; default 10
   --format <classic|debezium>   change record format: classic (also called seed; the original
                                 project's record shape: fields, values, types, table_name, operation,
                                 transaction_id) or debezium; env PG_TO_BROKERS_FORMAT; default classic
@@ -122,6 +134,7 @@ Config file (JSON; every key optional except postgres.url; unknown keys are erro
     "writer": { "type": "file", "path": "changes.jsonl", "fsync": true },
     "batch": { "maxRecords": 1000, "maxBytes": 4194304, "maxLatencyMs": 50, "queueDepth": 8 },
     "snapshot": { "mode": "never", "chunkSize": 4096, "parallelTables": 1, "progress": "auto" },
+    "lag": { "warnBytes": 1073741824, "warnSeconds": 300, "pollSeconds": 10 },
     "format": "classic",
     "logLevel": "info"
   }

@@ -13,6 +13,7 @@ import { parseArgs, type ParsedArgs, type SnapshotArgs } from './args.ts'
 import { HELP_TEXT } from './help.ts'
 import { stderrLogger } from './log.ts'
 import { snapshotCommand } from './snapshot-command.ts'
+import { statusCommand } from './status-command.ts'
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 bad configuration or arguments. */
 export const EXIT_OK = 0
@@ -39,6 +40,7 @@ export async function main(argv: readonly string[] = commandLine(), env: Record<
     return reportStartupError(error)
   }
   if (args.snapshot !== undefined) return await requestSnapshot(config, args.snapshot, deprecated)
+  if (args.status !== undefined) return await showStatus(config, args.status.json, deprecated)
   return stream(config, deprecated)
 }
 
@@ -49,6 +51,17 @@ async function requestSnapshot(config: Config, request: SnapshotArgs, deprecated
   try {
     await snapshotCommand(config, request, logger)
     return EXIT_OK
+  } catch (error) {
+    return reportFailure(logger, error)
+  }
+}
+
+/** The status command: exit 0 when the slot is fine, 1 when it is missing, lost, or has a problem. */
+async function showStatus(config: Config, json: boolean, deprecated: readonly string[]): Promise<number> {
+  const logger = stderrLogger(config.logLevel)
+  for (const notice of deprecated) logger.warn(notice)
+  try {
+    return (await statusCommand(config, json)) ? EXIT_OK : EXIT_FAILURE
   } catch (error) {
     return reportFailure(logger, error)
   }
@@ -70,6 +83,7 @@ async function stream(config: Config, deprecated: readonly string[]): Promise<nu
       format: formatFor(config.format),
       batch: config.batch,
       snapshot: config.snapshot,
+      lagAlarms: config.lag,
       logger,
       signal: controller.signal,
     })

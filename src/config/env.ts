@@ -26,6 +26,9 @@ export const ENV = {
   snapshotParallelTables: 'PG_TO_BROKERS_SNAPSHOT_PARALLEL_TABLES',
   snapshotTables: 'PG_TO_BROKERS_SNAPSHOT_TABLES',
   snapshotProgress: 'PG_TO_BROKERS_SNAPSHOT_PROGRESS',
+  lagWarnBytes: 'PG_TO_BROKERS_LAG_WARN_BYTES',
+  lagWarnSeconds: 'PG_TO_BROKERS_LAG_WARN_SECONDS',
+  lagPollSeconds: 'PG_TO_BROKERS_LAG_POLL_SECONDS',
   format: 'PG_TO_BROKERS_FORMAT',
   logLevel: 'PG_TO_BROKERS_LOG_LEVEL',
 } as const
@@ -53,6 +56,7 @@ export function readEnv(env: Readonly<Record<string, string | undefined>>, issue
         progress: get(ENV.snapshotProgress),
       }),
     ),
+    lag: nonEmpty(compact({ warnBytes: number(ENV.lagWarnBytes), warnSeconds: number(ENV.lagWarnSeconds), pollSeconds: number(ENV.lagPollSeconds) })),
     format: get(ENV.format),
     logLevel: get(ENV.logLevel),
   })

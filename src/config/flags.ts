@@ -7,7 +7,7 @@ import { booleanFromText, numberFromText, splitList } from './text.ts'
 import { applySetting, emptyChoice, FLAG_NAMES, writerOverride, type WriterChoice } from './writer-choice.ts'
 
 /** What the invocation asks for. */
-export type Command = 'run' | 'snapshot' | 'help' | 'version'
+export type Command = 'run' | 'snapshot' | 'status' | 'help' | 'version'
 
 /** What `snapshot` asks for: the tables (--tables, checked as postgres.tables), a filter for each, or a cancellation. */
 export interface SnapshotArgs {
@@ -23,11 +23,14 @@ export interface ParsedArgs {
   flags: ConfigOverrides
   /** Present for the snapshot command. */
   snapshot?: SnapshotArgs
+  /** Present for the status command: --json asks for one JSON object instead of the table. */
+  status?: { json: boolean }
 }
 
 type Postgres = NonNullable<ConfigOverrides['postgres']>
 type Batch = NonNullable<ConfigOverrides['batch']>
 type Snapshot = NonNullable<ConfigOverrides['snapshot']>
+type Lag = NonNullable<ConfigOverrides['lag']>
 
 interface Draft {
   configPath?: string
@@ -35,6 +38,9 @@ interface Draft {
   writer: WriterChoice
   batch: Batch
   snapshot: Snapshot
+  lag: Lag
+  /** The status command's own flag. */
+  json?: boolean
   /** The snapshot command's own flags. */
   where?: string
   cancel?: boolean
@@ -87,6 +93,9 @@ const FLAGS = new Map<string, Flag>([
   ['--snapshot-parallel-tables', value('<n>', (d, x) => void (d.snapshot.parallelTables = numberFromText(x)))],
   ['--snapshot-tables', value('<t1,t2>', (d, x) => void (d.snapshot.tables = splitList(x)))],
   ['--snapshot-progress', value('<auto|bar|lines|off>', (d, x) => void (d.snapshot.progress = x))],
+  ['--lag-warn-bytes', value('<n>', (d, x) => void (d.lag.warnBytes = numberFromText(x)))],
+  ['--lag-warn-seconds', value('<n>', (d, x) => void (d.lag.warnSeconds = numberFromText(x)))],
+  ['--lag-poll-seconds', value('<n>', (d, x) => void (d.lag.pollSeconds = numberFromText(x)))],
   ['--where', value('<sql>', (d, x) => void (d.where = x))],
   ['--format', value('<classic|debezium>', (d, x) => void (d.format = x))],
   ['--log-level', value('<level>', (d, x) => void (d.logLevel = x))],
@@ -110,16 +119,17 @@ for (const [name, flag] of [...FLAGS]) {
 }
 // Set after the --no- forms: "--no-cancel" would mean nothing.
 FLAGS.set('--cancel', { kind: 'switch', set: (d, on) => void (d.cancel = on) })
+FLAGS.set('--json', { kind: 'switch', set: (d, on) => void (d.json = on) })
 
 /** Every flag the scanner accepts, including the --no- forms. */
 export const KNOWN_FLAGS: readonly string[] = [...FLAGS.keys()]
 // Suggestions come from the long names only: "-h" is too short to be a useful guess.
 const LONG_FLAGS = KNOWN_FLAGS.filter((name) => name.startsWith('--'))
-const COMMANDS: readonly Command[] = ['run', 'snapshot', 'help', 'version']
+const COMMANDS: readonly Command[] = ['run', 'snapshot', 'status', 'help', 'version']
 
 /** Scans argv (without the program name): the command, the config file path, the overrides, and every problem found. */
 export function scanArgs(argv: readonly string[]): ParsedArgs & { issues: string[] } {
-  const draft: Draft = { postgres: {}, writer: emptyChoice(), batch: {}, snapshot: {} }
+  const draft: Draft = { postgres: {}, writer: emptyChoice(), batch: {}, snapshot: {}, lag: {} }
   const issues: string[] = []
   let command: Command | undefined
   let asked: Command | undefined
@@ -139,7 +149,9 @@ export function scanArgs(argv: readonly string[]): ParsedArgs & { issues: string
   const flags = overrides(draft, issues)
   const chosen = asked ?? command ?? (sawFlag ? 'run' : 'help')
   const snapshot = snapshotArgs(draft, chosen, issues)
-  return { command: chosen, ...withPath(draft.configPath), flags, ...(snapshot === undefined ? {} : { snapshot }), issues }
+  if (draft.json !== undefined && chosen !== 'status') issues.push('--json belongs to the status command (pg-to-brokers status --json)')
+  const status = chosen === 'status' ? { status: { json: draft.json === true } } : {}
+  return { command: chosen, ...withPath(draft.configPath), flags, ...(snapshot === undefined ? {} : { snapshot }), ...status, issues }
 }
 
 /** The snapshot command's request; its own flags given to another command are a problem. */
@@ -214,6 +226,7 @@ function overrides(draft: Draft, issues: string[]): ConfigOverrides {
   if (writer !== undefined) flags.writer = writer
   if (Object.keys(draft.batch).length > 0) flags.batch = draft.batch
   if (Object.keys(draft.snapshot).length > 0) flags.snapshot = draft.snapshot
+  if (Object.keys(draft.lag).length > 0) flags.lag = draft.lag
   if (draft.format !== undefined) flags.format = draft.format
   if (draft.logLevel !== undefined) flags.logLevel = draft.logLevel
   return flags

@@ -3,6 +3,7 @@ import * as v from 'valibot'
 import { bool, choice, describeIssues as describeWith, integer, nonEmpty, objectOnly, oneOf, strict } from '../fields.ts'
 import { parseConnectionSettings } from '../pg/conninfo.ts'
 import { DEFAULT_STATE_TABLE } from '../pg/slot-markers.ts'
+import { DEFAULT_LAG_ALARMS } from '../ops/slot-monitor.ts'
 import { SNAPSHOT_CHUNK_SIZE, SNAPSHOT_MODES, SNAPSHOT_PARALLEL_TABLES, SNAPSHOT_PROGRESS_MODES } from '../snapshot/options.ts'
 import type { WriterSection } from '../writers/descriptor.ts'
 import { WRITER_SCHEMAS, WRITERS } from '../writers/registry.ts'
@@ -110,6 +111,8 @@ const WriterSchema = objectOnly(writerVariants, 'expected an object like {"type"
 export const DEPRECATED_NAMES: readonly (readonly [old: string, current: string])[] = [['batch.maxInFlightBatches', 'batch.queueDepth']]
 
 const QUEUE_DEPTH_DEFAULT = 8
+/** 1 PiB: far above any disk, below where a byte count stops being an exact number. */
+const LAG_WARN_BYTES_MAX = 2 ** 50
 /**
  * The validated section is the pipeline's BatchOptions, where the queue depth (sealed batches
  * waiting for the writer) is still called maxInFlightBatches; the config calls it queueDepth.
@@ -147,6 +150,13 @@ const SnapshotSchema = strict({
   progress: v.optional(choice(SNAPSHOT_PROGRESS_MODES), 'auto'),
 })
 
+/** Lag alarms while streaming: warn above these thresholds; how often the slot is read. */
+const LagSchema = strict({
+  warnBytes: v.optional(integer(1, LAG_WARN_BYTES_MAX), DEFAULT_LAG_ALARMS.warnBytes),
+  warnSeconds: v.optional(integer(1, 7 * 86_400), DEFAULT_LAG_ALARMS.warnSeconds),
+  pollSeconds: v.optional(integer(1, 3600), DEFAULT_LAG_ALARMS.pollSeconds),
+})
+
 /** The whole configuration. Everything but `postgres.url` has a default. */
 export const ConfigSchema = strict({
   // An empty default (not a required key) so a missing section is reported as "postgres.url: required ...".
@@ -154,6 +164,7 @@ export const ConfigSchema = strict({
   writer: v.optional(WriterSchema, () => ({ type: 'stdout' as const })),
   batch: v.optional(objectOnly(BatchSchema), () => ({})),
   snapshot: v.optional(objectOnly(SnapshotSchema), () => ({})),
+  lag: v.optional(objectOnly(LagSchema), () => ({})),
   format: v.optional(format, 'seed'),
   logLevel: v.optional(choice(['error', 'warn', 'info', 'debug']), 'info'),
 })
@@ -182,6 +193,7 @@ export type ConfigOverrides = {
   writer?: WriterSection
   batch?: { maxRecords?: number | string; maxLatencyMs?: number | string; queueDepth?: number | string }
   snapshot?: { mode?: string; chunkSize?: number | string; parallelTables?: number | string; tables?: string[]; progress?: string }
+  lag?: { warnBytes?: number | string; warnSeconds?: number | string; pollSeconds?: number | string }
   format?: string
   logLevel?: string
 }

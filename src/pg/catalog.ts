@@ -120,6 +120,14 @@ export class Catalog {
     return row?.lsn ?? null
   }
 
+  /**
+   * Runs one statement with bound parameters over this connection (the slot monitor's look-ups).
+   * @internal Left out of the package's declarations.
+   */
+  query<Row>(text: string, parameters: readonly (string | null)[] = []): Promise<Row[]> {
+    return this.#sql.unsafe(text, [...parameters]) as unknown as Promise<Row[]>
+  }
+
   /** The slot records in `table` (see slot-markers.ts), over this connection. */
   slotMarkers(table: QualifiedName): SlotMarkers {
     return new SlotMarkers(

@@ -34,6 +34,9 @@ import {
   type SnapshotContext,
 } from './snapshots.ts'
 import { explainStreamingFailure, isStreamedDecodingFailure, useStreaming, type StreamingMode } from './streaming.ts'
+import type { LagAlarmOptions, SlotMonitor } from '../ops/slot-monitor.ts'
+import type { SlotSample } from '../ops/slot-sample.ts'
+import { commitClockOf, lostOr, startSlotMonitor } from './slot-watch.ts'
 
 export type { StreamingMode }
 
@@ -79,6 +82,10 @@ export interface PipelineOptions {
   readonly resume?: boolean
   /** Snapshots: the initial one's mode, chunk size, parallel tables, progress display; default: no initial snapshot. */
   readonly snapshot?: SnapshotOptions
+  /** Lag warning thresholds and how often the slot is read while streaming; default DEFAULT_LAG_ALARMS. */
+  readonly lagAlarms?: Partial<LagAlarmOptions> | undefined
+  /** Called with each reading of the slot while streaming (every lagAlarms.pollSeconds). */
+  readonly onSlotSample?: ((sample: SlotSample) => void) | undefined
 }
 
 /**
@@ -92,6 +99,7 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
   const logger = options.logger ?? silentLogger
   const catalog = await Catalog.open(pg.url, pg.connectTimeoutMs ?? 10_000)
   let cleanStop = false
+  let monitor: SlotMonitor | undefined
   try {
     const { serverVersion } = await catalog.checkServer()
     const mode = pg.streaming ?? 'auto'
@@ -122,12 +130,14 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     }
     // Incremental snapshots need watermarks, which are logical messages: PostgreSQL 14 and later.
     const snapshots = serverVersion >= 140000 ? snapshot : await refuseUnfinishedSnapshots(snapshot)
+    monitor = await startSlotMonitor(catalog, options, logger)
     for (;;) {
       try {
         await replicate(catalog, options, logger, streaming, snapshots)
         break
       } catch (error) {
-        if (mode !== 'auto' || !isStreamedDecodingFailure(error) || options.signal?.aborted) throw error
+        // The server ends the stream of a slot it invalidates: say so rather than reconnect to a lost slot.
+        if (mode !== 'auto' || !isStreamedDecodingFailure(error) || options.signal?.aborted) throw await lostOr(monitor, error)
         // The same WAL decodes without streaming; a server fault must not stop a pipeline that did not insist on streaming.
         logger.warn('PostgreSQL failed to decode a streamed in-progress transaction; continuing without streaming', { reason: (error as Error).message })
         streaming = false
@@ -136,6 +146,7 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     }
     cleanStop = true
   } finally {
+    await monitor?.stop()
     await options.writer.close().catch((error) => logger.warn('writer close failed', { error: String(error) }))
     if (cleanStop && pg.dropSlotOnExit) await dropSlot(catalog, pg, logger)
     await catalog.close()
@@ -190,6 +201,7 @@ async function deliverReplicationStream(
   snapshots: StreamSnapshots | undefined,
 ): Promise<void> {
   const checkpoint = new Checkpoint(0n, (received, flushed, reply) => replication.sendStatus(received, flushed, reply))
+  const clock = commitClockOf(options)
   // Reading stops when the caller aborts, and as soon as a publish fails (not at the next message).
   const reading = new AbortController()
   const stopReading = () => {
@@ -201,6 +213,7 @@ async function deliverReplicationStream(
     { ...DEFAULT_BATCH_OPTIONS, ...options.batch },
     (lsn) => {
       checkpoint.markFlushed(lsn)
+      clock.flushed(lsn)
       snapshots?.durable.markFlushed(lsn)
       options.onFlushed?.(lsn)
     },
@@ -218,9 +231,10 @@ async function deliverReplicationStream(
         if (windows.active) windows.observe(change)
       }
       if (!delivers(change)) return
+      clock.change(change.commitTime)
       return batcher.add({ change, data: format.encode(change), partitionKey: writer.assignChangeToPartitionKey(change) })
     },
-    commit: (endLsn) => batcher.commit(endLsn),
+    commit: (endLsn) => (clock.commit(endLsn), batcher.commit(endLsn)),
   }
   const receiver = new ChangeReceiver(new TransactionAssembler(catalog, sink), spool, logger, reading.signal)
   const signal = options.signal

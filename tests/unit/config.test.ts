@@ -46,6 +46,7 @@ test('config: only the URL is required; everything else has its default', () => 
     writer: { type: 'stdout' },
     batch: { maxRecords: 1000, maxBytes: 4194304, maxLatencyMs: 50, maxInFlightBatches: 8 },
     snapshot: { mode: 'never', chunkSize: 4096, parallelTables: 1, progress: 'auto' },
+    lag: { warnBytes: 1073741824, warnSeconds: 300, pollSeconds: 10 },
     format: 'seed',
     logLevel: 'info',
   })
@@ -156,15 +157,15 @@ test('config: unknown keys at any level name the key, suggest a near one and lis
     'postgres.slots: unknown key (did you mean slot?); allowed keys: url, slot, publication, tables, createSlot, acceptDataLoss, stateTable, ' +
       'createPublication, dropSlotOnExit, standby, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory, messagePrefixes',
     'writer.path: unknown key; allowed keys for writer type "stdout": type',
-    'batchh: unknown key (did you mean batch?); allowed keys: postgres, writer, batch, snapshot, format, logLevel',
-    '["odd key"]: unknown key; allowed keys: postgres, writer, batch, snapshot, format, logLevel',
+    'batchh: unknown key (did you mean batch?); allowed keys: postgres, writer, batch, snapshot, lag, format, logLevel',
+    '["odd key"]: unknown key; allowed keys: postgres, writer, batch, snapshot, lag, format, logLevel',
   ])
   assertEquals(problems(file({ postgres: { url: URL }, batch: { maxRecrods: 5 } })), [
     'batch.maxRecrods: unknown key (did you mean maxRecords?); allowed keys: maxRecords, maxBytes, maxLatencyMs, queueDepth',
   ])
   // "__proto__" from JSON is an ordinary (unknown) key, never a prototype.
   assertEquals(problems({ fileText: `{"__proto__": {"polluted": 1}, "postgres": {"url": "${URL}"}}` }), [
-    '__proto__: unknown key; allowed keys: postgres, writer, batch, snapshot, format, logLevel',
+    '__proto__: unknown key; allowed keys: postgres, writer, batch, snapshot, lag, format, logLevel',
   ])
   assertEquals(({} as Record<string, unknown>).polluted, undefined)
 })
