@@ -121,6 +121,17 @@ const OUTRO = `  --batch-size <n>              most changes per batch handed to 
                                 project's record shape: fields, values, types, table_name, operation,
                                 transaction_id) or debezium; env PG_TO_BROKERS_FORMAT; default classic
   --log-level <level>           error, warn, info or debug; env PG_TO_BROKERS_LOG_LEVEL; default info
+  --log-format <text|json>      stderr log lines as text (time level message key=value …) or as
+                                one JSON object each ({"time","level","message", …fields});
+                                env PG_TO_BROKERS_LOG_FORMAT; default text
+  --log-progress-seconds <n>    while streaming, an info line every n seconds (also when idle):
+                                rows and transactions delivered, rows/s, confirmed LSN, lag in
+                                bytes; 0 turns it off (0-86400);
+                                env PG_TO_BROKERS_LOG_PROGRESS_SECONDS; default 60
+  --heartbeat-seconds <n>       while streaming, emit a logical message in the source database
+                                every n seconds (never a record), so the slot advances while its
+                                tables are idle and other databases write; 0 is off (0-86400);
+                                env PG_TO_BROKERS_HEARTBEAT_SECONDS; default 0
   --help, -h                    show this help
   --version                     print the version
 

@@ -46,7 +46,7 @@ export async function main(argv: readonly string[] = commandLine(), env: Record<
 
 /** The snapshot command: one request (or cancellation), then exit. */
 async function requestSnapshot(config: Config, request: SnapshotArgs, deprecated: readonly string[]): Promise<number> {
-  const logger = stderrLogger(config.logLevel)
+  const logger = stderrLogger(config.logLevel, config.logFormat)
   for (const notice of deprecated) logger.warn(notice)
   try {
     await snapshotCommand(config, request, logger)
@@ -58,7 +58,7 @@ async function requestSnapshot(config: Config, request: SnapshotArgs, deprecated
 
 /** The status command: exit 0 when the slot is fine, 1 when it is missing, lost, or has a problem. */
 async function showStatus(config: Config, json: boolean, deprecated: readonly string[]): Promise<number> {
-  const logger = stderrLogger(config.logLevel)
+  const logger = stderrLogger(config.logLevel, config.logFormat)
   for (const notice of deprecated) logger.warn(notice)
   try {
     return (await statusCommand(config, json)) ? EXIT_OK : EXIT_FAILURE
@@ -68,7 +68,7 @@ async function showStatus(config: Config, json: boolean, deprecated: readonly st
 }
 
 async function stream(config: Config, deprecated: readonly string[]): Promise<number> {
-  const logger = stderrLogger(config.logLevel)
+  const logger = stderrLogger(config.logLevel, config.logFormat)
   for (const notice of deprecated) logger.warn(notice)
   const controller = new AbortController()
   onShutdownSignal((signal) => {
@@ -82,7 +82,8 @@ async function stream(config: Config, deprecated: readonly string[]): Promise<nu
       writer,
       format: formatFor(config.format),
       batch: config.batch,
-      snapshot: config.snapshot,
+      snapshot: snapshotOptionsOf(config),
+      progressSeconds: config.logProgressSeconds,
       lagAlarms: config.lag,
       logger,
       signal: controller.signal,
@@ -96,6 +97,11 @@ async function stream(config: Config, deprecated: readonly string[]): Promise<nu
 function reportFailure(logger: Logger, error: unknown): number {
   logger.error(error instanceof Error ? error.message : String(error), error instanceof PgToBrokersError ? { code: error.code } : {})
   return EXIT_FAILURE
+}
+
+/** JSON logs get snapshot progress as log lines: a bar redrawn on stderr would break the one-object-per-line stream. */
+function snapshotOptionsOf(config: Config): Config['snapshot'] {
+  return config.logFormat === 'json' && config.snapshot.progress === 'auto' ? { ...config.snapshot, progress: 'lines' } : config.snapshot
 }
 
 function formatFor(name: Config['format']): RecordFormat {

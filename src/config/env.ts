@@ -16,6 +16,7 @@ export const ENV = {
   standby: 'PG_TO_BROKERS_STANDBY',
   stateTable: 'PG_TO_BROKERS_STATE_TABLE',
   messagePrefixes: 'PG_TO_BROKERS_MESSAGE_PREFIXES',
+  heartbeatSeconds: 'PG_TO_BROKERS_HEARTBEAT_SECONDS',
   writer: 'PG_TO_BROKERS_WRITER',
   ...BUILTIN_WRITER_ENV,
   batchSize: 'PG_TO_BROKERS_BATCH_SIZE',
@@ -31,6 +32,8 @@ export const ENV = {
   lagPollSeconds: 'PG_TO_BROKERS_LAG_POLL_SECONDS',
   format: 'PG_TO_BROKERS_FORMAT',
   logLevel: 'PG_TO_BROKERS_LOG_LEVEL',
+  logFormat: 'PG_TO_BROKERS_LOG_FORMAT',
+  logProgressSeconds: 'PG_TO_BROKERS_LOG_PROGRESS_SECONDS',
 } as const
 
 const ENV_NAMES: SourceNames = { type: ENV.writer, source: 'env' }
@@ -59,6 +62,8 @@ export function readEnv(env: Readonly<Record<string, string | undefined>>, issue
     lag: nonEmpty(compact({ warnBytes: number(ENV.lagWarnBytes), warnSeconds: number(ENV.lagWarnSeconds), pollSeconds: number(ENV.lagPollSeconds) })),
     format: get(ENV.format),
     logLevel: get(ENV.logLevel),
+    logFormat: get(ENV.logFormat),
+    logProgressSeconds: number(ENV.logProgressSeconds),
   })
 }
 
@@ -74,6 +79,7 @@ function postgresFromEnv(get: (name: string) => string | undefined, issues: stri
     standby,
     stateTable: get(ENV.stateTable),
     messagePrefixes: mapDefined(get(ENV.messagePrefixes), splitList),
+    heartbeatSeconds: mapDefined(get(ENV.heartbeatSeconds), numberFromText),
   })
 }
 

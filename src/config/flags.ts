@@ -46,6 +46,8 @@ interface Draft {
   cancel?: boolean
   format?: string
   logLevel?: string
+  logFormat?: string
+  logProgressSeconds?: number | string
 }
 
 /** A flag taking a value; `set` returns a problem description, if any. */
@@ -99,6 +101,9 @@ const FLAGS = new Map<string, Flag>([
   ['--where', value('<sql>', (d, x) => void (d.where = x))],
   ['--format', value('<classic|debezium>', (d, x) => void (d.format = x))],
   ['--log-level', value('<level>', (d, x) => void (d.logLevel = x))],
+  ['--log-format', value('<text|json>', (d, x) => void (d.logFormat = x))],
+  ['--log-progress-seconds', value('<n>', (d, x) => void (d.logProgressSeconds = numberFromText(x)))],
+  ['--heartbeat-seconds', value('<n>', (d, x) => void (d.postgres.heartbeatSeconds = numberFromText(x)))],
   ['--help', { kind: 'command', command: 'help' }],
   ['-h', { kind: 'command', command: 'help' }],
   ['--version', { kind: 'command', command: 'version' }],
@@ -229,5 +234,7 @@ function overrides(draft: Draft, issues: string[]): ConfigOverrides {
   if (Object.keys(draft.lag).length > 0) flags.lag = draft.lag
   if (draft.format !== undefined) flags.format = draft.format
   if (draft.logLevel !== undefined) flags.logLevel = draft.logLevel
+  if (draft.logFormat !== undefined) flags.logFormat = draft.logFormat
+  if (draft.logProgressSeconds !== undefined) flags.logProgressSeconds = draft.logProgressSeconds
   return flags
 }

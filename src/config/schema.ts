@@ -96,6 +96,8 @@ const PostgresSchema = strict(
     spoolDirectory: v.optional(nonEmpty('a directory path')),
     // Logical-message prefixes delivered as records ("*": all); none by default, as any role may emit them.
     messagePrefixes: v.optional(v.array(nonEmpty('a message prefix, or "*" for every prefix'), 'expected a list of message prefixes'), () => []),
+    // Seconds between heartbeat messages emitted in this database while streaming; 0 (the default): none.
+    heartbeatSeconds: v.optional(integer(0, 86_400), 0),
   },
   '',
   { url: 'required; set --postgres-url, PG_TO_BROKERS_POSTGRES_URL (or DATABASE_URL), or postgres.url in the config file' },
@@ -167,6 +169,9 @@ export const ConfigSchema = strict({
   lag: v.optional(objectOnly(LagSchema), () => ({})),
   format: v.optional(format, 'seed'),
   logLevel: v.optional(choice(['error', 'warn', 'info', 'debug']), 'info'),
+  logFormat: v.optional(choice(['text', 'json']), 'text'),
+  // Seconds between progress lines while streaming; 0 turns them off.
+  logProgressSeconds: v.optional(integer(0, 86_400), 60),
 })
 
 /** A validated configuration with every default filled in. */
@@ -189,6 +194,7 @@ export type ConfigOverrides = {
     dropSlotOnExit?: boolean
     standby?: boolean
     messagePrefixes?: string[]
+    heartbeatSeconds?: number | string
   }
   writer?: WriterSection
   batch?: { maxRecords?: number | string; maxLatencyMs?: number | string; queueDepth?: number | string }
@@ -196,6 +202,8 @@ export type ConfigOverrides = {
   lag?: { warnBytes?: number | string; warnSeconds?: number | string; pollSeconds?: number | string }
   format?: string
   logLevel?: string
+  logFormat?: string
+  logProgressSeconds?: number | string
 }
 
 // ---- issue text ----------------------------------------------------------------------------

@@ -17,6 +17,8 @@ import { temporaryDirectory } from '../runtime/io.ts'
 import type { StreamWriter } from '../writers/writer.ts'
 import { Batcher, DEFAULT_BATCH_OPTIONS, type BatchOptions } from './batcher.ts'
 import { Checkpoint } from './checkpoint.ts'
+import { ProgressLog } from './progress-log.ts'
+import { Heartbeat, HEARTBEAT_PREFIX } from '../ops/heartbeat.ts'
 import { silentLogger, type Logger } from '../logger.ts'
 import { preparePublication, prepareSource, type SourceOptions } from './prepare.ts'
 import { forgetSlot, noteConfirmed, stateTableOf } from './slot.ts'
@@ -62,6 +64,12 @@ export interface PostgresOptions extends SourceOptions {
    * otherwise inject records into the output. Needs PostgreSQL ≥ 14.
    */
   readonly messagePrefixes?: readonly string[] | undefined
+  /**
+   * Seconds between heartbeats while streaming: a transactional logical message (prefix
+   * `pg_to_brokers.heartbeat`, never a record) emitted in this database, so the slot can advance
+   * while its tables are idle and other databases keep the WAL moving. 0 or absent: none.
+   */
+  readonly heartbeatSeconds?: number | undefined
 }
 
 export interface PipelineOptions {
@@ -82,6 +90,8 @@ export interface PipelineOptions {
   readonly resume?: boolean
   /** Snapshots: the initial one's mode, chunk size, parallel tables, progress display; default: no initial snapshot. */
   readonly snapshot?: SnapshotOptions
+  /** Seconds between progress lines (info) while streaming, written even when idle; 0 turns them off; default 60. */
+  readonly progressSeconds?: number | undefined
   /** Lag warning thresholds and how often the slot is read while streaming; default DEFAULT_LAG_ALARMS. */
   readonly lagAlarms?: Partial<LagAlarmOptions> | undefined
   /** Called with each reading of the slot while streaming (every lagAlarms.pollSeconds). */
@@ -158,6 +168,7 @@ async function replicate(catalog: Catalog, options: PipelineOptions, logger: Log
   const pg = options.postgres
   let replication: ReplicationConnection | undefined
   let spool: SpoolDirectory | undefined
+  let heartbeat: Heartbeat | undefined
   const snapshots = snapshot ? new StreamSnapshots(snapshot) : undefined
   try {
     if (streaming) spool = await SpoolDirectory.open(pg.spoolDirectory ?? temporaryDirectory(), logger)
@@ -166,8 +177,11 @@ async function replicate(catalog: Catalog, options: PipelineOptions, logger: Log
     await replication.start({ slot: pg.slot, publication: pg.publication, startLsn: 0n, protoVersion: streaming ? 2 : 1, streaming, messages })
     logger.info('streaming', { slot: pg.slot, publication: pg.publication, inProgressTransactions: streaming ? 'streamed' : 'sent at commit' })
     options.onStreaming?.()
+    const intervalMs = (pg.heartbeatSeconds ?? 0) * 1000
+    if (intervalMs > 0) heartbeat = await Heartbeat.start({ url: pg.url, intervalMs, connectTimeoutMs: pg.connectTimeoutMs ?? 10_000, logger })
     await deliverReplicationStream(replication, catalog, spool, options, logger, snapshots)
   } finally {
+    await heartbeat?.stop()
     await snapshots?.stop(new Error('the replication stream stopped'))
     await replication?.close()
     await spool?.remove()
@@ -201,6 +215,7 @@ async function deliverReplicationStream(
   snapshots: StreamSnapshots | undefined,
 ): Promise<void> {
   const checkpoint = new Checkpoint(0n, (received, flushed, reply) => replication.sendStatus(received, flushed, reply))
+  const progress = new ProgressLog(logger, { slot: options.postgres.slot }, () => ({ confirmed: checkpoint.flushed, walEnd: checkpoint.received }))
   const clock = commitClockOf(options)
   // Reading stops when the caller aborts, and as soon as a publish fails (not at the next message).
   const reading = new AbortController()
@@ -213,6 +228,7 @@ async function deliverReplicationStream(
     { ...DEFAULT_BATCH_OPTIONS, ...options.batch },
     (lsn) => {
       checkpoint.markFlushed(lsn)
+      progress.durable(lsn)
       clock.flushed(lsn)
       snapshots?.durable.markFlushed(lsn)
       options.onFlushed?.(lsn)
@@ -223,7 +239,7 @@ async function deliverReplicationStream(
   const writer = options.writer
   const delivers = deliveredChanges(options.postgres)
   const windows = snapshots?.windows
-  const deliverChunkRow = (row: Change) => batcher.add(snapshots!.record(row))
+  const deliverChunkRow = (row: Change) => (progress.row(), batcher.add(snapshots!.record(row)))
   const sink: ChangeSink = {
     change: (change) => {
       if (windows) {
@@ -231,16 +247,18 @@ async function deliverReplicationStream(
         if (windows.active) windows.observe(change)
       }
       if (!delivers(change)) return
+      progress.row()
       clock.change(change.commitTime)
       return batcher.add({ change, data: format.encode(change), partitionKey: writer.assignChangeToPartitionKey(change) })
     },
-    commit: (endLsn) => (clock.commit(endLsn), batcher.commit(endLsn)),
+    commit: (endLsn) => (clock.commit(endLsn), progress.commit(endLsn), batcher.commit(endLsn)),
   }
   const receiver = new ChangeReceiver(new TransactionAssembler(catalog, sink), spool, logger, reading.signal)
   const signal = options.signal
   if (signal?.aborted) reading.abort()
   signal?.addEventListener('abort', stopReading)
   checkpoint.startTimer(options.postgres.statusIntervalMs ?? 10_000)
+  progress.start((options.progressSeconds ?? 60) * 1000)
   try {
     await snapshots?.start()
     for await (const messages of replication.messages(reading.signal)) {
@@ -269,6 +287,7 @@ async function deliverReplicationStream(
     throw spool ? explainStreamingFailure(error) : error
   } finally {
     checkpoint.stopTimer()
+    progress.stop()
     signal?.removeEventListener('abort', stopReading)
     await receiver.close()
   }
@@ -284,7 +303,7 @@ function formatOf(options: PipelineOptions): RecordFormat {
 
 /**
  * Which changes become records: not the tool's own slot records and snapshot progress (a publication
- * FOR ALL TABLES includes their tables), and logical messages only with an allowed prefix.
+ * FOR ALL TABLES includes their tables), no heartbeats, and logical messages only with an allowed prefix.
  */
 function deliveredChanges(pg: PostgresOptions): (change: Change) => boolean {
   const state = stateTableOf(pg)
@@ -294,7 +313,9 @@ function deliveredChanges(pg: PostgresOptions): (change: Change) => boolean {
   return (change) => {
     const relation = change.relation
     if (relation) return relation.schema !== state.schema || (relation.name !== state.name && relation.name !== snapshots.name)
-    return change.message === undefined || anyPrefix || prefixes.has(change.message.prefix)
+    const message = change.message
+    // Heartbeats are never records, whatever the prefixes (even "*").
+    return message === undefined || (message.prefix !== HEARTBEAT_PREFIX && (anyPrefix || prefixes.has(message.prefix)))
   }
 }
 

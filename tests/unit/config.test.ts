@@ -42,6 +42,7 @@ test('config: only the URL is required; everything else has its default', () => 
       connectTimeoutMs: 10000,
       streaming: 'auto',
       messagePrefixes: [],
+      heartbeatSeconds: 0,
     },
     writer: { type: 'stdout' },
     batch: { maxRecords: 1000, maxBytes: 4194304, maxLatencyMs: 50, maxInFlightBatches: 8 },
@@ -49,6 +50,8 @@ test('config: only the URL is required; everything else has its default', () => 
     lag: { warnBytes: 1073741824, warnSeconds: 300, pollSeconds: 10 },
     format: 'seed',
     logLevel: 'info',
+    logFormat: 'text',
+    logProgressSeconds: 60,
   })
   assertEquals(v.parse(ConfigSchema, { postgres: { url: URL }, writer: { type: 'file', path: 'a' } }).writer, { type: 'file', path: 'a', fsync: true })
   assertEquals(v.parse(ConfigSchema, { postgres: { url: URL }, writer: { type: 'module', path: 'w.ts' } }).writer, {
@@ -153,19 +156,19 @@ test('config: numbers from flags and environment are checked against their field
 test('config: unknown keys at any level name the key, suggest a near one and list the allowed keys', () => {
   assertEquals(problems(file({ postgres: { url: URL, passwd: 'x', slots: 'y' }, writer: { type: 'stdout', path: 'x' }, batchh: {}, 'odd key': 1 })), [
     'postgres.passwd: unknown key; allowed keys: url, slot, publication, tables, createSlot, acceptDataLoss, stateTable, createPublication, ' +
-      'dropSlotOnExit, standby, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory, messagePrefixes',
+      'dropSlotOnExit, standby, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory, messagePrefixes, heartbeatSeconds',
     'postgres.slots: unknown key (did you mean slot?); allowed keys: url, slot, publication, tables, createSlot, acceptDataLoss, stateTable, ' +
-      'createPublication, dropSlotOnExit, standby, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory, messagePrefixes',
+      'createPublication, dropSlotOnExit, standby, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory, messagePrefixes, heartbeatSeconds',
     'writer.path: unknown key; allowed keys for writer type "stdout": type',
-    'batchh: unknown key (did you mean batch?); allowed keys: postgres, writer, batch, snapshot, lag, format, logLevel',
-    '["odd key"]: unknown key; allowed keys: postgres, writer, batch, snapshot, lag, format, logLevel',
+    'batchh: unknown key (did you mean batch?); allowed keys: postgres, writer, batch, snapshot, lag, format, logLevel, logFormat, logProgressSeconds',
+    '["odd key"]: unknown key; allowed keys: postgres, writer, batch, snapshot, lag, format, logLevel, logFormat, logProgressSeconds',
   ])
   assertEquals(problems(file({ postgres: { url: URL }, batch: { maxRecrods: 5 } })), [
     'batch.maxRecrods: unknown key (did you mean maxRecords?); allowed keys: maxRecords, maxBytes, maxLatencyMs, queueDepth',
   ])
   // "__proto__" from JSON is an ordinary (unknown) key, never a prototype.
   assertEquals(problems({ fileText: `{"__proto__": {"polluted": 1}, "postgres": {"url": "${URL}"}}` }), [
-    '__proto__: unknown key; allowed keys: postgres, writer, batch, snapshot, lag, format, logLevel',
+    '__proto__: unknown key; allowed keys: postgres, writer, batch, snapshot, lag, format, logLevel, logFormat, logProgressSeconds',
   ])
   assertEquals(({} as Record<string, unknown>).polluted, undefined)
 })
