@@ -54,6 +54,13 @@ export class ChangeReceiver {
     return this.#assembler.inTransaction || this.#open.size > 0
   }
 
+  /** Bytes of the streamed transactions open now, spooled to disk (for metrics). */
+  get spooledBytes(): number {
+    let bytes = 0
+    for (const stream of this.#open.values()) bytes += stream.bytes
+    return bytes
+  }
+
   /** Streamed transactions open now (for logs and tests). */
   get openStreams(): number {
     return this.#open.size

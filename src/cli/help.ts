@@ -132,6 +132,10 @@ const OUTRO = `  --batch-size <n>              most changes per batch handed to 
                                 every n seconds (never a record), so the slot advances while its
                                 tables are idle and other databases write; 0 is off (0-86400);
                                 env PG_TO_BROKERS_HEARTBEAT_SECONDS; default 0
+  --metrics-listen <host:port>  serve /metrics (Prometheus), /healthz and /readyz over HTTP on this
+                                address; a bare port means 127.0.0.1:port; use 0.0.0.0:port to be
+                                reached from other hosts; env PG_TO_BROKERS_METRICS_LISTEN;
+                                default: off
   --help, -h                    show this help
   --version                     print the version
 
@@ -146,6 +150,7 @@ Config file (JSON; every key optional except postgres.url; unknown keys are erro
     "batch": { "maxRecords": 1000, "maxBytes": 4194304, "maxLatencyMs": 50, "queueDepth": 8 },
     "snapshot": { "mode": "never", "chunkSize": 4096, "parallelTables": 1, "progress": "auto" },
     "lag": { "warnBytes": 1073741824, "warnSeconds": 300, "pollSeconds": 10 },
+    "metrics": { "listen": "127.0.0.1:9187" },
     "format": "classic",
     "logLevel": "info"
   }

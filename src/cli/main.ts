@@ -12,6 +12,7 @@ import { createWriter } from '../writers/registry.ts'
 import { parseArgs, type ParsedArgs, type SnapshotArgs } from './args.ts'
 import { HELP_TEXT } from './help.ts'
 import { stderrLogger } from './log.ts'
+import { startMetricsListener, type MetricsListener } from './metrics-listener.ts'
 import { snapshotCommand } from './snapshot-command.ts'
 import { statusCommand } from './status-command.ts'
 
@@ -75,6 +76,12 @@ async function stream(config: Config, deprecated: readonly string[]): Promise<nu
     logger.info('stopping: flushing what was read and confirming it', { signal })
     controller.abort()
   })
+  let listener: MetricsListener | undefined
+  try {
+    listener = await startMetricsListener(config, logger)
+  } catch (error) {
+    return reportStartupError(error)
+  }
   try {
     const writer = await createWriter(config.writer, moduleSpecifier, logger)
     await runSupervised({
@@ -85,12 +92,16 @@ async function stream(config: Config, deprecated: readonly string[]): Promise<nu
       snapshot: snapshotOptionsOf(config),
       progressSeconds: config.logProgressSeconds,
       lagAlarms: config.lag,
+      metrics: listener?.metrics,
+      onSlotSample: listener && ((sample) => listener!.metrics.recordSlotSample(sample)),
       logger,
       signal: controller.signal,
     })
     return EXIT_OK
   } catch (error) {
     return reportFailure(logger, error)
+  } finally {
+    await listener?.close()
   }
 }
 

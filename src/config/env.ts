@@ -33,6 +33,7 @@ export const ENV = {
   format: 'PG_TO_BROKERS_FORMAT',
   logLevel: 'PG_TO_BROKERS_LOG_LEVEL',
   logFormat: 'PG_TO_BROKERS_LOG_FORMAT',
+  metricsListen: 'PG_TO_BROKERS_METRICS_LISTEN',
   logProgressSeconds: 'PG_TO_BROKERS_LOG_PROGRESS_SECONDS',
 } as const
 
@@ -63,6 +64,7 @@ export function readEnv(env: Readonly<Record<string, string | undefined>>, issue
     format: get(ENV.format),
     logLevel: get(ENV.logLevel),
     logFormat: get(ENV.logFormat),
+    metrics: mapDefined(get(ENV.metricsListen), (listen) => ({ listen })),
     logProgressSeconds: number(ENV.logProgressSeconds),
   })
 }

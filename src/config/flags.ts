@@ -47,6 +47,7 @@ interface Draft {
   format?: string
   logLevel?: string
   logFormat?: string
+  metricsListen?: string
   logProgressSeconds?: number | string
 }
 
@@ -102,6 +103,7 @@ const FLAGS = new Map<string, Flag>([
   ['--format', value('<classic|debezium>', (d, x) => void (d.format = x))],
   ['--log-level', value('<level>', (d, x) => void (d.logLevel = x))],
   ['--log-format', value('<text|json>', (d, x) => void (d.logFormat = x))],
+  ['--metrics-listen', value('<host:port>', (d, x) => void (d.metricsListen = x))],
   ['--log-progress-seconds', value('<n>', (d, x) => void (d.logProgressSeconds = numberFromText(x)))],
   ['--heartbeat-seconds', value('<n>', (d, x) => void (d.postgres.heartbeatSeconds = numberFromText(x)))],
   ['--help', { kind: 'command', command: 'help' }],
@@ -235,6 +237,7 @@ function overrides(draft: Draft, issues: string[]): ConfigOverrides {
   if (draft.format !== undefined) flags.format = draft.format
   if (draft.logLevel !== undefined) flags.logLevel = draft.logLevel
   if (draft.logFormat !== undefined) flags.logFormat = draft.logFormat
+  if (draft.metricsListen !== undefined) flags.metrics = { listen: draft.metricsListen }
   if (draft.logProgressSeconds !== undefined) flags.logProgressSeconds = draft.logProgressSeconds
   return flags
 }

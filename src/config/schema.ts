@@ -3,6 +3,7 @@ import * as v from 'valibot'
 import { bool, choice, describeIssues as describeWith, integer, nonEmpty, objectOnly, oneOf, strict } from '../fields.ts'
 import { parseConnectionSettings } from '../pg/conninfo.ts'
 import { DEFAULT_STATE_TABLE } from '../pg/slot-markers.ts'
+import { listenAddress } from './listen.ts'
 import { DEFAULT_LAG_ALARMS } from '../ops/slot-monitor.ts'
 import { SNAPSHOT_CHUNK_SIZE, SNAPSHOT_MODES, SNAPSHOT_PARALLEL_TABLES, SNAPSHOT_PROGRESS_MODES } from '../snapshot/options.ts'
 import type { WriterSection } from '../writers/descriptor.ts'
@@ -167,6 +168,8 @@ export const ConfigSchema = strict({
   batch: v.optional(objectOnly(BatchSchema), () => ({})),
   snapshot: v.optional(objectOnly(SnapshotSchema), () => ({})),
   lag: v.optional(objectOnly(LagSchema), () => ({})),
+  // The Prometheus metrics and health listener: off unless an address is given.
+  metrics: v.optional(objectOnly(strict({ listen: v.optional(listenAddress) })), () => ({})),
   format: v.optional(format, 'seed'),
   logLevel: v.optional(choice(['error', 'warn', 'info', 'debug']), 'info'),
   logFormat: v.optional(choice(['text', 'json']), 'text'),
@@ -200,6 +203,7 @@ export type ConfigOverrides = {
   batch?: { maxRecords?: number | string; maxLatencyMs?: number | string; queueDepth?: number | string }
   snapshot?: { mode?: string; chunkSize?: number | string; parallelTables?: number | string; tables?: string[]; progress?: string }
   lag?: { warnBytes?: number | string; warnSeconds?: number | string; pollSeconds?: number | string }
+  metrics?: { listen?: string }
   format?: string
   logLevel?: string
   logFormat?: string

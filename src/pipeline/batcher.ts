@@ -13,6 +13,11 @@ export interface BatchOptions {
   readonly maxInFlightBatches: number
 }
 
+/** Told of each published batch (metrics). */
+export interface BatchObserver {
+  batchPublished(records: number, seconds: number): void
+}
+
 export const DEFAULT_BATCH_OPTIONS: BatchOptions = { maxRecords: 1000, maxBytes: 4 * 1024 * 1024, maxLatencyMs: 50, maxInFlightBatches: 8 }
 
 interface Batch {
@@ -32,6 +37,7 @@ export class Batcher {
   readonly #options: BatchOptions
   readonly #onDurable: (lsn: Lsn) => void
   readonly #onFailure: ((error: Error) => void) | undefined
+  readonly #observer: BatchObserver | undefined
   #open: Batch = emptyBatch()
   readonly #sealed: Batch[] = []
   #publishing = false
@@ -42,11 +48,12 @@ export class Batcher {
   #abandoned = false
 
   /** `onFailure` is called once, when a publish fails (so the reader can stop at once, not at its next message). */
-  constructor(writer: StreamWriter, options: BatchOptions, onDurable: (lsn: Lsn) => void, onFailure?: (error: Error) => void) {
+  constructor(writer: StreamWriter, options: BatchOptions, onDurable: (lsn: Lsn) => void, onFailure?: (error: Error) => void, observer?: BatchObserver) {
     this.#writer = writer
     this.#options = options
     this.#onDurable = onDurable
     this.#onFailure = onFailure
+    this.#observer = observer
   }
 
   /** True when nothing is buffered, queued or being published. */
@@ -144,7 +151,9 @@ export class Batcher {
     try {
       while (this.#sealed.length > 0 || this.#sealCompleteTransactions()) {
         const batch = this.#sealed[0]!
+        const started = this.#observer && performance.now()
         await this.#writer.publish(batch.records)
+        if (started !== undefined) this.#observer!.batchPublished(batch.records.length, (performance.now() - started) / 1000)
         this.#sealed.shift()
         if (this.#abandoned) break
         if (batch.ackLsn !== undefined) this.#onDurable(batch.ackLsn)

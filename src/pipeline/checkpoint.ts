@@ -28,9 +28,13 @@ export class Checkpoint {
     return this.#flushed
   }
 
-  /** Sends a status update every `intervalMs`, idle or not, so the server never times the connection out. */
+  /**
+   * Sends a status update every `intervalMs`, idle or not, so the server never times the connection
+   * out. Each asks for a reply: the keepalive that answers shows the connection works both ways
+   * (readiness), which an idle server would otherwise not send while it hears from us.
+   */
   startTimer(intervalMs: number): void {
-    this.#timer = setInterval(() => this.report(false), intervalMs)
+    this.#timer = setInterval(() => this.report(true), intervalMs)
   }
 
   stopTimer(): void {

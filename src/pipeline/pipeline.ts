@@ -38,6 +38,7 @@ import {
 import { explainStreamingFailure, isStreamedDecodingFailure, useStreaming, type StreamingMode } from './streaming.ts'
 import type { LagAlarmOptions, SlotMonitor } from '../ops/slot-monitor.ts'
 import type { SlotSample } from '../ops/slot-sample.ts'
+import type { PipelineMetrics } from '../ops/pipeline-metrics.ts'
 import { commitClockOf, lostOr, startSlotMonitor } from './slot-watch.ts'
 
 export type { StreamingMode }
@@ -96,6 +97,8 @@ export interface PipelineOptions {
   readonly lagAlarms?: Partial<LagAlarmOptions> | undefined
   /** Called with each reading of the slot while streaming (every lagAlarms.pollSeconds). */
   readonly onSlotSample?: ((sample: SlotSample) => void) | undefined
+  /** Prometheus metrics and readiness: fed per batch, per transaction, per read and one increment per row. */
+  readonly metrics?: PipelineMetrics | undefined
 }
 
 /**
@@ -214,7 +217,9 @@ async function deliverReplicationStream(
   logger: Logger,
   snapshots: StreamSnapshots | undefined,
 ): Promise<void> {
-  const checkpoint = new Checkpoint(0n, (received, flushed, reply) => replication.sendStatus(received, flushed, reply))
+  const metrics = options.metrics
+  const counts = metrics?.streamCounters()
+  const checkpoint = new Checkpoint(0n, (received, flushed, reply) => (replication.sendStatus(received, flushed, reply), metrics?.statusSent(flushed)))
   const progress = new ProgressLog(logger, { slot: options.postgres.slot }, () => ({ confirmed: checkpoint.flushed, walEnd: checkpoint.received }))
   const clock = commitClockOf(options)
   // Reading stops when the caller aborts, and as soon as a publish fails (not at the next message).
@@ -232,14 +237,16 @@ async function deliverReplicationStream(
       clock.flushed(lsn)
       snapshots?.durable.markFlushed(lsn)
       options.onFlushed?.(lsn)
+      metrics?.flushed(lsn)
     },
     stopReading,
+    metrics,
   )
   const format = formatOf(options)
   const writer = options.writer
   const delivers = deliveredChanges(options.postgres)
   const windows = snapshots?.windows
-  const deliverChunkRow = (row: Change) => (progress.row(), batcher.add(snapshots!.record(row)))
+  const deliverChunkRow = (row: Change) => (progress.row(), counts?.row(row), batcher.add(snapshots!.record(row)))
   const sink: ChangeSink = {
     change: (change) => {
       if (windows) {
@@ -248,10 +255,11 @@ async function deliverReplicationStream(
       }
       if (!delivers(change)) return
       progress.row()
+      counts?.row(change)
       clock.change(change.commitTime)
       return batcher.add({ change, data: format.encode(change), partitionKey: writer.assignChangeToPartitionKey(change) })
     },
-    commit: (endLsn) => (clock.commit(endLsn), progress.commit(endLsn), batcher.commit(endLsn)),
+    commit: (endLsn) => (clock.commit(endLsn), progress.commit(endLsn), counts?.commit(), batcher.commit(endLsn)),
   }
   const receiver = new ChangeReceiver(new TransactionAssembler(catalog, sink), spool, logger, reading.signal)
   const signal = options.signal
@@ -259,6 +267,7 @@ async function deliverReplicationStream(
   signal?.addEventListener('abort', stopReading)
   checkpoint.startTimer(options.postgres.statusIntervalMs ?? 10_000)
   progress.start((options.progressSeconds ?? 60) * 1000)
+  const streamEnded = metrics?.streamStarted({ lagSeconds: (now) => clock.lagSeconds(now), spooledBytes: () => receiver.spooledBytes })
   try {
     await snapshots?.start()
     for await (const messages of replication.messages(reading.signal)) {
@@ -274,6 +283,7 @@ async function deliverReplicationStream(
         // An open streamed transaction counts as in flight: its changes are spooled, not yet delivered.
         if (keepalive) checkpoint.keepalive(keepalive.walEnd, keepalive.replyRequested, !receiver.inFlight && batcher.idle)
       }
+      metrics?.serverFrame(messages[messages.length - 1]!)
       if (batcher.failure) throw batcher.failure
     }
     if (batcher.failure) throw batcher.failure
@@ -288,6 +298,7 @@ async function deliverReplicationStream(
   } finally {
     checkpoint.stopTimer()
     progress.stop()
+    streamEnded?.()
     signal?.removeEventListener('abort', stopReading)
     await receiver.close()
   }

@@ -18,6 +18,7 @@ export async function runSupervised(options: PipelineOptions & { readonly logger
   let started = false
   let streamed = false
   let failures = 0
+  const metrics = options.metrics
   for (;;) {
     try {
       // A waiting standby has passed the start-up checks too: from then on, a lost connection is retried.
@@ -25,12 +26,20 @@ export async function runSupervised(options: PipelineOptions & { readonly logger
       await runPipeline({
         ...options,
         resume: streamed,
-        onStreaming: () => ((started = streamed = true), (failures = 0)),
-        onStandbyWaiting: () => (started = true),
+        onStreaming: () => {
+          if (failures > 0) metrics?.reconnected()
+          started = streamed = true
+          failures = 0
+        },
+        onStandbyWaiting: () => ((started = true), metrics?.state('standby')),
       })
+      metrics?.state('stopping')
       return
     } catch (error) {
       const step = nextStep(error, { started, standby: options.postgres.standby === true, stopping: options.signal?.aborted === true })
+      const retried = step === 'reconnect' || step === 'wait_for_slot'
+      metrics?.failure(error, retried)
+      metrics?.state(retried ? 'reconnecting' : 'stopping', (error as Error).message)
       if (step === 'stop') return
       if (step === 'fail') throw error
       if (step === 'wait_for_slot') {

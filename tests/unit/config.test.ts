@@ -48,6 +48,7 @@ test('config: only the URL is required; everything else has its default', () => 
     batch: { maxRecords: 1000, maxBytes: 4194304, maxLatencyMs: 50, maxInFlightBatches: 8 },
     snapshot: { mode: 'never', chunkSize: 4096, parallelTables: 1, progress: 'auto' },
     lag: { warnBytes: 1073741824, warnSeconds: 300, pollSeconds: 10 },
+    metrics: {},
     format: 'seed',
     logLevel: 'info',
     logFormat: 'text',
