@@ -161,15 +161,15 @@ test('config: unknown keys at any level name the key, suggest a near one and lis
     'postgres.slots: unknown key (did you mean slot?); allowed keys: url, slot, publication, tables, createSlot, acceptDataLoss, stateTable, ' +
       'createPublication, dropSlotOnExit, standby, statusIntervalMs, connectTimeoutMs, streaming, spoolDirectory, messagePrefixes, heartbeatSeconds',
     'writer.path: unknown key; allowed keys for writer type "stdout": type',
-    'batchh: unknown key (did you mean batch?); allowed keys: postgres, writer, batch, snapshot, lag, format, logLevel, logFormat, logProgressSeconds',
-    '["odd key"]: unknown key; allowed keys: postgres, writer, batch, snapshot, lag, format, logLevel, logFormat, logProgressSeconds',
+    'batchh: unknown key (did you mean batch?); allowed keys: postgres, writer, batch, snapshot, lag, metrics, format, logLevel, logFormat, logProgressSeconds',
+    '["odd key"]: unknown key; allowed keys: postgres, writer, batch, snapshot, lag, metrics, format, logLevel, logFormat, logProgressSeconds',
   ])
   assertEquals(problems(file({ postgres: { url: URL }, batch: { maxRecrods: 5 } })), [
     'batch.maxRecrods: unknown key (did you mean maxRecords?); allowed keys: maxRecords, maxBytes, maxLatencyMs, queueDepth',
   ])
   // "__proto__" from JSON is an ordinary (unknown) key, never a prototype.
   assertEquals(problems({ fileText: `{"__proto__": {"polluted": 1}, "postgres": {"url": "${URL}"}}` }), [
-    '__proto__: unknown key; allowed keys: postgres, writer, batch, snapshot, lag, format, logLevel, logFormat, logProgressSeconds',
+    '__proto__: unknown key; allowed keys: postgres, writer, batch, snapshot, lag, metrics, format, logLevel, logFormat, logProgressSeconds',
   ])
   assertEquals(({} as Record<string, unknown>).polluted, undefined)
 })
