@@ -268,7 +268,7 @@ test('config: unknown flags get a suggestion; a flag without its value is named'
     '--no-create-slot takes no value',
     '--writer-option: expected key=value, got "novalue"',
   ])
-  assertEquals(problems({ argv: ['strat', '--postgres-url', URL] }), ['unknown command "strat" (commands: run, snapshot, help, version)'])
+  assertEquals(problems({ argv: ['strat', '--postgres-url', URL] }), ['unknown command "strat" (commands: run, snapshot, status, help, version)'])
   assertEquals(problems({ argv: ['run', 'now', '--postgres-url', URL] }), ['unexpected argument "now" after the command "run"'])
   assertThrows(() => parseArgs(['--slott', 'x']), 'unknown flag --slott; did you mean --slot?')
 })
