@@ -9,6 +9,7 @@ import type { Lsn } from '../pg/lsn.ts'
 import { Health, type PipelineState, type Readiness } from './health.ts'
 import { type CounterChild, MetricsRegistry } from './metrics.ts'
 import type { SlotSample } from './slot-sample.ts'
+import type { ProgressDisplay } from '../snapshot/progress-display.ts'
 
 const P = 'pg_to_brokers_'
 
@@ -85,7 +86,11 @@ export class PipelineMetrics {
   readonly #retries = this.registry.counter({ name: `${P}retries_total`, help: 'Failures retried by reconnecting, by error code', labelNames: ['code'] })
   readonly #reconnects = this.registry.counter({ name: `${P}reconnects_total`, help: 'Times streaming resumed after a lost connection' }).labels()
   readonly #spool = this.registry.gauge({ name: `${P}spool_bytes`, help: 'Bytes of streamed in-progress transactions spooled to disk' }).labels()
-  readonly #snapshotRows = this.registry.counter({ name: `${P}snapshot_rows_total`, help: 'Snapshot rows delivered, by table', labelNames: ['table'] })
+  readonly #snapshotRows = this.registry.counter({
+    name: `${P}snapshot_rows_total`,
+    help: 'Snapshot rows delivered, by table (a resumed table starts from the rows its earlier runs delivered)',
+    labelNames: ['table'],
+  })
   readonly #snapshotEstimate = this.registry.gauge({
     name: `${P}snapshot_rows_estimate`,
     help: "The server's estimate of a snapshot table's rows",
@@ -219,14 +224,19 @@ export class PipelineMetrics {
     this.#reconnects.inc()
   }
 
-  /** A snapshot table's reading began; `estimate` null or negative when unknown. */
-  snapshotTable(table: string, estimate: number | null): void {
-    this.#snapshotRows.labels(table)
-    if (estimate !== null && estimate >= 0) this.#snapshotEstimate.labels(table).set(estimate)
-  }
-
-  snapshotRowsDelivered(table: string, n: number): void {
-    this.#snapshotRows.labels(table).inc(n)
+  /** `display`, with snapshot progress also counted here: rows per table, and each table's estimate. */
+  watchSnapshot(display: ProgressDisplay): ProgressDisplay {
+    return {
+      tableStarted: (table, estimate, rowsDone) => {
+        // A resumed table counts the rows of earlier runs once, in this process's counter.
+        this.#snapshotRows.labels(table).inc(rowsDone ?? 0)
+        if (estimate !== null && estimate > 0) this.#snapshotEstimate.labels(table).set(estimate)
+        display.tableStarted(table, estimate, rowsDone)
+      },
+      rows: (table, n) => (this.#snapshotRows.labels(table).inc(n), display.rows(table, n)),
+      tableDone: (table) => display.tableDone(table),
+      close: () => display.close(),
+    }
   }
 
   /** A reading of the slot (from the slot monitor). */

@@ -205,6 +205,7 @@ function snapshotContextOf(options: PipelineOptions, logger: Logger): SnapshotCo
     batch: { ...DEFAULT_BATCH_OPTIONS, ...options.batch },
     logger,
     signal: options.signal,
+    metrics: options.metrics,
   }
 }
 

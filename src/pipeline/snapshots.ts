@@ -16,6 +16,7 @@ import { runIncrementalSnapshots } from '../snapshot/incremental.ts'
 import { requestInitialSnapshot, runInitialSnapshot } from '../snapshot/initial.ts'
 import { DEFAULT_SNAPSHOT_OPTIONS, type SnapshotOptions } from '../snapshot/options.ts'
 import { createProgressDisplay, type ProgressDisplay } from '../snapshot/progress-display.ts'
+import type { PipelineMetrics } from '../ops/pipeline-metrics.ts'
 import { SnapshotProgressStore, snapshotTableOf, type SnapshotRequest } from '../snapshot/progress-store.ts'
 import { SnapshotWindows } from '../snapshot/watermark-window.ts'
 import type { StreamWriter, WriterRecord } from '../writers/writer.ts'
@@ -36,6 +37,8 @@ export interface SnapshotContext {
   readonly batch: BatchOptions
   readonly logger: Logger
   readonly signal?: AbortSignal | undefined
+  /** Told of snapshot progress (rows per table) and of the initial snapshot's batches. */
+  readonly metrics?: PipelineMetrics | undefined
 }
 
 /** A slot created with its snapshot exported; the snapshot lives while `connection` stays open and idle. */
@@ -150,8 +153,9 @@ export async function runInitialPhase(context: SnapshotContext, exported: Export
     context.batch,
     (position) => durable.markFlushed(position),
     (error) => durable.fail(error),
+    context.metrics,
   )
-  const progress = createProgressDisplay(context.snapshot.progress, context.logger)
+  const progress = watchedProgress(context)
   let chunks = 0n
   const deliver = async (changes: readonly Change[]): Promise<Promise<void>> => {
     for (const change of changes) {
@@ -202,7 +206,7 @@ export class StreamSnapshots {
 
   constructor(context: SnapshotContext) {
     this.#context = context
-    this.#progress = createProgressDisplay(context.snapshot.progress, context.logger)
+    this.#progress = watchedProgress(context)
   }
 
   /**
@@ -248,4 +252,10 @@ export class StreamSnapshots {
 
 function recordOf(context: Pick<SnapshotContext, 'format' | 'writer'>, change: Change): WriterRecord {
   return { change, data: context.format.encode(change), partitionKey: context.writer.assignChangeToPartitionKey(change) }
+}
+
+/** The progress display, with the metrics told of the same progress. */
+function watchedProgress(context: SnapshotContext): ProgressDisplay {
+  const display = createProgressDisplay(context.snapshot.progress, context.logger)
+  return context.metrics?.watchSnapshot(display) ?? display
 }

@@ -219,3 +219,24 @@ test('metrics: a port in use, an address of no interface here and a malformed ad
     await new Promise((resolve) => busy.close(resolve))
   }
 })
+
+test('metrics: an initial snapshot counts its rows per table, with the estimate of the analysed table', async () => {
+  const sql = sqlClient()
+  const table = uniqueName('metrics_snap')
+  const slot = uniqueName('s')
+  await sql.unsafe(`create table ${table} (id int primary key); insert into ${table} select generate_series(1, 1500); analyze ${table}`)
+  try {
+    const { run, scrape } = await startCli(sql, TEST_URL, slot, table, ['--snapshot-mode', 'initial', '--snapshot-chunk-size', '500'])
+    const key = { table: `public.${table}` }
+    await waitFor(async () => m(await scrape.metrics(), 'snapshot_rows_total', key) === 1500, 20_000, 'snapshot_rows_total of the table at 1500')
+    const parsed = await scrape.metrics()
+    assertEquals(m(parsed, 'snapshot_rows_estimate', key), 1500)
+    assert(m(parsed, 'batch_records_sum') >= 1500, 'the snapshot went out in batches')
+    assertEquals(m(parsed, 'rows_total', { ...key, operation: 'insert' }), 0, 'snapshot rows are not stream inserts')
+    await stop(run)
+  } finally {
+    await dropSlot(sql, slot).catch(() => {})
+    await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${slot}`)
+    await sql.end()
+  }
+})
