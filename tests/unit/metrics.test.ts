@@ -9,6 +9,7 @@ import { PgToBrokersError } from '../../src/errors.ts'
 import type { Change } from '../../src/change/change.ts'
 import { ConfigError, loadConfig } from '../../src/config/load.ts'
 import { parseListenAddress } from '../../src/config/listen.ts'
+import { readFileSync } from 'node:fs'
 
 test('metrics: counters, gauges and histograms render as text the strict parser reads back, label values and help escaped', () => {
   const registry = new MetricsRegistry()
@@ -188,4 +189,13 @@ test('config: metrics.listen from --metrics-listen, PG_TO_BROKERS_METRICS_LISTEN
     const error = assertThrows(() => load(['--metrics-listen', bad]), 'metrics.listen: expected host:port, [ipv6]:port or a port (then 127.0.0.1)')
     assert(error instanceof ConfigError)
   }
+})
+
+test('metrics: the README lists every metric the pipeline renders, and no other', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  const section = readme.slice(readme.indexOf('## Metrics and health'), readme.indexOf('\n## ', readme.indexOf('## Metrics and health') + 1))
+  const listed = [...section.matchAll(/^\| `([a-z_:]+)` \| (counter|gauge|histogram) \|/gm)].map((match) => `${match[1]} ${match[2]}`)
+  const parsed = parseExposition(new PipelineMetrics({ slot: 's', exchangeWindowMs: 1000, residentMemory: () => 1 }).render())
+  const rendered = [...parsed.values()].map((family) => `${family.name} ${family.type}`)
+  assertEquals(listed.sort(), rendered.sort())
 })
