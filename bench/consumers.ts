@@ -76,7 +76,7 @@ export function consumers(profileDir: string): Consumer[] {
       stopWhenConfirmed: true,
       command: (job, paths, c) => cli(job, paths, c, transport),
     })
-    if (transport === 'tcp') list.push(cliKinesisStub())
+    if (transport === 'tcp') list.push(cliKinesisStub(), cliWithMetrics())
     list.push(postgresSubscribe(transport))
   }
   list.push(pipeline('node', 'tls'))
@@ -144,6 +144,20 @@ export function cli(job: Job, paths: Paths, c: Connection, transport: Transport,
     file: paths.node,
     args: [...paths.nodeFlags, paths.cli, 'run', '--slot', job.slot, '--publication', job.publication, ...writerArgs],
     env: { PG_TO_BROKERS_POSTGRES_URL: urlFor(c, transport) },
+  }
+}
+
+/**
+ * cli_node_tcp with the metrics listener on (nobody scrapes it): the cost of the per-row counters
+ * and per-batch histograms. The port depends on this harness's PID, so two runs at once do not collide.
+ */
+function cliWithMetrics(): Consumer {
+  return {
+    id: 'cli_node_tcp_metrics',
+    label: 'pg-to-brokers run --metrics-listen (CLI bundle) → /dev/null, node, tcp',
+    transport: 'tcp',
+    stopWhenConfirmed: true,
+    command: (job, paths, c) => cli(job, paths, c, 'tcp', ['--metrics-listen', `127.0.0.1:${20_000 + (process.pid % 10_000)}`]),
   }
 }
 
