@@ -240,3 +240,26 @@ test('metrics: an initial snapshot counts its rows per table, with the estimate 
     await sql.end()
   }
 })
+
+test('metrics: a standby waiting for the slot is ready (200, "standing by")', async () => {
+  const sql = sqlClient()
+  const table = uniqueName('metrics_standby')
+  const slot = uniqueName('s')
+  await sql.unsafe(`create table ${table} (id int primary key)`)
+  try {
+    const { run: active } = await startCli(sql, TEST_URL, slot, table)
+    const port = await freePort()
+    const args = ['run', '--slot', slot, '--publication', slot, '--tables', table, '--standby', '--metrics-listen', `127.0.0.1:${port}`]
+    const standby = new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: TEST_URL }, args)
+    const scrape = scraper(port)
+    await waitFor(async () => (await scrape.get('/readyz').catch(() => ({ status: 0, body: '' }))).body.startsWith('standing by'), 20_000, 'standing by')
+    assertEquals((await scrape.get('/readyz')).status, 200)
+    assertEquals(m(await scrape.metrics(), 'ready'), 1)
+    await stop(standby)
+    await stop(active)
+  } finally {
+    await dropSlot(sql, slot).catch(() => {})
+    await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${slot}`)
+    await sql.end()
+  }
+})
