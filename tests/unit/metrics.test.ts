@@ -5,6 +5,7 @@ import { parseExposition, valueOf } from '../prometheus-text.ts'
 import { MetricsRegistry } from '../../src/ops/metrics.ts'
 import { PipelineMetrics } from '../../src/ops/pipeline-metrics.ts'
 import { Health } from '../../src/ops/health.ts'
+import { startMetricsServer } from '../../src/ops/metrics-server.ts'
 import { PgToBrokersError } from '../../src/errors.ts'
 import type { Change } from '../../src/change/change.ts'
 import { ConfigError, loadConfig } from '../../src/config/load.ts'
@@ -198,4 +199,27 @@ test('metrics: the README lists every metric the pipeline renders, and no other'
   const parsed = parseExposition(new PipelineMetrics({ slot: 's', exchangeWindowMs: 1000, residentMemory: () => 1 }).render())
   const rendered = [...parsed.values()].map((family) => `${family.name} ${family.type}`)
   assertEquals(listed.sort(), rendered.sort())
+})
+
+test('metrics server: /healthz fails once the liveness timer has not ticked for 5 s; other methods and paths are refused', async () => {
+  // Once stalled, every reading of the clock is 7 s after the one before: a tick that does run is always 7 s old.
+  let now = 1_000_000
+  let stalled = false
+  const metrics = new PipelineMetrics({ slot: 's', exchangeWindowMs: 1000 })
+  const server = await startMetricsServer({ host: '127.0.0.1', port: 0 }, metrics, () => (stalled ? (now += 7000) : now))
+  const get = async (path: string, method = 'GET') => {
+    const response = await fetch(`http://127.0.0.1:${server.port}${path}`, { method })
+    return [response.status, await response.text()]
+  }
+  try {
+    assertEquals(await get('/healthz'), [200, 'ok\n'])
+    stalled = true
+    assertEquals(await get('/healthz'), [503, 'event loop stalled: no timer tick for 7 s\n'])
+    assertEquals(await get('/readyz'), [503, 'starting: connecting to PostgreSQL\n'])
+    assertEquals((await get('/metrics', 'POST'))[0], 405)
+    assertEquals((await get('/metrics?name=x'))[0], 200)
+    assertEquals((await get('/'))[0], 404)
+  } finally {
+    await server.close()
+  }
 })
