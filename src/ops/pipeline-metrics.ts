@@ -59,6 +59,7 @@ export class PipelineMetrics {
   #serverWalEnd: Lsn = 0n
   readonly #rowsByTable = new Map<string, TableRows>()
   #receivedLsn: Lsn = 0n
+  #confirmedLsn: Lsn = 0n
 
   readonly #received = this.registry.gauge({ name: `${P}received_lsn`, help: 'Highest WAL position received from the server (data or keepalive), as a number' })
   readonly #flushed = this.registry.gauge({ name: `${P}flushed_lsn`, help: 'WAL position up to which the writer durably delivered every change' })
@@ -130,8 +131,8 @@ export class PipelineMetrics {
       const now = this.#now()
       this.#lagSeconds.labels().set(live ? live.lagSeconds(now) : 0)
       this.#spool.set(live ? live.spooledBytes() : 0)
-      const confirmed = BigInt(this.#confirmed.labels().value)
-      this.#lagBytes.labels().set(this.#serverWalEnd > confirmed ? Number(this.#serverWalEnd - confirmed) : 0)
+      const behind = this.#serverWalEnd - this.#confirmedLsn
+      this.#lagBytes.labels().set(behind > 0n ? Number(behind) : 0)
       this.#ready.set(this.health.readiness().ready ? 1 : 0)
       if (memory) memory.set(rss!())
     })
@@ -178,6 +179,7 @@ export class PipelineMetrics {
 
   /** A standby status update went to the server. */
   statusSent(flushed: Lsn): void {
+    this.#confirmedLsn = flushed
     this.#confirmed.labels().set(Number(flushed))
   }
 
