@@ -128,6 +128,7 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     const snapshot = snapshotContextOf(options, logger)
     if (snapshot.snapshot.mode === 'initial_only') {
       await preparePublication(catalog, pg, logger)
+      options.metrics?.state('starting', 'reading the initial snapshot')
       await copyTablesOnce(snapshot)
       cleanStop = true
       return
@@ -136,6 +137,7 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     await prepareSource(catalog, pg, { reconnect: options.resume === true }, logger, exportingSlotCreation(snapshot, holder))
     if (holder.exported) {
       try {
+        options.metrics?.state('starting', 'reading the initial snapshot')
         await runInitialPhase(snapshot, holder.exported)
       } finally {
         await holder.exported.connection.close()

@@ -220,21 +220,43 @@ test('metrics: a port in use, an address of no interface here and a malformed ad
   }
 })
 
-test('metrics: an initial snapshot counts its rows per table, with the estimate of the analysed table', async () => {
+test('metrics: an initial snapshot counts its rows per table with its estimate; /readyz is 503 while it is read, 200 once streaming', async () => {
   const sql = sqlClient()
   const table = uniqueName('metrics_snap')
   const slot = uniqueName('s')
+  const dir = await mkdtemp(`${tmpdir()}/pgtb-metrics-`)
+  const gate = `${dir}/gate`
   await sql.unsafe(`create table ${table} (id int primary key); insert into ${table} select generate_series(1, 1500); analyze ${table}`)
   try {
-    const { run, scrape } = await startCli(sql, TEST_URL, slot, table, ['--snapshot-mode', 'initial', '--snapshot-chunk-size', '500'])
+    // The writer holds the snapshot's batches until the gate goes, so the snapshot phase can be seen.
+    await writeFile(gate, '')
+    const port = await freePort()
+    const args = ['run', '--slot', slot, '--publication', slot, '--tables', table, '--snapshot-mode', 'initial', '--snapshot-chunk-size', '500']
+    const run = new FixtureProcess(CLI, { PG_TO_BROKERS_POSTGRES_URL: TEST_URL }, [
+      ...args,
+      '--metrics-listen',
+      `127.0.0.1:${port}`,
+      '--writer-module',
+      GATED_WRITER,
+      '--writer-option',
+      `gate=${gate}`,
+    ])
+    const scrape = scraper(port)
+    const readyz = () => scrape.get('/readyz').catch(() => ({ status: 0, body: '' }))
+    await waitFor(async () => (await readyz()).body === 'starting: reading the initial snapshot\n', 20_000, 'the snapshot phase on /readyz')
+    assertEquals((await readyz()).status, 503)
     const key = { table: `public.${table}` }
+    assert(m(await scrape.metrics(), 'snapshot_rows_total', key) < 1500, 'not all rows are delivered while the writer is held')
+    await rm(gate)
     await waitFor(async () => m(await scrape.metrics(), 'snapshot_rows_total', key) === 1500, 20_000, 'snapshot_rows_total of the table at 1500')
+    await waitFor(async () => (await readyz()).status === 200, 20_000, '/readyz 200 once streaming')
     const parsed = await scrape.metrics()
     assertEquals(m(parsed, 'snapshot_rows_estimate', key), 1500)
     assert(m(parsed, 'batch_records_sum') >= 1500, 'the snapshot went out in batches')
     assertEquals(m(parsed, 'rows_total', { ...key, operation: 'insert' }), 0, 'snapshot rows are not stream inserts')
     await stop(run)
   } finally {
+    await rm(dir, { recursive: true, force: true })
     await dropSlot(sql, slot).catch(() => {})
     await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${slot}`)
     await sql.end()
