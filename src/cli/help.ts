@@ -110,8 +110,8 @@ const OUTRO = `  --batch-size <n>              most changes per batch handed to 
   --where <sql>                 snapshot command: read only rows matching this condition
   --cancel                      snapshot command: cancel the requested and running snapshots
   --json                        status command: print one JSON object instead of the table
-  --lag-warn-bytes <n>          warn when the slot is more than n bytes behind the server's WAL
-                                (once per crossing; status exits 1 above it);
+  --lag-warn-bytes <n>          warn when the slot holds more than n bytes of WAL on the server
+                                (its retained WAL; once per crossing; status exits 1 above it);
                                 env PG_TO_BROKERS_LAG_WARN_BYTES; default 1073741824 (1 GiB)
   --lag-warn-seconds <n>        warn when a committed transaction has waited more than n seconds
                                 for delivery; env PG_TO_BROKERS_LAG_WARN_SECONDS; default 300

@@ -10,7 +10,7 @@ import { maxSlotWalKeepSize } from './slot-state.ts'
 
 /** When the lag alarms fire and how often the slot is read. */
 export interface LagAlarmOptions {
-  /** Warn when the slot's confirmed position is this many bytes behind the server's WAL. */
+  /** Warn when the slot holds this many bytes of WAL on the server (its retained WAL, at least its lag). */
   readonly warnBytes: number
   /** Warn when the oldest transaction read but not yet delivered committed this many seconds ago. */
   readonly warnSeconds: number
@@ -88,11 +88,13 @@ export class SlotMonitor {
   #alarms(sample: SlotSample): void {
     const { alarms, logger, slot } = this.#options
     const seconds = this.#options.lagSeconds(sample.at)
-    const overBytes = sample.lagBytes > alarms.warnBytes
+    // Retained WAL, not only the lag: while a transaction sent at commit waits for the writer, a
+    // keepalive may confirm up to its commit record, so the lag looks small while the WAL stays on disk.
+    const overBytes = sample.retainedBytes > alarms.warnBytes
     const overSeconds = seconds > alarms.warnSeconds
     const fields = { slot, lagBytes: sample.lagBytes, lagSeconds: Math.round(seconds), retainedBytes: sample.retainedBytes }
     if (overBytes && !this.#overBytes) {
-      logger.warn(`replication slot lag is above ${alarms.warnBytes} bytes: the server keeps this WAL on its disk until it is delivered`, {
+      logger.warn(`replication slot holds more than ${alarms.warnBytes} bytes of WAL: the server keeps it on its disk until delivery catches up`, {
         ...fields,
         warnBytes: alarms.warnBytes,
       })
@@ -103,7 +105,7 @@ export class SlotMonitor {
         warnSeconds: alarms.warnSeconds,
       })
     }
-    if (!overBytes && this.#overBytes) logger.info('replication slot lag is back under the byte threshold', fields)
+    if (!overBytes && this.#overBytes) logger.info('replication slot WAL is back under the byte threshold', fields)
     if (!overSeconds && this.#overSeconds) logger.info('delivery caught up with the commits: lag is back under the time threshold', fields)
     this.#overBytes = overBytes
     this.#overSeconds = overSeconds

@@ -140,7 +140,7 @@ export async function readSlotState(sources: SlotStateSources): Promise<SlotStat
 
 /**
  * What is wrong with the slot, one sentence each (empty when it is fine): missing, lost, not a
- * pgoutput slot of this database, about to be lost, lag above `lagWarnBytes`, or a publication
+ * pgoutput slot of this database, about to be lost, retaining more WAL than `lagWarnBytes`, or a publication
  * that is missing or publishes tables whose updates PostgreSQL refuses.
  */
 export function slotProblems(state: SlotState, database: string, lagWarnBytes: number): string[] {
@@ -152,8 +152,9 @@ export function slotProblems(state: SlotState, database: string, lagWarnBytes: n
     const status = state.sample?.walStatus
     if (status === 'lost') problems.push('the slot was invalidated (wal_status = lost): re-snapshot with --snapshot-mode when_needed')
     if (status === 'unreserved') problems.push('the slot is about to be invalidated (wal_status = unreserved): its WAL is past max_slot_wal_keep_size')
-    const lag = state.sample?.lagBytes ?? 0
-    if (status !== 'lost' && lag > lagWarnBytes) problems.push(`the slot lags ${lag} bytes behind the server's WAL, above lag.warnBytes (${lagWarnBytes})`)
+    const retained = state.sample?.retainedBytes ?? 0
+    if (status !== 'lost' && retained > lagWarnBytes)
+      problems.push(`the slot holds ${retained} bytes of WAL on the server, above lag.warnBytes (${lagWarnBytes})`)
   }
   if (!state.publicationExists) problems.push(`publication "${state.publication}" does not exist`)
   if (state.tablesWithoutReplicaIdentity.length > 0) {

@@ -88,12 +88,13 @@ test('slot monitor: warns once per crossing, says when the lag is back under, an
     logger,
     onSample: (sample) => void samples.push(sample),
   })
-  const sample = (lagBytes: number, walStatus = 'reserved'): SlotSample => ({
+  // The byte alarm looks at the WAL the slot retains, which a lag of 0 (a keepalive confirmed up to a waiting commit) can hide.
+  const sample = (retainedBytes: number, walStatus = 'reserved'): SlotSample => ({
     at: 0,
     walLsn: 0n,
     confirmedFlushLsn: 0n,
-    retainedBytes: lagBytes,
-    lagBytes,
+    retainedBytes,
+    lagBytes: 0,
     walStatus,
     safeWalSizeBytes: null,
   })
@@ -113,11 +114,11 @@ test('slot monitor: warns once per crossing, says when the lag is back under, an
   assertEquals(
     lines.map((l) => l.split(':')[0]),
     [
-      'warn replication slot lag is above 100 bytes',
+      'warn replication slot holds more than 100 bytes of WAL',
       'warn delivery is more than 10 s behind the commits',
-      'info replication slot lag is back under the byte threshold',
+      'info replication slot WAL is back under the byte threshold',
       'info delivery caught up with the commits',
-      'warn replication slot lag is above 100 bytes',
+      'warn replication slot holds more than 100 bytes of WAL',
     ],
   )
   assertEquals(samples.length, 7)
