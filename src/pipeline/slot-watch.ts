@@ -38,7 +38,17 @@ export async function startSlotMonitor(catalog: Catalog, options: PipelineOption
   return monitor
 }
 
+/** How long a failed stream waits for one more look at the slot: a partitioned network must not hold up the reconnect. */
+const LAST_LOOK_MS = 5000
+
 /** What a failed stream is reported as: the slot_lost error when the slot was invalidated under it (the server then ends the stream), else the failure itself. */
 export async function lostOr(monitor: SlotMonitor | undefined, error: unknown): Promise<unknown> {
-  return (await monitor?.check()) ?? error
+  if (!monitor) return error
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), LAST_LOOK_MS)))
+  try {
+    return (await Promise.race([monitor.check(), timeout])) ?? monitor.lost ?? error
+  } finally {
+    clearTimeout(timer)
+  }
 }

@@ -6,6 +6,7 @@
 import type postgres from 'postgres'
 import { test } from '../harness.ts'
 import { assert, assertEquals } from '../assert.ts'
+import { cancelSnapshots, requestSnapshots } from '../../src/snapshot/requests.ts'
 import { startFaultCluster } from './faults/cluster.ts'
 import { invalidateSlot, SMALL_KEEP_SIZE } from './invalidate-slot.ts'
 import { FixtureProcess, REPO_ROOT } from './process.ts'
@@ -28,6 +29,7 @@ interface StatusJson {
   publishedTables: string[]
   tablesWithoutReplicaIdentity: string[]
   lastConfirmedAt: string | null
+  snapshots: { id: string; table: string; status: string }[]
 }
 
 /** Runs `status` to its exit; returns the exit code and what it printed, checking that no password leaked. */
@@ -97,6 +99,19 @@ test('status: an idle slot is OK (exit 0) with its lag, retained WAL and tables;
       lagging.json.problems.join('; '),
     )
 
+    // A requested snapshot (PostgreSQL 14 and later take them while streaming) is listed until it is done.
+    if ((await serverVersion()) >= 140000) {
+      const [request] = await requestSnapshots({ url: TEST_URL, slot, publication: slot, tables: [table] })
+      const listed = await statusJson(['--slot', slot, '--publication', slot])
+      assertEquals(
+        listed.json.snapshots.map((s) => [s.id, s.table, s.status]),
+        [[request!.id, `public.${table}`, 'requested']],
+      )
+      const shown = await status(['--slot', slot, '--publication', slot])
+      assert(row(shown.stdout, 'snapshots in progress').startsWith(`public.${table} (incremental, requested, 0`), shown.stdout)
+      await cancelSnapshots({ url: TEST_URL, slot })
+    }
+
     await sql.unsafe(`alter publication ${slot} add table ${keyless}`)
     const withKeyless = await statusJson(['--slot', slot, '--publication', slot])
     assertEquals(withKeyless.code, 1)
@@ -143,6 +158,13 @@ test('status: a missing slot exits 1; bad arguments exit 2', async () => {
   assertEquals(text.code, 1)
   assertEquals(row(text.stdout, 'exists'), 'no')
   assert(row(text.stdout, 'status').startsWith('PROBLEM: '), text.stdout)
+
+  // A server that cannot be reached is a failure (1), told without the password.
+  const url = new URL(TEST_URL)
+  url.port = '1'
+  const unreachable = await status(['--slot', slot], url.href)
+  assertEquals(unreachable.code, 1, unreachable.stderr)
+  assert(unreachable.stderr.includes('pg_unreachable'), unreachable.stderr)
 
   for (const args of [
     ['--lag-warn-bytes', '0'],
