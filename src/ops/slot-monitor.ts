@@ -46,7 +46,7 @@ export class SlotMonitor {
     this.#options = options
   }
 
-  /** The slot_lost error once a poll found the slot invalidated (or gone). */
+  /** The slot_lost error once a poll found the slot invalidated. */
   get lost(): PgToBrokersError | undefined {
     return this.#lost
   }
@@ -71,7 +71,8 @@ export class SlotMonitor {
       this.#options.logger.debug('could not read the replication slot; trying again at the next poll', { reason: String(error) })
       return this.#lost
     }
-    if (sample === undefined) return this.#fail(`it no longer exists (dropped while streaming)`)
+    // A slot that vanished is left to the reconnect, whose slot_lost names the gap from the slot record.
+    if (sample === undefined) return this.#lost
     this.#options.onSample?.(sample)
     if (sample.walStatus === 'lost') return this.#fail('the server invalidated it (wal_status = lost) after removing WAL it still needed')
     this.#alarms(sample)
