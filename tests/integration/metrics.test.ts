@@ -10,7 +10,7 @@ import { assert, assertEquals } from '../assert.ts'
 import { parseExposition, valueOf, type Exposition } from '../prometheus-text.ts'
 import { PgProxy } from './faults/pg-proxy.ts'
 import { FixtureProcess, REPO_ROOT } from './process.ts'
-import { dropSlot, sqlClient, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
+import { dropSlot, requireServer, sqlClient, TEST_URL, uniqueName, waitFor, waitForStreaming } from './support.ts'
 
 const CLI = `${REPO_ROOT}src/cli/entry.ts`
 const GATED_WRITER = `${REPO_ROOT}tests/integration/fixtures/gated-writer.ts`
@@ -280,6 +280,32 @@ test('metrics: a standby waiting for the slot is ready (200, "standing by")', as
     await stop(standby)
     await stop(active)
   } finally {
+    await dropSlot(sql, slot).catch(() => {})
+    await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${slot}`)
+    await sql.end()
+  }
+})
+
+test('metrics: spool_bytes holds a streamed in-progress transaction while it is open, and is 0 once it committed and was replayed', async () => {
+  await requireServer(14, 'streaming of in-progress transactions')
+  const sql = sqlClient()
+  const table = uniqueName('metrics_spool')
+  const slot = uniqueName('s')
+  await sql.unsafe(`create table ${table} (id int primary key, note text)`)
+  const session = await sql.reserve()
+  try {
+    const { run, scrape } = await startCli(sql, TEST_URL, slot, table)
+    // Far past the test server's logical_decoding_work_mem (64 kB): the server streams it while it is open.
+    await session.unsafe('begin')
+    await session.unsafe(`insert into ${table} select g, repeat('x', 200) from generate_series(1, 5000) g`)
+    await waitFor(async () => m(await scrape.metrics(), 'spool_bytes') > 5000 * 100, 20_000, 'spool_bytes past half the rows written')
+    await session.unsafe('commit')
+    const key = { table: `public.${table}`, operation: 'insert' }
+    await waitFor(async () => m(await scrape.metrics(), 'rows_total', key) === 5000, 30_000, 'the transaction delivered')
+    assertEquals(m(await scrape.metrics(), 'spool_bytes'), 0)
+    await stop(run)
+  } finally {
+    session.release()
     await dropSlot(sql, slot).catch(() => {})
     await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${slot}`)
     await sql.end()
