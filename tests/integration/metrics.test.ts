@@ -86,7 +86,7 @@ test('metrics: a known workload moves rows by table and operation and transactio
   const slot = uniqueName('s')
   await sql.unsafe(`create table ${table} (id int primary key, note text)`)
   try {
-    const { run, scrape } = await startCli(sql, TEST_URL, slot, table)
+    const { run, scrape } = await startCli(sql, TEST_URL, slot, table, ['--lag-poll-seconds', '1'])
     const before = await scrape.metrics()
     const startLsn = await currentLsn(sql)
     // 25 inserts in 4 transactions, then 3 updates and 2 deletes in a fifth.
@@ -122,6 +122,13 @@ test('metrics: a known workload moves rows by table and operation and transactio
     const health = await scrape.get('/healthz')
     assertEquals([health.status, health.body], [200, 'ok\n'])
     assertEquals((await scrape.get('/nothing')).status, 404)
+    // The slot monitor's readings (every second here) become the slot gauges.
+    const labels = { slot }
+    await waitFor(async () => m(await scrape.metrics(), 'slot_confirmed_flush_lsn', labels) >= endLsn, 20_000, 'a slot reading past the workload')
+    const slotMetrics = await scrape.metrics()
+    assert(m(slotMetrics, 'slot_wal_lsn', labels) >= endLsn, 'slot_wal_lsn')
+    assertEquals(m(slotMetrics, 'slot_wal_status', { slot, status: 'reserved' }) + m(slotMetrics, 'slot_wal_status', { slot, status: 'extended' }), 1)
+    assert(m(slotMetrics, 'slot_sample_timestamp_seconds', labels) > Date.now() / 1000 - 60, 'a recent reading')
     await stop(run)
   } finally {
     await dropSlot(sql, slot).catch(() => {})
