@@ -152,7 +152,8 @@ function lostSlot(name: string, gap: string): PgToBrokersError {
   return new PgToBrokersError(
     'slot_lost',
     `${gap.startsWith('replication slot') ? gap : `replication slot "${name}" is lost: ${gap}`}. ` +
-      'To recover: copy the tables into the broker again (a re-snapshot), then start once with --accept-data-loss (postgres.acceptDataLoss) to ' +
+      'To recover: start with --snapshot-mode when_needed, which creates a new slot and copies the tables again (a re-snapshot); ' +
+      'or copy the tables into the broker yourself, then start once with --accept-data-loss (postgres.acceptDataLoss) to ' +
       'create a new slot at the current position; ' +
       'or restore the slot from where it was (e.g. the failed-over primary)',
   )
