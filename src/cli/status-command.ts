@@ -51,13 +51,13 @@ export async function readStatus(config: Config): Promise<StatusReport> {
 
 /** The `--json` object: positions as "X/Y" text, sizes in bytes, null where the server has no value (wal_status before PostgreSQL 13). */
 export function statusJson(report: StatusReport): Record<string, unknown> {
-  const { sample, ...rest } = report
+  const { sample, slot, exists, ok, problems, ...rest } = report
   // The verdict first, for a person reading the object.
   return {
-    slot: report.slot,
-    exists: report.exists,
-    ok: report.ok,
-    problems: report.problems,
+    slot,
+    exists,
+    ok,
+    problems,
     ...rest,
     walStatus: sample?.walStatus ?? null,
     safeWalSizeBytes: sample?.safeWalSizeBytes ?? null,
