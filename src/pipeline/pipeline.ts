@@ -3,103 +3,33 @@
  * transactions the server streams are spooled to disk until they commit) → change model →
  * batcher → writer → checkpoint (LSN confirmed only after delivery).
  */
-import { TransactionAssembler, type ChangeSink } from '../change/assemble.ts'
-import { ChangeReceiver } from '../change/receive.ts'
 import { SpoolDirectory } from '../change/streamed/spool-directory.ts'
-import type { RecordFormat } from '../change/formats/format.ts'
-import { SeedFormat } from '../change/formats/seed.ts'
-import { Catalog } from '../pg/catalog.ts'
-import { formatLsn, type Lsn } from '../pg/lsn.ts'
-import { checkServerSupports, ReplicationConnection } from '../pg/replication.ts'
-import { isXLogData, readKeepalive, XLOG_DATA_HEADER } from '../pg/replication-frames.ts'
-import type { Change } from '../change/change.ts'
-import { temporaryDirectory } from '../runtime/io.ts'
-import type { StreamWriter } from '../writers/writer.ts'
-import { Batcher, DEFAULT_BATCH_OPTIONS, type BatchOptions } from './batcher.ts'
-import { Checkpoint } from './checkpoint.ts'
-import { ProgressLog } from './progress-log.ts'
-import { Heartbeat, HEARTBEAT_PREFIX } from '../ops/heartbeat.ts'
 import { silentLogger, type Logger } from '../logger.ts'
-import { preparePublication, prepareSource, type SourceOptions } from './prepare.ts'
-import { forgetSlot, noteConfirmed, stateTableOf } from './slot.ts'
-import type { SnapshotOptions } from '../snapshot/options.ts'
-import { snapshotTableOf } from '../snapshot/progress-store.ts'
-import { waitForSlotLease } from './standby.ts'
+import { Heartbeat } from '../ops/heartbeat.ts'
+import type { SlotMonitor } from '../ops/slot-monitor.ts'
+import { Catalog } from '../pg/catalog.ts'
+import { checkServerSupports, ReplicationConnection } from '../pg/replication.ts'
+import { temporaryDirectory } from '../runtime/io.ts'
+import { DEFAULT_BATCH_OPTIONS } from './batcher.ts'
+import { deliverReplicationStream } from './deliver.ts'
+import { formatOf, type PipelineOptions, type PostgresOptions } from './options.ts'
+import { preparePublication, prepareSource } from './prepare.ts'
+import { forgetSlot } from './slot.ts'
+import { lostOr, startSlotMonitor } from './slot-watch.ts'
 import {
   copyTablesOnce,
   exportingSlotCreation,
+  refuseUnfinishedSnapshots,
   runInitialPhase,
   snapshotOptionsOf,
-  refuseUnfinishedSnapshots,
   StreamSnapshots,
   type ExportedSlot,
   type SnapshotContext,
 } from './snapshots.ts'
-import { explainStreamingFailure, isStreamedDecodingFailure, useStreaming, type StreamingMode } from './streaming.ts'
-import type { LagAlarmOptions, SlotMonitor } from '../ops/slot-monitor.ts'
-import type { SlotSample } from '../ops/slot-sample.ts'
-import type { PipelineMetrics } from '../ops/pipeline-metrics.ts'
-import { commitClockOf, lostOr, startSlotMonitor } from './slot-watch.ts'
+import { waitForSlotLease } from './standby.ts'
+import { isStreamedDecodingFailure, useStreaming } from './streaming.ts'
 
-export type { StreamingMode }
-
-export interface PostgresOptions extends SourceOptions {
-  /** postgres:// URL. Never logged. */
-  readonly url: string
-  /** Drop the slot after a clean stop (the original project's `destroy_slot_after_stopping`). */
-  readonly dropSlotOnExit?: boolean
-  readonly statusIntervalMs?: number
-  readonly connectTimeoutMs?: number
-  /**
-   * Streaming of in-progress transactions (protocol 2): 'auto' (the default) uses it when the
-   * server has it (PostgreSQL 14 and later), 'on' requires it, 'off' never uses it (then the
-   * server keeps a large transaction on its own disk until it commits, and sends it then).
-   * Streamed transactions are spooled to disk until they commit, and delivered whole then.
-   */
-  readonly streaming?: StreamingMode
-  /** Parent of the directory holding spool files of streamed transactions; default: the OS temp directory. */
-  readonly spoolDirectory?: string | undefined
-  /**
-   * Prefixes of logical messages (`pg_logical_emit_message`) to deliver as records; `*` takes every
-   * prefix. Empty (the default): none are asked for, since any role that may call the function could
-   * otherwise inject records into the output. Needs PostgreSQL ≥ 14.
-   */
-  readonly messagePrefixes?: readonly string[] | undefined
-  /**
-   * Seconds between heartbeats while streaming: a transactional logical message (prefix
-   * `pg_to_brokers.heartbeat`, never a record) emitted in this database, so the slot can advance
-   * while its tables are idle and other databases keep the WAL moving. 0 or absent: none.
-   */
-  readonly heartbeatSeconds?: number | undefined
-}
-
-export interface PipelineOptions {
-  readonly postgres: PostgresOptions
-  readonly writer: StreamWriter
-  readonly format?: RecordFormat
-  readonly batch?: Partial<BatchOptions>
-  readonly logger?: Logger
-  /** Aborting stops reading, publishes what was read, confirms it, and resolves. */
-  readonly signal?: AbortSignal
-  /** Called after each confirmation with the LSN the slot may now advance to (for tests and metrics). */
-  readonly onFlushed?: (lsn: Lsn) => void
-  /** Called once the replication stream has started. */
-  readonly onStreaming?: () => void
-  /** Called when a standby starts waiting for the slot (it has connected and checked everything by then). */
-  readonly onStandbyWaiting?: () => void
-  /** The slot must already exist (runSupervised sets this on reconnects): a missing slot is lost, never recreated. */
-  readonly resume?: boolean
-  /** Snapshots: the initial one's mode, chunk size, parallel tables, progress display; default: no initial snapshot. */
-  readonly snapshot?: SnapshotOptions
-  /** Seconds between progress lines (info) while streaming, written even when idle; 0 turns them off; default 60. */
-  readonly progressSeconds?: number | undefined
-  /** Lag warning thresholds and how often the slot is read while streaming; default DEFAULT_LAG_ALARMS. */
-  readonly lagAlarms?: Partial<LagAlarmOptions> | undefined
-  /** Called with each reading of the slot while streaming (every lagAlarms.pollSeconds). */
-  readonly onSlotSample?: ((sample: SlotSample) => void) | undefined
-  /** Prometheus metrics and readiness: fed per batch, per transaction, per read and one increment per row. */
-  readonly metrics?: PipelineMetrics | undefined
-}
+export type { PipelineOptions, PostgresOptions, StreamingMode } from './options.ts'
 
 /**
  * Streams until `signal` aborts (then resolves after a clean stop) or something fails (then
@@ -208,128 +138,6 @@ function snapshotContextOf(options: PipelineOptions, logger: Logger): SnapshotCo
     logger,
     signal: options.signal,
     metrics: options.metrics,
-  }
-}
-
-/** Decodes the replication stream into records, hands them to the writer in batches, confirms what was delivered. */
-async function deliverReplicationStream(
-  replication: ReplicationConnection,
-  catalog: Catalog,
-  spool: SpoolDirectory | undefined,
-  options: PipelineOptions,
-  logger: Logger,
-  snapshots: StreamSnapshots | undefined,
-): Promise<void> {
-  const metrics = options.metrics
-  const counts = metrics?.streamCounters()
-  const checkpoint = new Checkpoint(0n, (received, flushed, reply) => (replication.sendStatus(received, flushed, reply), metrics?.statusSent(flushed)))
-  const progress = new ProgressLog(logger, { slot: options.postgres.slot }, () => ({ confirmed: checkpoint.flushed, walEnd: checkpoint.received }))
-  const clock = commitClockOf(options)
-  // Reading stops when the caller aborts, and as soon as a publish fails (not at the next message).
-  const reading = new AbortController()
-  const stopReading = () => {
-    reading.abort()
-    replication.interrupt()
-  }
-  const batcher = new Batcher(
-    options.writer,
-    { ...DEFAULT_BATCH_OPTIONS, ...options.batch },
-    (lsn) => {
-      checkpoint.markFlushed(lsn)
-      progress.durable(lsn)
-      clock.flushed(lsn)
-      snapshots?.durable.markFlushed(lsn)
-      options.onFlushed?.(lsn)
-      metrics?.flushed(lsn)
-    },
-    stopReading,
-    metrics,
-  )
-  const format = formatOf(options)
-  const writer = options.writer
-  const delivers = deliveredChanges(options.postgres)
-  const windows = snapshots?.windows
-  const deliverChunkRow = (row: Change) => (progress.row(), counts?.row(row), batcher.add(snapshots!.record(row)))
-  const sink: ChangeSink = {
-    change: (change) => {
-      if (windows) {
-        if (windows.isWatermark(change)) return windows.watermark(change, deliverChunkRow)
-        if (windows.active) windows.observe(change)
-      }
-      if (!delivers(change)) return
-      progress.row()
-      counts?.row(change)
-      clock.change(change.commitTime)
-      return batcher.add({ change, data: format.encode(change), partitionKey: writer.assignChangeToPartitionKey(change) })
-    },
-    commit: (endLsn) => (clock.commit(endLsn), progress.commit(endLsn), counts?.commit(), batcher.commit(endLsn)),
-  }
-  const receiver = new ChangeReceiver(new TransactionAssembler(catalog, sink), spool, logger, reading.signal)
-  const signal = options.signal
-  if (signal?.aborted) reading.abort()
-  signal?.addEventListener('abort', stopReading)
-  checkpoint.startTimer(options.postgres.statusIntervalMs ?? 10_000)
-  progress.start((options.progressSeconds ?? 60) * 1000)
-  const streamEnded = metrics?.streamStarted({ lagSeconds: (now) => clock.lagSeconds(now), spooledBytes: () => receiver.spooledBytes })
-  try {
-    await snapshots?.start()
-    for await (const messages of replication.messages(reading.signal)) {
-      for (const message of messages) {
-        // Stop between messages: what follows must not be handled (and confirmed) while an interrupted replay left its transaction open.
-        if (reading.signal.aborted) break
-        if (isXLogData(message)) {
-          const pending = receiver.handle(message, XLOG_DATA_HEADER)
-          if (pending) await pending
-          continue
-        }
-        const keepalive = readKeepalive(message)
-        // An open streamed transaction counts as in flight: its changes are spooled, not yet delivered.
-        if (keepalive) checkpoint.keepalive(keepalive.walEnd, keepalive.replyRequested, !receiver.inFlight && batcher.idle)
-      }
-      metrics?.serverFrame(messages[messages.length - 1]!)
-      if (batcher.failure) throw batcher.failure
-    }
-    if (batcher.failure) throw batcher.failure
-    // Stopped on request: publish what was read, confirm what is complete.
-    await batcher.drain()
-    checkpoint.report(false)
-    await noteConfirmed(catalog, options.postgres, formatLsn(checkpoint.flushed)).catch(() => {})
-    logger.info('stopped', { confirmed: formatLsn(checkpoint.flushed) })
-  } catch (error) {
-    await batcher.abandon()
-    throw spool ? explainStreamingFailure(error) : error
-  } finally {
-    checkpoint.stopTimer()
-    progress.stop()
-    streamEnded?.()
-    signal?.removeEventListener('abort', stopReading)
-    await receiver.close()
-  }
-}
-
-/** One format instance per pipeline: the initial snapshot and the stream share its caches. */
-const formats = new WeakMap<PipelineOptions, RecordFormat>()
-function formatOf(options: PipelineOptions): RecordFormat {
-  let format = formats.get(options)
-  if (!format) formats.set(options, (format = options.format ?? new SeedFormat()))
-  return format
-}
-
-/**
- * Which changes become records: not the tool's own slot records and snapshot progress (a publication
- * FOR ALL TABLES includes their tables), no heartbeats, and logical messages only with an allowed prefix.
- */
-function deliveredChanges(pg: PostgresOptions): (change: Change) => boolean {
-  const state = stateTableOf(pg)
-  const snapshots = snapshotTableOf(state)
-  const prefixes = new Set(pg.messagePrefixes ?? [])
-  const anyPrefix = prefixes.has('*')
-  return (change) => {
-    const relation = change.relation
-    if (relation) return relation.schema !== state.schema || (relation.name !== state.name && relation.name !== snapshots.name)
-    const message = change.message
-    // Heartbeats are never records, whatever the prefixes (even "*").
-    return message === undefined || (message.prefix !== HEARTBEAT_PREFIX && (anyPrefix || prefixes.has(message.prefix)))
   }
 }
 
