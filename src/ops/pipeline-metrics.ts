@@ -51,7 +51,7 @@ interface TableRows {
 
 /** One object per process, shared by every reconnect of the pipeline. Hooks never throw. */
 export class PipelineMetrics {
-  readonly registry = new MetricsRegistry()
+  readonly registry: MetricsRegistry = new MetricsRegistry()
   readonly health: Health
   readonly #now: () => number
   readonly #slot: string

@@ -80,6 +80,14 @@ async function currentLsn(sql: postgres.Sql): Promise<number> {
 
 const m = (exposition: Exposition, name: string, labels: Record<string, string> = {}) => valueOf(exposition, `pg_to_brokers_${name}`, labels) ?? 0
 
+/** Also after a failure: removes the test's directory, then its slot, table and publication (named after the slot). */
+async function cleanUp(sql: postgres.Sql, slot: string, table: string, dir?: string): Promise<void> {
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+  await dropSlot(sql, slot).catch(() => {})
+  await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${slot}`)
+  await sql.end()
+}
+
 test('metrics: a known workload moves rows by table and operation and transactions exactly; LSNs advance; /healthz is 200', async () => {
   const sql = sqlClient()
   const table = uniqueName('metrics')
@@ -131,9 +139,7 @@ test('metrics: a known workload moves rows by table and operation and transactio
     assert(m(slotMetrics, 'slot_sample_timestamp_seconds', labels) > Date.now() / 1000 - 60, 'a recent reading')
     await stop(run)
   } finally {
-    await dropSlot(sql, slot).catch(() => {})
-    await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${slot}`)
-    await sql.end()
+    await cleanUp(sql, slot, table)
   }
 })
 
@@ -163,10 +169,7 @@ test('metrics: lag in seconds and bytes rises while the writer is blocked and fa
     assertEquals(m(await scrape.metrics(), 'rows_total', { table: `public.${table}`, operation: 'insert' }), 10)
     await stop(run)
   } finally {
-    await rm(dir, { recursive: true, force: true })
-    await dropSlot(sql, slot).catch(() => {})
-    await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${slot}`)
-    await sql.end()
+    await cleanUp(sql, slot, table, dir)
   }
 })
 
@@ -198,9 +201,7 @@ test('metrics: /readyz turns 503 when the replication connection is cut, and 200
     await stop(run)
   } finally {
     await proxy.close()
-    await dropSlot(sql, slot).catch(() => {})
-    await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${slot}`)
-    await sql.end()
+    await cleanUp(sql, slot, table)
   }
 })
 
@@ -263,10 +264,7 @@ test('metrics: an initial snapshot counts its rows per table with its estimate; 
     assertEquals(m(parsed, 'rows_total', { ...key, operation: 'insert' }), 0, 'snapshot rows are not stream inserts')
     await stop(run)
   } finally {
-    await rm(dir, { recursive: true, force: true })
-    await dropSlot(sql, slot).catch(() => {})
-    await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${slot}`)
-    await sql.end()
+    await cleanUp(sql, slot, table, dir)
   }
 })
 
@@ -287,9 +285,7 @@ test('metrics: a standby waiting for the slot is ready (200, "standing by")', as
     await stop(standby)
     await stop(active)
   } finally {
-    await dropSlot(sql, slot).catch(() => {})
-    await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${slot}`)
-    await sql.end()
+    await cleanUp(sql, slot, table)
   }
 })
 
@@ -313,8 +309,6 @@ test('metrics: spool_bytes holds a streamed in-progress transaction while it is 
     await stop(run)
   } finally {
     session.release()
-    await dropSlot(sql, slot).catch(() => {})
-    await sql.unsafe(`drop table if exists ${table}; drop publication if exists ${slot}`)
-    await sql.end()
+    await cleanUp(sql, slot, table)
   }
 })
