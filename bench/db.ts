@@ -89,9 +89,9 @@ export async function commitMarker(sql: postgres.Sql, workload: string): Promise
 }
 
 /** One copy of the template per consumer, then the template goes (the copies retain the WAL). */
-export async function copyTemplate(sql: postgres.Sql, names: readonly string[]): Promise<void> {
+export async function copyTemplate(sql: postgres.Sql, names: readonly string[], dropTemplate = true): Promise<void> {
   for (const name of names) await sql`select pg_copy_logical_replication_slot(${TEMPLATE_SLOT}, ${name})`
-  await sql`select pg_drop_replication_slot(${TEMPLATE_SLOT})`
+  if (dropTemplate) await sql`select pg_drop_replication_slot(${TEMPLATE_SLOT})`
 }
 
 /** Creates a fresh slot (for the latency run, which streams what is committed while it runs). */

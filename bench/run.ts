@@ -14,6 +14,7 @@
  *   --node-flags="<flags>"   extra flags for the Node consumers, e.g. "--max-semi-space-size=2"
  *   --node=<path>            the Node binary the Node consumers run on (default: the one running this)
  *   --substitute=<src file>=<file>,…   bundle <file> in place of a source file (Node runs only): A/B a module
+ *   --rounds=<n>             each consumer drains n copies of the slot, the consumers taking turns; the table shows each one's median run (default 1)
  *   --wait-idle=<seconds>    wait up to this long for the machine's 1-minute load to fall below 1 (default 120)
  */
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -55,6 +56,7 @@ interface Options {
   readonly nodeFlags: readonly string[]
   readonly node: string
   readonly substitutes: ReadonlyMap<string, string>
+  readonly rounds: number
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -74,6 +76,7 @@ function parseOptions(argv: readonly string[]): Options {
     nodeFlags: (value('node-flags') ?? '').split(' ').filter(Boolean),
     node: value('node') ?? process.execPath,
     substitutes: new Map((list('substitute') ?? []).map((pair) => pair.split('=') as [string, string])),
+    rounds: Math.max(1, Number(value('rounds') ?? 1)),
   }
 }
 
@@ -132,7 +135,7 @@ async function runAll(options: Options, cluster: BenchCluster, cli: string): Pro
     for (const workload of workloads(options.quick ? 0.1 : 1)) {
       if (options.workloads && !options.workloads.includes(workload.name)) continue
       const consumers = withBaselineAgain(chosen.filter((c) => workload.name === 'main' || c.id !== PROFILED))
-      const result = await runWorkload(admin, workload, consumers, paths, connection)
+      const result = await runWorkload(admin, workload, consumers, paths, connection, options.rounds)
       results.push(result)
       console.log(`${workloadTable(result)}\n`)
       if (workload.name === 'single') for (const r of result.results) console.log(`- RSS over the run, ${r.label}: ${rssProfile(r)}`)
@@ -158,6 +161,7 @@ async function runWorkload(
   consumers: readonly Consumer[],
   paths: Paths,
   connection: Connection,
+  rounds: number,
 ): Promise<WorkloadResult> {
   await db.truncateTables(admin)
   await db.createTemplateSlot(admin)
@@ -165,13 +169,25 @@ async function runWorkload(
   await workload.run(admin)
   const targetLsn = await db.commitMarker(admin, workload.name)
   console.error(`${workload.name}: workload committed in ${((performance.now() - started) / 1000).toFixed(1)} s, ends at ${targetLsn}`)
-  const slots = consumers.map((c) => `${db.SLOT_PREFIX}${c.id}`)
-  await db.copyTemplate(admin, slots)
+  // Consumers take turns round after round, every other round in reverse order: conditions drift
+  // along a round (the baseline's second run is slower), and no consumer should always run late.
+  const orderOf = (round: number) => (round % 2 === 0 ? consumers : [...consumers].reverse())
+  const turns = Array.from({ length: rounds }, (_, round) => orderOf(round).map((consumer) => ({ consumer, round }))).flat()
+  const slotOf = (turn: { consumer: Consumer; round: number }) => `${db.SLOT_PREFIX}${turn.consumer.id}${turn.round > 0 ? `_${turn.round}` : ''}`
   const expectedRows = workload.rows + 1 // the marker row
   const results: ConsumerResult[] = []
-  for (const consumer of consumers) {
+  for (const turn of turns) {
     interrupted.signal.throwIfAborted()
-    const slot = `${db.SLOT_PREFIX}${consumer.id}`
+    // A round's copies are made as it starts (max_replication_slots is 10 by default); the template goes with the last.
+    if (turn.consumer === orderOf(turn.round)[0]) {
+      await db.copyTemplate(
+        admin,
+        consumers.map((consumer) => slotOf({ consumer, round: turn.round })),
+        turn.round === rounds - 1,
+      )
+    }
+    const consumer = turn.consumer
+    const slot = slotOf(turn)
     const report = `${WORK}/${consumer.id}.report.json`
     const prepared = await consumer.prepare?.()
     const job: Job = { ...prepared?.extra, url: '', slot, publication: db.PUBLICATION, targetLsn, expectedRows, report }
@@ -190,7 +206,14 @@ async function runWorkload(
     if (measurement.exitCode !== 0) console.error(measurement.stderr)
     await db.dropSlot(admin, slot)
   }
-  return { name: workload.name, title: workload.title, results }
+  return { name: workload.name, title: workload.title, results: medianRuns(results) }
+}
+
+/** Each consumer's median run by rows/s (with one round, its only run). */
+function medianRuns(results: readonly ConsumerResult[]): ConsumerResult[] {
+  const byId = new Map<string, ConsumerResult[]>()
+  for (const result of results) byId.set(result.id, [...(byId.get(result.id) ?? []), result])
+  return [...byId.values()].map((runs) => [...runs].sort((a, b) => a.measurement.seconds - b.measurement.seconds)[Math.floor(runs.length / 2)]!)
 }
 
 function latencyShape(quick: boolean): LoadShape {
