@@ -127,15 +127,19 @@ test('when_needed: a lost slot is replaced and the tables copied again (two at o
     const snapshot = { mode: 'when_needed' as const, chunkSize: 500, parallelTables: 2, progress: 'off' as const }
     // A first start copies both tables (there was no slot), then streams.
     const writer = new CollectingWriter()
+    const copied = (collected: CollectingWriter) => () => collected.records.filter((r) => r.change.operation === 'READ').length >= 6000
     let run = startPipeline({ postgres, writer, snapshot })
+    // The slot is active from its creation on, while the tables are read: wait for the copy, then the stream.
+    await waitFor(copied(writer), 60_000, 'both tables copied')
     await waitForStreaming(sql, slot)
-    assertEquals(writer.records.filter((r) => r.change.operation === 'READ').length, 6000, 'both tables copied')
+    assertEquals(writer.records.filter((r) => r.change.operation === 'READ').length, 6000, 'both tables copied once')
     await run.stop()
     // The slot is lost; a change happens that no slot keeps.
     await dropSlot(sql, slot)
     await sql.unsafe(`update ${first} set v = 'changed while the slot was gone' where id = 7`)
     const again = new CollectingWriter()
     run = startPipeline({ postgres, writer: again, snapshot })
+    await waitFor(copied(again), 60_000, 'both tables copied again')
     await waitForStreaming(sql, slot)
     await run.stop()
     const reads = again.records.filter((r) => r.change.operation === 'READ')
