@@ -6,6 +6,8 @@
 import type postgres from 'postgres'
 import type { Logger } from '../logger.ts'
 import { connectionSettings, openConnection } from '../pg/connect.ts'
+import { emitTransactionalMessage } from '../pg/logical-message.ts'
+import { formatLsn } from '../pg/lsn.ts'
 
 /** The logical-message prefix of heartbeats; such messages are never delivered as records. */
 export const HEARTBEAT_PREFIX = 'pg_to_brokers.heartbeat'
@@ -19,15 +21,13 @@ export interface HeartbeatOptions {
 }
 
 /**
+ * Emits heartbeats on a connection of its own until stopped; a failed one is logged, never fatal.
  * Transactional, so the message belongs to a transaction that commits in this database: the stream
  * sees its BEGIN and COMMIT on every server version (on PostgreSQL 12 and 13 the message itself is
  * not sent, but pgoutput there sends every decoded transaction, empty or not), and the commit's
  * position is confirmed once nothing before it is in flight. A non-transactional message would reach
  * the stream only where logical messages are asked for (PostgreSQL 14 and later).
  */
-const EMIT = 'select pg_logical_emit_message(true, $1, $2)::text as lsn'
-
-/** Emits heartbeats on a connection of its own until stopped; a failed one is logged, never fatal. */
 export class Heartbeat {
   readonly #sql: postgres.Sql
   readonly #logger: Logger
@@ -64,10 +64,10 @@ export class Heartbeat {
 
   async #emit(): Promise<void> {
     try {
-      const [row] = await this.#sql.unsafe<{ lsn: string }[]>(EMIT, [HEARTBEAT_PREFIX, new Date().toISOString()])
+      const lsn = await emitTransactionalMessage(this.#sql, HEARTBEAT_PREFIX, new Date().toISOString())
       if (this.#failing) this.#logger.info('heartbeat works again')
       this.#failing = false
-      this.#logger.debug('heartbeat', { lsn: row?.lsn })
+      this.#logger.debug('heartbeat', { lsn: formatLsn(lsn) })
     } catch (error) {
       // Said once per run of failures: a hot standby, or a role that may not call the function, fails every time.
       if (!this.#failing) {

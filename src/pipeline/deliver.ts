@@ -57,7 +57,8 @@ export async function deliverReplicationStream(
   const writer = options.writer
   const delivers = deliveredChanges(options.postgres)
   const windows = snapshots?.windows
-  const deliverChunkRow = (row: Change) => (progress.row(), counts?.row(row), batcher.add(snapshots!.record(row)))
+  const recordOf = (change: Change) => ({ change, data: format.encode(change), partitionKey: writer.assignChangeToPartitionKey(change) })
+  const deliverChunkRow = (row: Change) => (progress.row(), counts?.row(row), batcher.add(recordOf(row)))
   const sink: ChangeSink = {
     change: (change) => {
       if (windows) {
@@ -68,7 +69,7 @@ export async function deliverReplicationStream(
       progress.row()
       counts?.row(change)
       clock.change(change.commitTime)
-      return batcher.add({ change, data: format.encode(change), partitionKey: writer.assignChangeToPartitionKey(change) })
+      return batcher.add(recordOf(change))
     },
     commit: (endLsn) => (clock.commit(endLsn), progress.commit(endLsn), counts?.commit(), batcher.commit(endLsn)),
   }

@@ -234,11 +234,6 @@ export class StreamSnapshots {
     })
   }
 
-  /** A chunk row the stream delivers at its high watermark, as a record. */
-  record(change: Change): WriterRecord {
-    return recordOf(this.#context, change)
-  }
-
   /** Ends every wait (the stream will deliver nothing more), lets chunks in flight settle, closes the connections. */
   async stop(reason: Error): Promise<void> {
     this.#stop.abort()

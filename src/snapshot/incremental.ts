@@ -8,7 +8,7 @@ import { sleep } from '../backoff.ts'
 import { PgToBrokersError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { quoteQualifiedName } from '../pg/identifiers.ts'
-import { parseLsn, type Lsn } from '../pg/lsn.ts'
+import { emitTransactionalMessage } from '../pg/logical-message.ts'
 import { readChunk } from './chunk-reader.ts'
 import type { DurablePosition } from './durable-position.ts'
 import { parseSnapshotTableText, type SnapshotProgressStore, type SnapshotRequest } from './progress-store.ts'
@@ -125,27 +125,18 @@ async function readBetweenWatermarks(
   const outcome = options.windows.expect(windowId, table.relation.qualifiedName)
   outcome.catch(() => {}) // awaited below; a stop rejects it before then
   try {
-    const lowLsn = await emitWatermark(options.sql, `${windowId}:low`)
+    const lowLsn = await emitTransactionalMessage(options.sql, WATERMARK_PREFIX, `${windowId}:low`)
     const { snapshot, chunk } = await options.sql.begin('isolation level repeatable read read only', async (tx) => {
       const [row] = await tx<{ snapshot: string }[]>`select pg_current_snapshot()::text as snapshot`
       return { snapshot: parseXidSnapshot(row!.snapshot), chunk: await readChunk(tx, table, after, options.chunkSize, { requestId, commitLsn: lowLsn }) }
     })
     options.windows.chunkRead(windowId, { changes: chunk.changes, snapshot })
-    await emitWatermark(options.sql, `${windowId}:high`)
+    await emitTransactionalMessage(options.sql, WATERMARK_PREFIX, `${windowId}:high`)
     return { outcome: await outcome, rows: chunk.rows, lastKey: chunk.lastKey }
   } catch (error) {
     options.windows.cancel(windowId)
     throw error
   }
-}
-
-/**
- * A watermark is a transactional logical message: its commit flushes the WAL at once (a
- * non-transactional one waits for the WAL writer), so the stream sees it without delay.
- */
-async function emitWatermark(sql: postgres.Sql, content: string): Promise<Lsn> {
-  const [row] = await sql<{ lsn: string }[]>`select pg_logical_emit_message(true, ${WATERMARK_PREFIX}, ${content})::text as lsn`
-  return parseLsn(row!.lsn)
 }
 
 async function handleFailure(options: IncrementalOptions, request: SnapshotRequest, error: unknown): Promise<void> {
